@@ -1,0 +1,3 @@
+"""txnsq version: the txnsq release, distinct from the NSQ protocol version."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,540 @@
+"""
+nsqd's TCP protocol: Twisted glue between sockets, the sans-IO command
+decoder (L{txnsq.wire.commands}) and the broker (L{txnsq.nsqd.state}).
+
+One L{NSQDProtocol} per connection.  It sniffs the 4-byte magic, feeds
+bytes to a L{CommandDecoder} and answers its calls; it is also the
+broker's L{Consumer} for the channel it subscribed to, and an
+C{IPushProducer} so a consumer whose socket backs up stops being offered
+messages instead of growing nsqd's memory.
+
+Writes are coalesced: message frames for a connection collect in a list
+and the factory flushes every such list once per reactor turn with one
+C{writeSequence} each; responses and errors flush first so the order on
+the wire is kept.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from zope.interface import implementer
+
+from twisted.internet.interfaces import (
+    IConsumer,
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+)
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from txnsq import NSQ_VERSION
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.state import (
+    FINISHED,
+    REQUEUED,
+    Broker,
+    Channel,
+    ChannelError,
+    Message,
+)
+from txnsq.wire.commands import CommandDecoder
+from txnsq.wire.errors import (
+    E_AUTH_DISABLED,
+    E_BAD_PROTOCOL,
+    E_DPUB_FAILED,
+    E_FIN_FAILED,
+    E_INVALID,
+    E_MPUB_FAILED,
+    E_PUB_FAILED,
+    E_REQ_FAILED,
+    E_SUB_FAILED,
+    E_TOUCH_FAILED,
+    ProtocolError,
+)
+from txnsq.wire.frames import (
+    RESPONSE_CLOSE_WAIT,
+    RESPONSE_HEARTBEAT,
+    RESPONSE_OK,
+    encodeError,
+    encodeMessageFrame,
+    encodeResponse,
+)
+from txnsq.wire.identify import (
+    IdentifyLimits,
+    IdentifyResult,
+    identifyResponse,
+    negotiateIdentify,
+)
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IAddress
+
+MAGIC_V2 = b"  V2"
+
+# Connection states, numbered as Go reports them in /stats.
+STATE_INIT = 0
+STATE_SUBSCRIBED = 3
+STATE_CLOSING = 4
+
+_STATEFUL = {b"IDENTIFY", b"AUTH", b"SUB"}
+_NEEDS_SUB = {b"RDY", b"FIN", b"REQ", b"TOUCH"}
+
+
+def identifyLimits(config: NSQDConfig) -> IdentifyLimits:
+    """
+    The IDENTIFY bounds that follow from nsqd's settings.
+    """
+    return IdentifyLimits(
+        defaultHeartbeatInterval=int(config.client_timeout * 1000) // 2,
+        maxHeartbeatInterval=int(config.max_heartbeat_interval * 1000),
+        defaultOutputBufferSize=16384,
+        maxOutputBufferSize=config.max_output_buffer_size,
+        defaultOutputBufferTimeout=int(config.output_buffer_timeout * 1000),
+        minOutputBufferTimeout=int(config.min_output_buffer_timeout * 1000),
+        maxOutputBufferTimeout=int(config.max_output_buffer_timeout * 1000),
+        defaultMsgTimeout=int(config.msg_timeout * 1000),
+        maxMsgTimeout=int(config.max_msg_timeout * 1000),
+        maxRdyCount=config.max_rdy_count,
+        maxDeflateLevel=config.max_deflate_level,
+        tlsAvailable=False,
+        snappyEnabled=config.snappy,
+        deflateEnabled=config.deflate,
+        authRequired=config.authEnabled,
+    )
+
+
+@implementer(IPushProducer)
+class NSQDProtocol(Protocol):
+    """
+    One client connection speaking protocol V2.
+    """
+
+    _log = Logger()
+
+    factory: NSQDFactory
+
+    def __init__(self, factory: NSQDFactory) -> None:
+        self.factory = factory
+        config = factory.config
+        self.broker = factory.broker
+        self.clock = factory.clock
+        self.state = STATE_INIT
+        self.clientID = ""
+        self.hostname = ""
+        self.userAgent = ""
+        self.readyCount = 0
+        self.inFlightCount = 0
+        self.messageCount = 0
+        self.finishCount = 0
+        self.requeueCount = 0
+        self.pubCounts: dict[str, int] = {}
+        self.sampleRate = 0
+        self.msgTimeout = config.msg_timeout
+        self.heartbeatInterval = config.client_timeout / 2
+        self.outputBufferSize = 16384
+        self.outputBufferTimeout = config.output_buffer_timeout
+        self.identified = False
+        self.channel: Channel | None = None
+        self.connectTime = 0.0
+        self._magic = b""
+        self._decoder: CommandDecoder | None = None
+        self._pending: list[bytes] = []
+        self._producerPaused = False
+        self._lastRead = 0.0
+        self._heartbeatCall: IDelayedCall | None = None
+        self._deadlineCall: IDelayedCall | None = None
+        self._closed = False
+
+    # Connection life cycle.
+
+    def connectionMade(self) -> None:
+        peer = self.transport.getPeer() if self.transport else None
+        host = getattr(peer, "host", "")
+        self.clientID = self.hostname = host
+        self.connectTime = self.clock.seconds()
+        self._lastRead = self.connectTime
+        self.factory.connections.add(self)
+        IConsumer(self.transport).registerProducer(self, True)
+        self._startTimers()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._closed = True
+        self.factory.connections.discard(self)
+        self.factory.dirty.discard(self)
+        self._pending.clear()
+        self._stopTimers()
+        if self._decoder is not None:
+            self._decoder.halt()
+        channel = self.channel
+        if channel is not None:
+            self.channel = None
+            channel.removeConsumer(self)
+            self.broker.consumerLeft(channel)
+
+    def remoteAddress(self) -> str:
+        """
+        C{host:port} of the peer, as Go's /stats shows it.
+        """
+        peer: IAddress | None = self.transport.getPeer() if self.transport else None
+        host, port = getattr(peer, "host", ""), getattr(peer, "port", 0)
+        return f"{host}:{port}"
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closed:
+            return
+        self._lastRead = self.clock.seconds()
+        decoder = self._decoder
+        if decoder is None:
+            self._magic += data
+            if len(self._magic) < 4:
+                return
+            if self._magic[:4] != MAGIC_V2:
+                self._fatal(ProtocolError(E_BAD_PROTOCOL))
+                return
+            config = self.factory.config
+            decoder = self._decoder = CommandDecoder(
+                self,
+                config.max_msg_size,
+                config.max_body_size,
+                int(config.max_req_timeout * 1000),
+            )
+            data = self._magic[4:]
+            self._magic = b""
+        decoder.feed(data)
+        # Deliveries freed by this batch of FIN/REQ/RDY go out together.
+        channel = self.channel
+        if channel is not None and not self._closed:
+            channel.pump(self.clock.seconds())
+
+    # Writing.
+
+    def _writeFrame(self, frame: bytes) -> None:
+        transport = self.transport
+        if self._closed or transport is None:
+            return
+        if self._pending:
+            self._pending.append(frame)
+            self.flush()
+        else:
+            transport.write(frame)
+
+    def flush(self) -> None:
+        """
+        Write buffered message frames in one call.
+        """
+        pending = self._pending
+        if pending and self.transport is not None and not self._closed:
+            self._pending = []
+            self.transport.writeSequence(pending)
+        self.factory.dirty.discard(self)
+
+    def _fatal(self, error: ProtocolError) -> None:
+        if self._decoder is not None:
+            self._decoder.halt()
+        if not error.silent:
+            self._log.info(
+                "client {peer} fatal error: {error}",
+                peer=self.remoteAddress(),
+                error=error.wireText(),
+            )
+            self._writeFrame(encodeError(error.wireText()))
+        self._closed = True
+        self._stopTimers()
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    # Timers: a heartbeat ticker and a read deadline of two intervals.
+
+    def _startTimers(self) -> None:
+        self._stopTimers()
+        interval = self.heartbeatInterval
+        if interval <= 0:
+            return
+        clock = self.clock
+        self._heartbeatCall = clock.callLater(interval, self._heartbeat)
+        self._deadlineCall = clock.callLater(2 * interval, self._checkDeadline)
+
+    def _stopTimers(self) -> None:
+        for call in (self._heartbeatCall, self._deadlineCall):
+            if call is not None and call.active():
+                call.cancel()
+        self._heartbeatCall = self._deadlineCall = None
+
+    def _heartbeat(self) -> None:
+        self._heartbeatCall = self.clock.callLater(
+            self.heartbeatInterval, self._heartbeat
+        )
+        self._writeFrame(RESPONSE_HEARTBEAT)
+
+    def _checkDeadline(self) -> None:
+        # Rescheduled lazily from the last read rather than on every command.
+        due = self._lastRead + 2 * self.heartbeatInterval
+        now = self.clock.seconds()
+        if now < due:
+            self._deadlineCall = self.clock.callLater(due - now, self._checkDeadline)
+            return
+        self._deadlineCall = None
+        self._log.info("client {peer} timed out", peer=self.remoteAddress())
+        self._closed = True
+        self._stopTimers()
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    # IPushProducer: the transport's buffer decides whether we may send.
+
+    def pauseProducing(self) -> None:
+        self._producerPaused = True
+
+    def resumeProducing(self) -> None:
+        self._producerPaused = False
+        if self.channel is not None and not self._closed:
+            self.channel.pump(self.clock.seconds())
+
+    def stopProducing(self) -> None:
+        self._producerPaused = True
+
+    # Consumer (what the channel calls).
+
+    def capacity(self) -> int:
+        if self._producerPaused or self._closed or self.state != STATE_SUBSCRIBED:
+            return 0
+        return self.readyCount - self.inFlightCount
+
+    def sendMessage(self, message: Message) -> None:
+        self.inFlightCount += 1
+        self.messageCount += 1
+        if not self._pending:
+            self.factory.markDirty(self)
+        self._pending.append(
+            encodeMessageFrame(
+                message.timestamp, message.attempts, message.id, message.body
+            )
+        )
+        if len(self._pending) * 64 > self.outputBufferSize:
+            self.flush()
+
+    def messageDone(self, message: Message, outcome: int) -> None:
+        if self.inFlightCount:
+            self.inFlightCount -= 1
+        if outcome == FINISHED:
+            self.finishCount += 1
+        elif outcome == REQUEUED:
+            self.requeueCount += 1
+
+    def inFlightReset(self) -> None:
+        self.inFlightCount = 0
+
+    def channelClosed(self) -> None:
+        self.channel = None
+        self.flush()
+        self._closed = True
+        self._stopTimers()
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    # CommandReceiver (what the decoder calls).
+
+    def commandAllowed(self, name: bytes) -> bool:
+        state = self.state
+        if name in _STATEFUL:
+            if state != STATE_INIT:
+                text = name.decode()
+                self._fatal(ProtocolError(E_INVALID, f"cannot {text} in current state"))
+                return False
+            if name == b"SUB" and self.heartbeatInterval <= 0:
+                self._fatal(
+                    ProtocolError(E_INVALID, "cannot SUB with heartbeats disabled")
+                )
+                return False
+        elif name in _NEEDS_SUB:
+            if name == b"RDY" and state == STATE_CLOSING:
+                # Go ignores readiness changes once CLS was sent.
+                return False
+            if state == STATE_INIT:
+                text = name.decode()
+                self._fatal(ProtocolError(E_INVALID, f"cannot {text} in current state"))
+                return False
+        elif name == b"CLS" and state != STATE_SUBSCRIBED:
+            self._fatal(ProtocolError(E_INVALID, "cannot CLS in current state"))
+            return False
+        return True
+
+    def protocolError(self, error: ProtocolError) -> None:
+        self._fatal(error)
+
+    def identify(self, body: bytes) -> None:
+        limits = self.factory.identifyLimits
+        try:
+            result = negotiateIdentify(body, limits)
+        except ProtocolError as error:
+            self._fatal(error)
+            return
+        self._applyIdentify(result)
+        if not result.featureNegotiation:
+            self._writeFrame(RESPONSE_OK)
+            return
+        # Compression and TLS upgrades are not offered yet: answer as a
+        # server with them switched off would.
+        result.snappy = result.deflate = result.tls = False
+        self._writeFrame(encodeResponse(identifyResponse(result, limits, NSQ_VERSION)))
+
+    def _applyIdentify(self, result: IdentifyResult) -> None:
+        self.clientID = result.clientID or ""
+        self.hostname = result.hostname or ""
+        self.userAgent = result.userAgent
+        if self.identified:
+            # Go's message pump applies only the first IDENTIFY's timings.
+            return
+        self.identified = True
+        self.heartbeatInterval = result.heartbeatInterval / 1000.0
+        self.outputBufferSize = result.outputBufferSize
+        self.outputBufferTimeout = result.outputBufferTimeout / 1000.0
+        self.sampleRate = result.sampleRate
+        self.msgTimeout = result.msgTimeout / 1000.0
+        self._startTimers()
+
+    def auth(self, secret: bytes) -> None:
+        self._fatal(ProtocolError(E_AUTH_DISABLED, "AUTH disabled"))
+
+    def sub(self, topic: str, channel: str) -> None:
+        broker = self.broker
+        subscribed = broker.getChannel(topic, channel, self.clock.seconds())
+        error = subscribed.addConsumer(self)
+        if error is not None:
+            self._fatal(ProtocolError(E_SUB_FAILED, f"SUB failed {error}"))
+            return
+        self.channel = subscribed
+        self.state = STATE_SUBSCRIBED
+        self._writeFrame(RESPONSE_OK)
+
+    def _publish(
+        self, topic: str, bodies: list[bytes], deferMs: int, failure: str
+    ) -> None:
+        try:
+            self.broker.publish(topic, bodies, self.clock.seconds(), deferMs)
+        except OSError as e:
+            self._fatal(ProtocolError(failure, f"{failure[2:]} failed {e}"))
+            return
+        self.pubCounts[topic] = self.pubCounts.get(topic, 0) + len(bodies)
+        self._writeFrame(RESPONSE_OK)
+
+    def pub(self, topic: str, body: bytes) -> None:
+        self._publish(topic, [body], 0, E_PUB_FAILED)
+
+    def mpubStarted(self, topic: str) -> bool:
+        # Go creates the topic before it reads the MPUB body.
+        self.broker.getTopic(topic)
+        return True
+
+    def mpub(self, topic: str, bodies: list[bytes]) -> None:
+        self._publish(topic, bodies, 0, E_MPUB_FAILED)
+
+    def dpub(self, topic: str, deferMs: int, body: bytes) -> None:
+        self._publish(topic, [body], deferMs, E_DPUB_FAILED)
+
+    def rdy(self, count: int) -> None:
+        maximum = self.factory.config.max_rdy_count
+        if count > maximum:
+            self._fatal(
+                ProtocolError(E_INVALID, f"RDY count {count} out of range 0-{maximum}")
+            )
+            return
+        self.readyCount = count
+
+    def _inFlightError(
+        self, code: str, command: str, messageID: bytes, e: Exception
+    ) -> None:
+        text = f"{command} {messageID.decode('ascii', 'replace')} failed {e}"
+        self._writeFrame(encodeError(ProtocolError(code, text).wireText()))
+
+    def fin(self, messageID: bytes) -> None:
+        channel = self.channel
+        try:
+            if channel is None:
+                raise ChannelError("ID not in flight")
+            channel.finish(self, messageID)
+        except ChannelError as e:
+            self._inFlightError(E_FIN_FAILED, "FIN", messageID, e)
+
+    def req(self, messageID: bytes, timeoutMs: int) -> None:
+        channel = self.channel
+        maximum = int(self.factory.config.max_req_timeout * 1000)
+        if timeoutMs > maximum:
+            self._log.info(
+                "REQ timeout {requested} clamped to {maximum}",
+                requested=timeoutMs,
+                maximum=maximum,
+            )
+            timeoutMs = maximum
+        try:
+            if channel is None:
+                raise ChannelError("ID not in flight")
+            channel.requeue(self, messageID, timeoutMs / 1000.0, self.clock.seconds())
+        except ChannelError as e:
+            self._inFlightError(E_REQ_FAILED, "REQ", messageID, e)
+
+    def touch(self, messageID: bytes) -> None:
+        channel = self.channel
+        try:
+            if channel is None:
+                raise ChannelError("ID not in flight")
+            channel.touch(self, messageID, self.clock.seconds())
+        except ChannelError as e:
+            self._inFlightError(E_TOUCH_FAILED, "TOUCH", messageID, e)
+
+    def cls(self) -> None:
+        self.readyCount = 0
+        self.state = STATE_CLOSING
+        self._writeFrame(RESPONSE_CLOSE_WAIT)
+
+    def nop(self) -> None:
+        pass
+
+
+class NSQDFactory(Factory):
+    """
+    Makes L{NSQDProtocol}s sharing one broker, and flushes their coalesced
+    output once per reactor turn.
+    """
+
+    def __init__(self, broker: Broker, config: NSQDConfig, clock: IReactorTime) -> None:
+        self.broker = broker
+        self.config = config
+        self.clock = clock
+        self.identifyLimits = identifyLimits(config)
+        self.connections: set[NSQDProtocol] = set()
+        self.dirty: set[NSQDProtocol] = set()
+        self._flushCall: IDelayedCall | None = None
+
+    def buildProtocol(self, addr: IAddress) -> NSQDProtocol:  # type: ignore[override]
+        return NSQDProtocol(self)
+
+    def markDirty(self, connection: NSQDProtocol) -> None:
+        """
+        C{connection} has buffered frames: flush them at the end of this
+        reactor turn (one timer per turn, not per message).
+        """
+        self.dirty.add(connection)
+        if self._flushCall is None:
+            self._flushCall = self.clock.callLater(0, self.flushAll)
+
+    def flushAll(self) -> None:
+        """
+        Write every connection's buffered frames.
+        """
+        self._flushCall = None
+        dirty, self.dirty = self.dirty, set()
+        for connection in dirty:
+            connection.flush()
+
+    def disconnectAll(self) -> None:
+        """
+        Close every client connection (shutdown).
+        """
+        self.flushAll()
+        for connection in list(self.connections):
+            if connection.transport is not None:
+                connection.transport.loseConnection()

@@ -1,0 +1,165 @@
+"""
+The broker: every topic of one nsqd, and the operations the TCP protocol
+and the HTTP API share.  No I/O and no clock: callers pass C{now} in
+seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.state.backend import (
+    BackendQueue,
+    DiscardBackendQueue,
+    MemoryBackendQueue,
+)
+from txnsq.nsqd.state.channel import Channel
+from txnsq.nsqd.state.message import GUIDFactory
+from txnsq.nsqd.state.topic import Topic
+from txnsq.wire.names import isEphemeral
+
+BackendFactory = Callable[[str], BackendQueue]
+
+
+class TopologyObserver(Protocol):
+    """
+    Told when topics and channels come and go (lookupd registration and
+    metadata persistence listen).
+    """
+
+    def topologyChanged(self, event: str, topic: str, channel: str | None) -> None:
+        """
+        C{event} is one of C{"topic_created"}, C{"topic_deleted"},
+        C{"channel_created"}, C{"channel_deleted"}, C{"paused"}.
+        """
+
+
+def _memoryBackend(name: str) -> BackendQueue:
+    return MemoryBackendQueue()
+
+
+class Broker:
+    """
+    Topics by name, plus the periodic scan of in-flight and deferred
+    messages.
+
+    @param backendFactory: makes the durable backend for a queue name
+        (C{topic} or C{topic:channel}); ephemeral queues always discard.
+    """
+
+    def __init__(
+        self, config: NSQDConfig, backendFactory: BackendFactory = _memoryBackend
+    ) -> None:
+        self.config = config
+        self.topics: dict[str, Topic] = {}
+        self.observers: list[TopologyObserver] = []
+        self.closing = False
+        self._backendFactory = backendFactory
+
+    def _notify(self, event: str, topic: str, channel: str | None = None) -> None:
+        for observer in self.observers:
+            observer.topologyChanged(event, topic, channel)
+
+    def _backend(self, name: str, ephemeral: bool) -> BackendQueue:
+        if ephemeral:
+            return DiscardBackendQueue()
+        return self._backendFactory(name)
+
+    def _makeChannel(self, topic: Topic, name: str) -> Channel:
+        config = self.config
+        ephemeral = isEphemeral(name)
+        return Channel(
+            topic.name,
+            name,
+            config.mem_queue_size,
+            self._backend(f"{topic.name}:{name}", ephemeral),
+            config.max_channel_consumers,
+            config.max_msg_timeout,
+        )
+
+    def getTopic(self, name: str) -> Topic:
+        """
+        The topic called C{name}, created if needed.
+        """
+        topic = self.topics.get(name)
+        if topic is None:
+            ephemeral = isEphemeral(name)
+            topic = self.topics[name] = Topic(
+                name,
+                self.config.mem_queue_size,
+                self._backend(name, ephemeral),
+                GUIDFactory(self.config.node_id),
+                self._makeChannel,
+            )
+            self._notify("topic_created", name)
+        return topic
+
+    def getChannel(self, topicName: str, channelName: str, now: float) -> Channel:
+        """
+        The channel, creating the topic and the channel if needed.
+        """
+        topic = self.getTopic(topicName)
+        channel, created = topic.getChannel(channelName, now)
+        if created:
+            self._notify("channel_created", topicName, channelName)
+        return channel
+
+    def publish(
+        self, topicName: str, bodies: list[bytes], now: float, deferMs: int = 0
+    ) -> None:
+        """
+        Publish to a topic, creating it if needed.
+        """
+        self.getTopic(topicName).publish(bodies, now, deferMs)
+
+    def deleteTopic(self, name: str) -> bool:
+        """
+        Delete a topic and its channels; C{False} if it did not exist.
+        """
+        topic = self.topics.pop(name, None)
+        if topic is None:
+            return False
+        topic.delete()
+        self._notify("topic_deleted", name)
+        return True
+
+    def deleteChannel(self, topicName: str, channelName: str) -> bool:
+        """
+        Delete a channel; an ephemeral topic left with no channel goes too.
+        """
+        topic = self.topics.get(topicName)
+        if topic is None or topic.deleteChannel(channelName) is None:
+            return False
+        self._notify("channel_deleted", topicName, channelName)
+        if topic.ephemeral and not topic.channels:
+            self.deleteTopic(topicName)
+        return True
+
+    def consumerLeft(self, channel: Channel) -> None:
+        """
+        A consumer unsubscribed; an ephemeral channel with none left is
+        deleted.
+        """
+        if channel.ephemeral and not channel.consumers and not channel.deleted:
+            self.deleteChannel(channel.topicName, channel.name)
+
+    def queueScan(self, now: float) -> None:
+        """
+        Time out in-flight messages and release deferred ones, for every
+        channel.  Called every C{queue_scan_interval}.
+        """
+        for topic in list(self.topics.values()):
+            for channel in list(topic.channels.values()):
+                if channel.inFlight or channel.deferredCount():
+                    channel.scan(now)
+
+    def close(self) -> None:
+        """
+        Graceful shutdown: every topic and channel writes what it holds to
+        its backend.
+        """
+        self.closing = True
+        for topic in self.topics.values():
+            topic.close()

@@ -1,0 +1,338 @@
+"""
+A channel: one copy of a topic's stream, shared by its consumers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING
+
+from txnsq.nsqd.state.consumer import FINISHED, REQUEUED, TIMED_OUT, Consumer
+from txnsq.nsqd.state.message import Message
+from txnsq.wire.names import isEphemeral
+
+if TYPE_CHECKING:
+    from txnsq.nsqd.state.backend import BackendQueue
+
+
+class ChannelError(Exception):
+    """
+    A FIN, REQ or TOUCH that names a message this consumer cannot act on.
+    The text is Go's (C{ID not in flight}, C{client does not own message}).
+    """
+
+
+class Channel:
+    """
+    Memory queue, backend overflow, in-flight and deferred messages, and
+    delivery to ready consumers.
+
+    In-flight messages are kept per timeout value in insertion order: every
+    message a consumer takes gets the same timeout, so deadlines within one
+    bucket arrive in order and the scan stops at the first unexpired entry
+    (O(expired), no heap).  TOUCH moves an entry to the end of its bucket.
+    Deferred messages have arbitrary deadlines and live in a heap.
+    """
+
+    def __init__(
+        self,
+        topicName: str,
+        name: str,
+        memQueueSize: int,
+        backend: BackendQueue,
+        maxConsumers: int = 0,
+        maxMsgTimeout: float = 900.0,
+    ) -> None:
+        self.topicName = topicName
+        self.name = name
+        self.ephemeral = isEphemeral(name)
+        self.paused = False
+        self.consumers: list[Consumer] = []
+        self.inFlight: dict[bytes, Message] = {}
+        self.messageCount = 0
+        self.requeueCount = 0
+        self.timeoutCount = 0
+        self.deleted = False
+        self._memQueueSize = memQueueSize
+        self._memory: deque[Message] = deque()
+        self._backend = backend
+        self._maxConsumers = maxConsumers
+        self._maxMsgTimeout = maxMsgTimeout
+        self._timeouts: dict[float, OrderedDict[bytes, Message]] = {}
+        self._deferred: list[tuple[float, int, Message]] = []
+        self._deferredSeq = 0
+        self._rotation = 0
+        self._preferBackend = False
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.topicName}:{self.name}>"
+
+    # Queue contents.
+
+    def depth(self) -> int:
+        """
+        Messages waiting for delivery: memory plus backend.
+        """
+        return len(self._memory) + self._backend.depth()
+
+    def backendDepth(self) -> int:
+        """
+        Messages waiting in the backend.
+        """
+        return self._backend.depth()
+
+    def deferredCount(self) -> int:
+        """
+        Messages waiting for their defer time.
+        """
+        return len(self._deferred)
+
+    def put(self, message: Message, now: float) -> None:
+        """
+        Accept a message from the topic, honouring a DPUB delay.
+        """
+        self.messageCount += 1
+        if message.deferMs:
+            self._defer(message, now + message.deferMs / 1000.0)
+            message.deferMs = 0
+        else:
+            self._enqueue(message)
+
+    def _enqueue(self, message: Message) -> None:
+        if len(self._memory) < self._memQueueSize:
+            self._memory.append(message)
+        else:
+            self._backend.put(message.encode())
+
+    def _defer(self, message: Message, deadline: float) -> None:
+        self._deferredSeq += 1
+        message.deadline = deadline
+        heapq.heappush(self._deferred, (deadline, self._deferredSeq, message))
+
+    def _take(self) -> Message | None:
+        # Alternate between memory and backend when both hold messages, so
+        # neither starves (Go picks between them at random).
+        memory = self._memory
+        if self._backend.depth() and (self._preferBackend or not memory):
+            self._preferBackend = False
+            record = self._backend.get()
+            if record is not None:
+                return Message.decode(record)
+        self._preferBackend = True
+        return memory.popleft() if memory else None
+
+    # Consumers.
+
+    def addConsumer(self, consumer: Consumer) -> str | None:
+        """
+        Subscribe C{consumer}; return Go's error text if the channel is full.
+        """
+        if self._maxConsumers and len(self.consumers) >= self._maxConsumers:
+            return (
+                f"consumers for {self.topicName}:{self.name} exceeds limit of "
+                f"{self._maxConsumers}"
+            )
+        self.consumers.append(consumer)
+        return None
+
+    def removeConsumer(self, consumer: Consumer) -> None:
+        """
+        Unsubscribe C{consumer}.  Its in-flight messages stay in flight
+        until they time out, as in Go.
+        """
+        if consumer in self.consumers:
+            self.consumers.remove(consumer)
+
+    def pump(self, now: float) -> None:
+        """
+        Deliver waiting messages to consumers with spare capacity, sharing
+        them out in turn so that every ready consumer gets some.
+        """
+        consumers = self.consumers
+        if self.paused or not consumers:
+            return
+        count = len(consumers)
+        self._rotation = (self._rotation + 1) % count
+        order = consumers[self._rotation :] + consumers[: self._rotation]
+        while True:
+            available = self.depth()
+            if not available:
+                return
+            share = max(1, available // count)
+            gave = False
+            for consumer in order:
+                capacity = consumer.capacity()
+                if capacity <= 0:
+                    continue
+                gave = True
+                for _ in range(min(capacity, share)):
+                    message = self._take()
+                    if message is None:
+                        return
+                    self._deliver(consumer, message, now)
+            if not gave:
+                return
+
+    def _deliver(self, consumer: Consumer, message: Message, now: float) -> None:
+        rate = consumer.sampleRate
+        if rate and random.randrange(100) > rate:
+            # Go drops unsampled messages for the whole channel.
+            return
+        message.attempts += 1
+        message.owner = consumer
+        message.deliveredAt = now
+        timeout = consumer.msgTimeout
+        message.timeout = timeout
+        message.deadline = now + timeout
+        self.inFlight[message.id] = message
+        bucket = self._timeouts.get(timeout)
+        if bucket is None:
+            bucket = self._timeouts[timeout] = OrderedDict()
+        bucket[message.id] = message
+        consumer.sendMessage(message)
+
+    def _popInFlight(self, consumer: Consumer, messageID: bytes) -> Message:
+        message = self.inFlight.get(messageID)
+        if message is None:
+            raise ChannelError("ID not in flight")
+        if message.owner is not consumer:
+            raise ChannelError("client does not own message")
+        del self.inFlight[messageID]
+        del self._timeouts[message.timeout][messageID]
+        return message
+
+    def finish(self, consumer: Consumer, messageID: bytes) -> Message:
+        """
+        FIN: the message is done.
+
+        @raise ChannelError: it is not in flight for C{consumer}.
+        """
+        message = self._popInFlight(consumer, messageID)
+        message.owner = None
+        consumer.messageDone(message, FINISHED)
+        return message
+
+    def requeue(
+        self, consumer: Consumer, messageID: bytes, delay: float, now: float
+    ) -> None:
+        """
+        REQ: back into the queue now, or after C{delay} seconds.
+
+        @raise ChannelError: it is not in flight for C{consumer}.
+        """
+        message = self._popInFlight(consumer, messageID)
+        message.owner = None
+        self.requeueCount += 1
+        consumer.messageDone(message, REQUEUED)
+        if delay > 0:
+            self._defer(message, now + delay)
+        else:
+            self._enqueue(message)
+
+    def touch(self, consumer: Consumer, messageID: bytes, now: float) -> None:
+        """
+        TOUCH: restart the message's timeout, never beyond its first
+        delivery plus C{--max-msg-timeout}.
+
+        @raise ChannelError: it is not in flight for C{consumer}.
+        """
+        message = self.inFlight.get(messageID)
+        if message is None:
+            raise ChannelError("ID not in flight")
+        if message.owner is not consumer:
+            raise ChannelError("client does not own message")
+        message.deadline = min(
+            now + message.timeout, message.deliveredAt + self._maxMsgTimeout
+        )
+        self._timeouts[message.timeout].move_to_end(messageID)
+
+    def scan(self, now: float) -> bool:
+        """
+        Requeue timed-out in-flight messages and release due deferred ones.
+        Return whether anything was due.
+        """
+        dirty = False
+        for bucket in self._timeouts.values():
+            while bucket:
+                messageID, message = next(iter(bucket.items()))
+                if message.deadline > now:
+                    break
+                del bucket[messageID]
+                del self.inFlight[messageID]
+                dirty = True
+                self.timeoutCount += 1
+                owner = message.owner
+                message.owner = None
+                if owner is not None:
+                    owner.messageDone(message, TIMED_OUT)
+                self._enqueue(message)
+        deferred = self._deferred
+        while deferred and deferred[0][0] <= now:
+            self._enqueue(heapq.heappop(deferred)[2])
+            dirty = True
+        if dirty:
+            self.pump(now)
+        return dirty
+
+    # Administration.
+
+    def pause(self) -> None:
+        """
+        Keep accepting messages but deliver none.
+        """
+        self.paused = True
+
+    def unpause(self, now: float) -> None:
+        """
+        Resume delivery.
+        """
+        self.paused = False
+        self.pump(now)
+
+    def empty(self) -> None:
+        """
+        Drop everything queued, in flight and deferred.
+        """
+        self._memory.clear()
+        self._backend.empty()
+        self.inFlight.clear()
+        self._timeouts.clear()
+        self._deferred.clear()
+        for consumer in self.consumers:
+            consumer.inFlightReset()
+
+    def close(self) -> None:
+        """
+        Graceful shutdown: disconnect consumers, then write memory, in-flight
+        and deferred messages (in Go's order) to the backend and close it.
+        Ephemeral channels simply drop theirs.
+        """
+        for consumer in list(self.consumers):
+            consumer.channelClosed()
+        self.consumers.clear()
+        if not self.ephemeral:
+            backend = self._backend
+            for message in self._memory:
+                backend.put(message.encode())
+            for message in self.inFlight.values():
+                backend.put(message.encode())
+            for _, _, message in sorted(self._deferred):
+                backend.put(message.encode())
+        self._memory.clear()
+        self.inFlight.clear()
+        self._timeouts.clear()
+        self._deferred.clear()
+        self._backend.close()
+
+    def delete(self) -> None:
+        """
+        Drop everything, disconnect consumers and remove the backend.
+        """
+        self.deleted = True
+        for consumer in list(self.consumers):
+            consumer.channelClosed()
+        self.consumers.clear()
+        self.empty()
+        self._backend.delete()

@@ -1,0 +1,116 @@
+"""
+Messages as the broker holds them, and Go-compatible message IDs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from txnsq.wire.message import decodeMessage, encodeMessage
+
+if TYPE_CHECKING:
+    from txnsq.nsqd.state.consumer import Consumer
+
+
+class Message:
+    """
+    One message in a topic or channel.
+
+    A slotted object rather than a tuple because the broker mutates its
+    delivery bookkeeping in place; each channel holds its own copy, as in
+    Go, because attempts and deadlines are per channel.
+
+    @ivar deadline: in flight: when it times out; deferred: when it is due
+        (seconds, the broker's clock).
+    @ivar deferMs: a DPUB delay still to be applied when a channel takes it.
+    """
+
+    __slots__ = (
+        "attempts",
+        "body",
+        "deadline",
+        "deferMs",
+        "deliveredAt",
+        "id",
+        "owner",
+        "timeout",
+        "timestamp",
+    )
+
+    def __init__(
+        self,
+        messageID: bytes,
+        body: bytes,
+        timestamp: int,
+        attempts: int = 0,
+        deferMs: int = 0,
+    ) -> None:
+        self.id = messageID
+        self.body = body
+        self.timestamp = timestamp
+        self.attempts = attempts
+        self.deferMs = deferMs
+        self.deadline = 0.0
+        self.deliveredAt = 0.0
+        self.timeout = 0.0
+        self.owner: Consumer | None = None
+
+    def copy(self) -> Message:
+        """
+        A fresh copy for another channel (same id, body and timestamp).
+        """
+        return Message(self.id, self.body, self.timestamp, self.attempts, self.deferMs)
+
+    def encode(self) -> bytes:
+        """
+        The disk record: header plus body.
+        """
+        return encodeMessage(self.timestamp, self.attempts, self.id, self.body)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Message:
+        """
+        Rebuild a message from a disk record.
+        """
+        timestamp, attempts, messageID, body = decodeMessage(data)
+        return cls(messageID, body, timestamp, attempts)
+
+    def __repr__(self) -> str:
+        return f"<Message {self.id!r} attempts={self.attempts} {self.body[:20]!r}>"
+
+
+# Go's guid epoch, in its 2**20 ns "pseudo-milliseconds".
+_TWEPOCH = 1288834974288
+_SEQUENCE_MASK = 0xFFF
+
+
+class GUIDFactory:
+    """
+    Snowflake-style 64-bit IDs as Go nsqd makes them, one factory per topic.
+
+    C{((tick - twepoch) << 22) | (nodeID << 12) | sequence}, where a tick
+    is C{ns >> 20}.  Go sleeps when the 4096 sequence numbers of a tick run
+    out or the clock goes back; a reactor must not sleep, so this factory
+    borrows the next tick instead, which keeps IDs unique and increasing.
+    """
+
+    def __init__(self, nodeID: int) -> None:
+        self._node = (nodeID & 0x3FF) << 12
+        self._lastTick = -1
+        self._sequence = 0
+
+    def nextID(self, nowNs: int) -> bytes:
+        """
+        The next ID, as 16 lower-case hex ASCII bytes.
+        """
+        tick = nowNs >> 20
+        if tick <= self._lastTick:
+            self._sequence = (self._sequence + 1) & _SEQUENCE_MASK
+            if self._sequence == 0:
+                self._lastTick += 1
+            tick = self._lastTick
+        else:
+            self._sequence = 0
+            self._lastTick = tick
+        value = ((tick - _TWEPOCH) << 22) | self._node | self._sequence
+        return b"%016x" % value

@@ -1,0 +1,180 @@
+"""
+A topic: receives published messages and copies each to every channel.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from txnsq.nsqd.state.channel import Channel
+from txnsq.nsqd.state.message import GUIDFactory, Message
+from txnsq.wire.names import isEphemeral
+
+if TYPE_CHECKING:
+    from txnsq.nsqd.state.backend import BackendQueue
+
+
+class Topic:
+    """
+    Holds messages while it has no channel or is paused; otherwise hands
+    each message to every channel at once (Go does this in a pump
+    goroutine; one reactor thread needs no hand-off).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        memQueueSize: int,
+        backend: BackendQueue,
+        guid: GUIDFactory,
+        makeChannel: Callable[[Topic, str], Channel],
+    ) -> None:
+        self.name = name
+        self.ephemeral = isEphemeral(name)
+        self.paused = False
+        self.channels: dict[str, Channel] = {}
+        self.messageCount = 0
+        self.messageBytes = 0
+        self.deleted = False
+        self._memQueueSize = memQueueSize
+        self._memory: deque[Message] = deque()
+        self._backend = backend
+        self._guid = guid
+        self._makeChannel = makeChannel
+
+    def __repr__(self) -> str:
+        return f"<Topic {self.name}>"
+
+    def depth(self) -> int:
+        """
+        Messages held by the topic itself (memory plus backend).
+        """
+        return len(self._memory) + self._backend.depth()
+
+    def backendDepth(self) -> int:
+        """
+        Messages held in the topic's backend.
+        """
+        return self._backend.depth()
+
+    def newMessage(self, body: bytes, nowNs: int, deferMs: int = 0) -> Message:
+        """
+        A message with a fresh topic-unique ID.
+        """
+        return Message(self._guid.nextID(nowNs), body, nowNs, 0, deferMs)
+
+    def publish(self, bodies: list[bytes], now: float, deferMs: int = 0) -> None:
+        """
+        Accept published bodies (PUB, MPUB, DPUB, /pub, /mpub).
+
+        @raise OSError: the backend could not store an overflowing message.
+        """
+        nowNs = int(now * 1e9)
+        newMessage = self.newMessage
+        messages = [newMessage(body, nowNs, deferMs) for body in bodies]
+        self.messageCount += len(messages)
+        self.messageBytes += sum(len(body) for body in bodies)
+        if self.channels and not self.paused and not self.depth():
+            self._fanOut(messages, now)
+        else:
+            for message in messages:
+                self._store(message)
+
+    def _store(self, message: Message) -> None:
+        if len(self._memory) < self._memQueueSize:
+            self._memory.append(message)
+        else:
+            self._backend.put(message.encode())
+
+    def _fanOut(self, messages: list[Message], now: float) -> None:
+        channels = list(self.channels.values())
+        first, rest = channels[0], channels[1:]
+        for message in messages:
+            for channel in rest:
+                channel.put(message.copy(), now)
+            first.put(message, now)
+        for channel in channels:
+            channel.pump(now)
+
+    def drain(self, now: float) -> None:
+        """
+        Hand everything the topic holds to its channels, if it has any and
+        is not paused.
+        """
+        if self.paused or not self.channels:
+            return
+        messages = list(self._memory)
+        self._memory.clear()
+        while True:
+            record = self._backend.get()
+            if record is None:
+                break
+            messages.append(Message.decode(record))
+        if messages:
+            self._fanOut(messages, now)
+
+    def getChannel(self, name: str, now: float) -> tuple[Channel, bool]:
+        """
+        The channel called C{name}, created if needed; the flag says whether
+        it was created.  The first channel receives what the topic held.
+        """
+        channel = self.channels.get(name)
+        if channel is not None:
+            return channel, False
+        channel = self.channels[name] = self._makeChannel(self, name)
+        self.drain(now)
+        return channel, True
+
+    def deleteChannel(self, name: str) -> Channel | None:
+        """
+        Delete a channel; return it, or L{None} if there was none.
+        """
+        channel = self.channels.pop(name, None)
+        if channel is not None:
+            channel.delete()
+        return channel
+
+    def pause(self) -> None:
+        """
+        Stop handing messages to channels; they pile up in the topic.
+        """
+        self.paused = True
+
+    def unpause(self, now: float) -> None:
+        """
+        Resume, delivering what piled up.
+        """
+        self.paused = False
+        self.drain(now)
+
+    def empty(self) -> None:
+        """
+        Drop what the topic itself holds (not its channels' messages).
+        """
+        self._memory.clear()
+        self._backend.empty()
+
+    def close(self) -> None:
+        """
+        Graceful shutdown: close channels, then write the topic's memory
+        queue to its backend (ephemeral topics drop it).
+        """
+        for channel in self.channels.values():
+            channel.close()
+        if not self.ephemeral:
+            for message in self._memory:
+                self._backend.put(message.encode())
+        self._memory.clear()
+        self._backend.close()
+
+    def delete(self) -> None:
+        """
+        Delete every channel and the topic's own queue.
+        """
+        self.deleted = True
+        for name in list(self.channels):
+            self.deleteChannel(name)
+        self.empty()
+        self._backend.delete()
