@@ -508,6 +508,18 @@ class NSQDFactory(Factory):
         self.connections: set[NSQDProtocol] = set()
         self.dirty: set[NSQDProtocol] = set()
         self._flushCall: IDelayedCall | None = None
+        self._workCall: IDelayedCall | None = None
+        broker.setWakeup(self._wakeBroker)
+
+    def _wakeBroker(self) -> None:
+        # Topic backlogs are handed to channels one batch per reactor turn,
+        # so a large backlog never stalls other connections.
+        if self._workCall is None:
+            self._workCall = self.clock.callLater(0, self._brokerWork)
+
+    def _brokerWork(self) -> None:
+        self._workCall = None
+        self.broker.work(self.clock.seconds())
 
     def buildProtocol(self, addr: IAddress) -> NSQDProtocol:  # type: ignore[override]
         return NSQDProtocol(self)

@@ -57,6 +57,33 @@ class Broker:
         self.observers: list[TopologyObserver] = []
         self.closing = False
         self._backendFactory = backendFactory
+        self._backlog: dict[Topic, None] = {}
+        self._wakeup: Callable[[], None] | None = None
+
+    def setWakeup(self, wakeup: Callable[[], None]) -> None:
+        """
+        Ask to be woken (L{work}) when a topic holds a backlog, instead of
+        handing the whole backlog over at once.  The caller arranges for
+        L{work} to run soon, once per C{wakeup} call or fewer.
+        """
+        self._wakeup = wakeup
+
+    def _topicBacklog(self, topic: Topic) -> None:
+        self._backlog[topic] = None
+        if self._wakeup is not None:
+            self._wakeup()
+
+    def work(self, now: float) -> bool:
+        """
+        Move one batch of every backlogged topic to its channels.
+
+        @return: whether more remains (the wakeup was called again).
+        """
+        backlog, self._backlog = self._backlog, {}
+        for topic in backlog:
+            if not topic.deleted:
+                topic.drain(now)
+        return bool(self._backlog)
 
     def _notify(self, event: str, topic: str, channel: str | None = None) -> None:
         for observer in self.observers:
@@ -92,6 +119,7 @@ class Broker:
                 self._backend(name, ephemeral),
                 GUIDFactory(self.config.node_id),
                 self._makeChannel,
+                self._topicBacklog if self._wakeup is not None else None,
             )
             self._notify("topic_created", name)
         return topic

@@ -30,6 +30,7 @@ class Topic:
         backend: BackendQueue,
         guid: GUIDFactory,
         makeChannel: Callable[[Topic, str], Channel],
+        onBacklog: Callable[[Topic], None] | None = None,
     ) -> None:
         self.name = name
         self.ephemeral = isEphemeral(name)
@@ -43,6 +44,7 @@ class Topic:
         self._backend = backend
         self._guid = guid
         self._makeChannel = makeChannel
+        self._onBacklog = onBacklog
 
     def __repr__(self) -> str:
         return f"<Topic {self.name}>"
@@ -78,9 +80,11 @@ class Topic:
         self.messageBytes += sum(len(body) for body in bodies)
         if self.channels and not self.paused and not self.depth():
             self._fanOut(messages, now)
-        else:
-            for message in messages:
-                self._store(message)
+            return
+        for message in messages:
+            self._store(message)
+        if self.channels and not self.paused:
+            self.drain(now)
 
     def _store(self, message: Message) -> None:
         if len(self._memory) < self._memQueueSize:
@@ -98,22 +102,41 @@ class Topic:
         for channel in channels:
             channel.pump(now)
 
-    def drain(self, now: float) -> None:
+    #: How many held messages one L{drain} call moves when the broker can
+    #: be woken up for the rest; bounded so that a large backlog never
+    #: blocks the reactor for long.
+    drainBatch = 2000
+
+    def drain(self, now: float) -> bool:
         """
-        Hand everything the topic holds to its channels, if it has any and
-        is not paused.
+        Hand what the topic holds to its channels, if it has any and is not
+        paused.  With an C{onBacklog} callback, move at most
+        L{drainBatch} messages and report the topic for another round.
+
+        @return: whether messages remain to be handed over.
         """
         if self.paused or not self.channels:
-            return
-        messages = list(self._memory)
-        self._memory.clear()
-        while True:
-            record = self._backend.get()
+            return False
+        limit = self.drainBatch if self._onBacklog is not None else -1
+        memory = self._memory
+        messages: list[Message] = []
+        while memory and limit:
+            messages.append(memory.popleft())
+            limit -= 1
+        backend = self._backend
+        while limit:
+            record = backend.get()
             if record is None:
                 break
             messages.append(Message.decode(record))
+            limit -= 1
         if messages:
             self._fanOut(messages, now)
+        if self.depth():
+            if self._onBacklog is not None:
+                self._onBacklog(self)
+            return True
+        return False
 
     def getChannel(self, name: str, now: float) -> tuple[Channel, bool]:
         """
