@@ -157,6 +157,11 @@ class NSQDProtocol(Protocol):
         self.connectTime = self.clock.seconds()
         self._lastRead = self.connectTime
         self.factory.connections.add(self)
+        # Go sets TCP_NODELAY on every connection; without it Nagle's
+        # algorithm and delayed ACKs add tens of milliseconds per round trip.
+        setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setNoDelay is not None:
+            setNoDelay(True)
         IConsumer(self.transport).registerProducer(self, True)
         self._startTimers()
 
@@ -204,10 +209,13 @@ class NSQDProtocol(Protocol):
             data = self._magic[4:]
             self._magic = b""
         decoder.feed(data)
-        # Deliveries freed by this batch of FIN/REQ/RDY go out together.
+        # Deliveries freed by this batch of FIN/REQ/RDY go out together, and
+        # so does everything this batch's publishes delivered elsewhere.
         channel = self.channel
         if channel is not None and not self._closed:
             channel.pump(self.clock.seconds())
+        if self.factory.dirty:
+            self.factory.flushAll()
 
     # Writing.
 
@@ -537,7 +545,10 @@ class NSQDFactory(Factory):
         """
         Write every connection's buffered frames.
         """
-        self._flushCall = None
+        if self._flushCall is not None:
+            if self._flushCall.active():
+                self._flushCall.cancel()
+            self._flushCall = None
         dirty, self.dirty = self.dirty, set()
         for connection in dirty:
             connection.flush()

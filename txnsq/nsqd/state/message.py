@@ -4,9 +4,10 @@ Messages as the broker holds them, and Go-compatible message IDs.
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
-from txnsq.wire.message import decodeMessage, encodeMessage
+from txnsq.wire.message import encodeMessage
 
 if TYPE_CHECKING:
     from txnsq.nsqd.state.consumer import Consumer
@@ -72,16 +73,23 @@ class Message:
         """
         Rebuild a message from a disk record.
         """
-        timestamp, attempts, messageID, body = decodeMessage(data)
-        return cls(messageID, body, timestamp, attempts)
+        # Inlined rather than via wire.message.decodeMessage: this runs for
+        # every message read back from disk.
+        if len(data) < 26:
+            raise ValueError(f"message of {len(data)} bytes is shorter than its header")
+        timestamp, attempts = _HEADER.unpack_from(data)
+        return cls(data[10:26], data[26:], timestamp, attempts)
 
     def __repr__(self) -> str:
         return f"<Message {self.id!r} attempts={self.attempts} {self.body[:20]!r}>"
 
 
+_HEADER = struct.Struct(">qH")
+
 # Go's guid epoch, in its 2**20 ns "pseudo-milliseconds".
 _TWEPOCH = 1288834974288
 _SEQUENCE_MASK = 0xFFF
+_MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 
 
 class GUIDFactory:
@@ -112,5 +120,5 @@ class GUIDFactory:
         else:
             self._sequence = 0
             self._lastTick = tick
-        value = ((tick - _TWEPOCH) << 22) | self._node | self._sequence
+        value = (((tick - _TWEPOCH) << 22) | self._node | self._sequence) & _MASK64
         return b"%016x" % value
