@@ -10,6 +10,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.metadata import (
+    ChannelMetadata,
+    DeferredTimes,
+    TopicMetadata,
+)
 from txnsq.nsqd.state.backend import (
     BackendQueue,
     DiscardBackendQueue,
@@ -183,11 +188,97 @@ class Broker:
                 if channel.inFlight or channel.deferredCount():
                     channel.scan(now)
 
-    def close(self) -> None:
+    def pauseTopic(self, name: str, paused: bool, now: float) -> bool:
+        """
+        Pause or unpause a topic; C{False} if it does not exist.
+        """
+        topic = self.topics.get(name)
+        if topic is None:
+            return False
+        if paused:
+            topic.pause()
+        else:
+            topic.unpause(now)
+        self._notify("paused", name)
+        return True
+
+    def pauseChannel(self, topicName: str, name: str, paused: bool, now: float) -> bool:
+        """
+        Pause or unpause a channel; C{False} if it does not exist.
+        """
+        topic = self.topics.get(topicName)
+        channel = topic.channels.get(name) if topic is not None else None
+        if channel is None:
+            return False
+        if paused:
+            channel.pause()
+        else:
+            channel.unpause(now)
+        self._notify("paused", topicName, name)
+        return True
+
+    def metadata(self) -> list[TopicMetadata]:
+        """
+        The topology to persist, topics and channels sorted by name.
+        """
+        return [
+            TopicMetadata(
+                topic.name,
+                topic.paused,
+                tuple(
+                    ChannelMetadata(channel.name, channel.paused)
+                    for channel in sorted(topic.channels.values(), key=_byName)
+                ),
+            )
+            for topic in sorted(self.topics.values(), key=_byName)
+        ]
+
+    def restore(
+        self,
+        topics: list[TopicMetadata],
+        deferred: DeferredTimes | None,
+        now: float,
+    ) -> None:
+        """
+        Recreate persisted topics and channels with their paused flags (as
+        Go does, channels exist before any message moves), then the
+        deferred due times written at the last shutdown.
+        """
+        for entry in topics:
+            topic = self.getTopic(entry.name)
+            topic.paused = entry.paused
+            for channelEntry in entry.channels:
+                channel = self.getChannel(entry.name, channelEntry.name, now)
+                channel.paused = channelEntry.paused
+        if deferred is not None:
+            for name, delays in deferred.topics.items():
+                held = self.topics.get(name)
+                if held is not None:
+                    held.backendDefers.update(delays)
+            for queue, dues in deferred.channels.items():
+                topicName, _, channelName = queue.partition(":")
+                owner = self.topics.get(topicName)
+                target = owner.channels.get(channelName) if owner else None
+                if target is not None:
+                    target.restoredDue.update(dues)
+
+    def close(self) -> DeferredTimes:
         """
         Graceful shutdown: every topic and channel writes what it holds to
         its backend.
+
+        @return: the due times of deferred messages now on disk.
         """
         self.closing = True
+        deferred = DeferredTimes()
         for topic in self.topics.values():
-            topic.close()
+            for channelName, dues in topic.close().items():
+                if dues:
+                    deferred.channels[f"{topic.name}:{channelName}"] = dues
+            if topic.backendDefers:
+                deferred.topics[topic.name] = dict(topic.backendDefers)
+        return deferred
+
+
+def _byName(item: Topic | Channel) -> str:
+    return item.name

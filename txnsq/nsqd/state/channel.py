@@ -65,6 +65,9 @@ class Channel:
         self._deferredSeq = 0
         self._rotation = 0
         self._preferBackend = False
+        #: Due times (Unix seconds) of deferred messages that were written to
+        #: the backend at the last shutdown, applied as they are read back.
+        self.restoredDue: dict[bytes, float] = {}
 
     def __repr__(self) -> str:
         return f"<Channel {self.topicName}:{self.name}>"
@@ -111,15 +114,23 @@ class Channel:
         message.deadline = deadline
         heapq.heappush(self._deferred, (deadline, self._deferredSeq, message))
 
-    def _take(self) -> Message | None:
+    def _take(self, now: float) -> Message | None:
         # Alternate between memory and backend when both hold messages, so
         # neither starves (Go picks between them at random).
         memory = self._memory
-        if self._backend.depth() and (self._preferBackend or not memory):
+        backend = self._backend
+        while backend.depth() and (self._preferBackend or not memory):
             self._preferBackend = False
-            record = self._backend.get()
-            if record is not None:
-                return Message.decode(record)
+            record = backend.get()
+            if record is None:
+                break
+            message = Message.decode(record)
+            if self.restoredDue:
+                due = self.restoredDue.pop(message.id, None)
+                if due is not None and due > now:
+                    self._defer(message, due)
+                    continue
+            return message
         self._preferBackend = True
         return memory.popleft() if memory else None
 
@@ -168,7 +179,7 @@ class Channel:
                     continue
                 gave = True
                 for _ in range(min(capacity, share)):
-                    message = self._take()
+                    message = self._take(now)
                     if message is None:
                         return
                     self._deliver(consumer, message, now)
@@ -303,12 +314,16 @@ class Channel:
         for consumer in self.consumers:
             consumer.inFlightReset()
 
-    def close(self) -> None:
+    def close(self) -> dict[bytes, float]:
         """
         Graceful shutdown: disconnect consumers, then write memory, in-flight
         and deferred messages (in Go's order) to the backend and close it.
         Ephemeral channels simply drop theirs.
+
+        @return: the due time of every deferred message written, by ID,
+            including restored ones not read back yet.
         """
+        due: dict[bytes, float] = {}
         for consumer in list(self.consumers):
             consumer.channelClosed()
         self.consumers.clear()
@@ -318,13 +333,16 @@ class Channel:
                 backend.put(message.encode())
             for message in self.inFlight.values():
                 backend.put(message.encode())
-            for _, _, message in sorted(self._deferred):
+            for deadline, _, message in sorted(self._deferred):
                 backend.put(message.encode())
+                due[message.id] = deadline
+            due.update(self.restoredDue)
         self._memory.clear()
         self.inFlight.clear()
         self._timeouts.clear()
         self._deferred.clear()
         self._backend.close()
+        return due
 
     def delete(self) -> None:
         """

@@ -45,6 +45,9 @@ class Topic:
         self._guid = guid
         self._makeChannel = makeChannel
         self._onBacklog = onBacklog
+        #: DPUB delays (ms) of messages held in the backend: Go's record
+        #: format cannot carry them, so they are kept here by message ID.
+        self.backendDefers: dict[bytes, int] = {}
 
     def __repr__(self) -> str:
         return f"<Topic {self.name}>"
@@ -91,6 +94,8 @@ class Topic:
             self._memory.append(message)
         else:
             self._backend.put(message.encode())
+            if message.deferMs:
+                self.backendDefers[message.id] = message.deferMs
 
     def _fanOut(self, messages: list[Message], now: float) -> None:
         channels = list(self.channels.values())
@@ -128,7 +133,10 @@ class Topic:
             record = backend.get()
             if record is None:
                 break
-            messages.append(Message.decode(record))
+            message = Message.decode(record)
+            if self.backendDefers:
+                message.deferMs = self.backendDefers.pop(message.id, 0)
+            messages.append(message)
             limit -= 1
         if messages:
             self._fanOut(messages, now)
@@ -179,18 +187,24 @@ class Topic:
         self._memory.clear()
         self._backend.empty()
 
-    def close(self) -> None:
+    def close(self) -> dict[str, dict[bytes, float]]:
         """
         Graceful shutdown: close channels, then write the topic's memory
         queue to its backend (ephemeral topics drop it).
+
+        @return: each channel's deferred due times (see L{Channel.close}),
+            by channel name; the topic's own pending delays stay in
+            L{backendDefers}.
         """
-        for channel in self.channels.values():
-            channel.close()
+        due = {name: channel.close() for name, channel in self.channels.items()}
         if not self.ephemeral:
             for message in self._memory:
                 self._backend.put(message.encode())
+                if message.deferMs:
+                    self.backendDefers[message.id] = message.deferMs
         self._memory.clear()
         self._backend.close()
+        return due
 
     def delete(self) -> None:
         """
