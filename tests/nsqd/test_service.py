@@ -1,0 +1,311 @@
+"""
+Tests for L{txnsq.nsqd.service.NSQDService}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zope.interface import implementer
+
+from twisted.application.service import Service
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+
+from txnsq._endpoints import ListenError
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.options import versionString
+from txnsq.nsqd.protocol import NSQDFactory
+from txnsq.nsqd.service import NSQDService
+
+
+def _config(**changes: Any) -> NSQDConfig:
+    """
+    A config listening on loopback, with C{changes}.
+    """
+    changes.setdefault("tcp_address", "127.0.0.1:4150")
+    changes.setdefault("http_address", "127.0.0.1:4151")
+    return NSQDConfig(node_id=7, **changes)
+
+
+@implementer(IListeningPort)
+class _HeldPort:
+    """
+    A port whose C{stopListening} does not finish until the test says so.
+    """
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.stopped: Deferred[None] = Deferred()
+
+    def startListening(self) -> None:
+        """
+        Already listening.
+        """
+
+    def stopListening(self) -> Deferred[None]:
+        """
+        Note the call; finish when C{stopped} fires.
+        """
+        self.log.append("tcp stopListening")
+        return self.stopped
+
+    def getHost(self) -> IPv4Address:
+        """
+        A fixed address.
+        """
+        return IPv4Address("TCP", "127.0.0.1", 4150)
+
+
+@implementer(IStreamServerEndpoint)
+class _Endpoint:
+    """
+    Listens at once with a given port.
+    """
+
+    def __init__(self, port: IListeningPort) -> None:
+        self.port = port
+
+    def listen(self, factory: Any) -> Deferred[IListeningPort]:
+        """
+        The port, already listening.
+        """
+        return succeed(self.port)
+
+
+class _ListenFailingReactor(MemoryReactorClock):
+    """
+    A reactor whose ports are all in use.
+    """
+
+    def listenTCP(
+        self, port: int, factory: Any, backlog: int = 50, interface: str = ""
+    ) -> Any:
+        """
+        Fail as an address in use does.
+        """
+        raise CannotListenError(interface, port, OSError(98, "Address already in use"))
+
+
+class NSQDServiceTests(SynchronousTestCase):
+    """
+    L{NSQDService} listens, scans and stops as Go's nsqd does.
+    """
+
+    def setUp(self) -> None:
+        """
+        A memory reactor and a log of events.
+        """
+        self.reactor = MemoryReactorClock()
+        self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+
+    def _messages(self) -> list[str]:
+        return [formatEvent(event) for event in self.events]
+
+    def test_listensOnTCPAddress(self) -> None:
+        """
+        Starting listens on C{--tcp-address} with the broker's
+        L{NSQDFactory}, and L{NSQDService.whenTCPListening} gives the port.
+        """
+        service = NSQDService(_config(), self.reactor)
+        waiting = service.whenTCPListening()
+        self.assertNoResult(waiting)
+        service.privilegedStartService()
+        service.startService()
+        self.assertEqual(len(self.reactor.tcpServers), 1)
+        port, factory, _backlog, interface = self.reactor.tcpServers[0]
+        self.assertEqual((port, interface), (4150, "127.0.0.1"))
+        self.assertIsInstance(factory, NSQDFactory)
+        self.assertIdentical(factory, service.factory)
+        self.assertIdentical(service.factory.broker, service.broker)
+        self.assertEqual(self.successResultOf(waiting).getHost().port, 4150)
+
+    def test_broadcastPorts(self) -> None:
+        """
+        Broadcast ports left at 0 become the bound ports, as in Go; set ones
+        are kept.
+        """
+        service = NSQDService(
+            _config(), self.reactor, httpResourceFactory=lambda s: Resource()
+        )
+        service.startService()
+        self.assertEqual(
+            (service.config.broadcast_tcp_port, service.config.broadcast_http_port),
+            (4150, 4151),
+        )
+        other = NSQDService(_config(broadcast_tcp_port=5150), self.reactor)
+        other.startService()
+        self.assertEqual(other.config.broadcast_tcp_port, 5150)
+
+    def test_addresses(self) -> None:
+        """
+        IPv6, all-interfaces and unix socket addresses listen as Go would.
+        """
+        NSQDService(_config(tcp_address="[::1]:4150"), self.reactor).startService()
+        NSQDService(_config(tcp_address=":4152"), self.reactor).startService()
+        NSQDService(_config(tcp_address="/tmp/nsqd.sock"), self.reactor).startService()
+        self.assertEqual(
+            [(port, interface) for port, _, _, interface in self.reactor.tcpServers],
+            [(4150, "::1"), (4152, "")],
+        )
+        self.assertEqual(self.reactor.unixServers[0][0], "/tmp/nsqd.sock")
+
+    def test_logsLikeGo(self) -> None:
+        """
+        Starting logs Go's version, ID and C{TCP: listening on} lines in
+        the C{txnsq.nsqd} namespace.
+        """
+        NSQDService(_config(), self.reactor).startService()
+        messages = self._messages()
+        self.assertIn(versionString(), messages)
+        self.assertIn("ID: 7", messages)
+        self.assertIn("TCP: listening on 0.0.0.0:4150", messages)
+        for event in self.events:
+            self.assertTrue(event["log_namespace"].startswith("txnsq.nsqd"))
+
+    def test_queueScanTimer(self) -> None:
+        """
+        L{Broker.queueScan} runs every C{queue_scan_interval} with the
+        reactor's time.
+        """
+        service = NSQDService(_config(queue_scan_interval=0.25), self.reactor)
+        scans: list[float] = []
+        self.patch(service.broker, "queueScan", scans.append)
+        self.assertEqual(service.scanService.step, 0.25)
+        self.reactor.advance(100.0)
+        service.startService()
+        self.assertEqual(scans, [100.0])
+        self.reactor.advance(0.25)
+        self.reactor.advance(0.25)
+        self.assertEqual(scans, [100.0, 100.25, 100.5])
+        self.successResultOf(service.stopService())
+        self.reactor.advance(1.0)
+        self.assertEqual(len(scans), 3)
+
+    def test_orderedStop(self) -> None:
+        """
+        Stopping stops accepting connections first and waits for that, then
+        closes the clients, stops the scan timer and finally closes the
+        broker; other children stop after the broker.
+        """
+        service = NSQDService(_config(), self.reactor)
+        log: list[str] = []
+        port = _HeldPort(log)
+        service.tcpService.endpoint = _Endpoint(port)
+
+        class Peer(Service):
+            def stopService(self) -> None:
+                log.append("peer stopService")
+                Service.stopService(self)
+
+        Peer().setServiceParent(service)
+        self.patch(
+            service.factory, "disconnectAll", lambda: log.append("disconnectAll")
+        )
+        self.patch(service.broker, "close", lambda: log.append("broker close"))
+        realStop = service.scanService.stopService
+
+        def scanStop() -> Any:
+            log.append("scan stopService")
+            return realStop()
+
+        self.patch(service.scanService, "stopService", scanStop)
+        service.startService()
+
+        stopping = service.stopService()
+        self.assertEqual(log, ["tcp stopListening"])
+        self.assertNoResult(stopping)
+        self.assertFalse(service.running)
+        port.stopped.callback(None)
+        self.assertEqual(
+            log,
+            [
+                "tcp stopListening",
+                "disconnectAll",
+                "scan stopService",
+                "broker close",
+                "peer stopService",
+            ],
+        )
+        self.successResultOf(stopping)
+        self.assertIn("NSQ: bye", self._messages())
+
+    def test_brokerClosedEvenIfListenerFails(self) -> None:
+        """
+        If stopping the listener fails, the broker is still closed (its
+        messages are still flushed) and the failure is reported.
+        """
+        service = NSQDService(_config(), self.reactor)
+        log: list[str] = []
+        port = _HeldPort(log)
+        service.tcpService.endpoint = _Endpoint(port)
+        self.patch(service.broker, "close", lambda: log.append("broker close"))
+        service.startService()
+        stopping = service.stopService()
+        port.stopped.errback(RuntimeError("boom"))
+        self.assertEqual(log, ["tcp stopListening", "broker close"])
+        self.failureResultOf(stopping, RuntimeError)
+
+    def test_listenFailure(self) -> None:
+        """
+        An address in use makes starting fail with Go's C{listen (...)
+        failed} message.
+        """
+        service = NSQDService(_config(), _ListenFailingReactor())
+        with self.assertRaises(ListenError) as raised:
+            service.privilegedStartService()
+        self.assertIn("listen (127.0.0.1:4150) failed - ", str(raised.exception))
+
+    def test_noHTTPWithoutResource(self) -> None:
+        """
+        Without an HTTP resource factory nothing listens on
+        C{--http-address} and L{NSQDService.whenHTTPListening} fails.
+        """
+        service = NSQDService(_config(), self.reactor)
+        service.startService()
+        self.assertIsNone(service.httpService)
+        self.assertEqual(len(self.reactor.tcpServers), 1)
+        self.failureResultOf(service.whenHTTPListening(), RuntimeError)
+
+    def test_httpHook(self) -> None:
+        """
+        With an HTTP resource factory, a L{Site} serving its resource listens
+        on C{--http-address}; the factory is given the service.
+        """
+        root = Resource()
+        given: list[NSQDService] = []
+
+        def makeResource(service: NSQDService) -> Resource:
+            given.append(service)
+            return root
+
+        service = NSQDService(_config(), self.reactor, httpResourceFactory=makeResource)
+        service.startService()
+        self.assertEqual(given, [service])
+        port, site, _, interface = self.reactor.tcpServers[1]
+        self.assertEqual((port, interface), (4151, "127.0.0.1"))
+        self.assertIsInstance(site, Site)
+        self.assertIdentical(site.resource, root)
+        self.assertEqual(
+            self.successResultOf(service.whenHTTPListening()).getHost().port, 4151
+        )
+        self.assertIn("HTTP: listening on 0.0.0.0:4151", self._messages())
+        self.successResultOf(service.stopService())
+
+    def test_httpDisabled(self) -> None:
+        """
+        An empty C{--http-address} disables HTTP even with a resource.
+        """
+        service = NSQDService(
+            _config(http_address=""),
+            self.reactor,
+            httpResourceFactory=lambda s: Resource(),
+        )
+        self.assertIsNone(service.httpService)

@@ -1,0 +1,172 @@
+"""
+Tests for the twistd plugins (C{twisted/plugins/txnsq_plugins.py}) and
+their tap modules.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from zope.interface.verify import verifyObject
+
+from twisted.application.service import IServiceMaker
+from twisted.internet.testing import MemoryReactorClock
+from twisted.plugin import IPlugin, getPlugins
+from twisted.python.filepath import FilePath
+from twisted.scripts.twistd import ServerOptions
+from twisted.trial.unittest import SynchronousTestCase
+
+from txnsq import combined
+from txnsq.nsqd import tap as nsqdTap
+from txnsq.nsqd.service import NSQDService
+from txnsq.nsqlookupd import tap as lookupdTap
+from txnsq.nsqlookupd.service import NSQLookupdService
+
+_ROOT = FilePath(__file__).parent().parent()
+
+
+def _plugins() -> dict[str, Any]:
+    """
+    txnsq's service makers, by tap name, as twistd finds them.
+    """
+    return {
+        maker.tapname: maker
+        for maker in getPlugins(IServiceMaker)
+        if maker.tapname in ("nsqd", "nsqlookupd", "nsq")
+    }
+
+
+class PluginTests(SynchronousTestCase):
+    """
+    twistd finds three service makers that build txnsq's services.
+    """
+
+    def test_allThreeFound(self) -> None:
+        """
+        C{getPlugins} finds C{nsqd}, C{nsqlookupd} and C{nsq}, each a valid
+        L{IServiceMaker} and L{IPlugin} naming txnsq's tap modules.
+        """
+        plugins = _plugins()
+        self.assertEqual(sorted(plugins), ["nsq", "nsqd", "nsqlookupd"])
+        for maker in plugins.values():
+            self.assertTrue(verifyObject(IServiceMaker, maker))
+            self.assertTrue(verifyObject(IPlugin, maker))
+        self.assertIdentical(plugins["nsqd"].options, nsqdTap.Options)
+        self.assertIdentical(plugins["nsqlookupd"].options, lookupdTap.Options)
+        self.assertIdentical(plugins["nsq"].options, combined.Options)
+
+    def test_pluginModuleIsTiny(self) -> None:
+        """
+        The plugin module imports only L{ServiceMaker} (twistd imports every
+        plugin to list them, before installing its reactor), and neither
+        C{twisted/} nor C{twisted/plugins/} is a package (Twisted would skip
+        the folder, or txnsq would shadow Twisted).
+        """
+        plugins = _ROOT.child("twisted").child("plugins")
+        tree = ast.parse(plugins.child("txnsq_plugins.py").getContent())
+        imported = [
+            node.module if isinstance(node, ast.ImportFrom) else "import"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+        ]
+        self.assertEqual(imported, ["twisted.application.service"])
+        self.assertFalse(plugins.child("__init__.py").exists())
+        self.assertFalse(plugins.parent().child("__init__.py").exists())
+
+    def test_serverOptions(self) -> None:
+        """
+        twistd's own command line, with C{--pidfile} before the plugin name,
+        reaches the nsqd options.
+        """
+        config = ServerOptions()
+        config.parseOptions(
+            [
+                "--pidfile=x.pid",
+                "-n",
+                "nsqd",
+                "--tcp-address=127.0.0.1:0",
+                "--msg-timeout=1m30s",
+                "--snappy=false",
+            ]
+        )
+        self.assertTrue(config["pidfile"].endswith("x.pid"))
+        self.assertEqual(config.subCommand, "nsqd")
+        self.assertEqual(config.subOptions.config.msg_timeout, 90.0)
+        self.assertFalse(config.subOptions.config.snappy)
+
+    def test_defaultPidfiles(self) -> None:
+        """
+        Without C{--pidfile}, each daemon gets its own pidfile, so nsqd and
+        nsqlookupd can run from one folder.
+        """
+        for tapname in ("nsqd", "nsqlookupd", "nsq"):
+            config = ServerOptions()
+            config.parseOptions(["-n", tapname])
+            self.assertTrue(config["pidfile"].endswith(f"/{tapname}.pid"), tapname)
+
+
+class MakeServiceTests(SynchronousTestCase):
+    """
+    Each tap's C{makeService} builds its service on the given reactor.
+    """
+
+    def test_nsqd(self) -> None:
+        """
+        C{twistd nsqd} builds an L{NSQDService} listening on
+        C{--tcp-address}.
+        """
+        options = nsqdTap.Options()
+        options.parseOptions(
+            ["--tcp-address=127.0.0.1:4150", "--queue-scan-worker-pool-max=2"]
+        )
+        reactor = MemoryReactorClock()
+        service = nsqdTap.makeService(options, reactor)
+        self.assertIsInstance(service, NSQDService)
+        assert isinstance(service, NSQDService)
+        self.assertEqual(service.config.queue_scan_worker_pool_max, 2)
+        service.startService()
+        self.assertEqual(reactor.tcpServers[0][0::3], (4150, "127.0.0.1"))
+        self.successResultOf(service.stopService())
+
+    def test_nsqlookupd(self) -> None:
+        """
+        C{twistd nsqlookupd} builds an L{NSQLookupdService} listening on
+        its TCP and HTTP addresses.
+        """
+        options = lookupdTap.Options()
+        options.parseOptions(
+            ["--tcp-address=127.0.0.1:4160", "--http-address=127.0.0.1:4161"]
+        )
+        reactor = MemoryReactorClock()
+        service = lookupdTap.makeService(options, reactor)
+        self.assertIsInstance(service, NSQLookupdService)
+        service.startService()
+        self.assertEqual(
+            [(port, interface) for port, _, _, interface in reactor.tcpServers],
+            [(4160, "127.0.0.1"), (4161, "127.0.0.1")],
+        )
+
+    def test_nsq(self) -> None:
+        """
+        C{twistd nsq} builds nsqlookupd and nsqd in one service, nsqlookupd
+        listening first.
+        """
+        options = combined.Options()
+        options.parseOptions(
+            [
+                "--tcp-address=127.0.0.1:4150",
+                "--http-address=127.0.0.1:4151",
+                "--nsqlookupd-tcp-address=127.0.0.1:4160",
+                "--nsqlookupd-http-address=127.0.0.1:4161",
+            ]
+        )
+        reactor = MemoryReactorClock()
+        service = combined.makeService(options, reactor)
+        assert isinstance(service, combined.CombinedService)
+        self.assertIsInstance(service.nsqd, NSQDService)
+        self.assertIsInstance(service.nsqlookupd, NSQLookupdService)
+        service.startService()
+        self.assertEqual(
+            [port for port, _, _, _ in reactor.tcpServers], [4160, 4161, 4150]
+        )

@@ -1,0 +1,31 @@
+"""
+twistd plugins for txnsq: C{twistd nsqd}, C{twistd nsqlookupd} and
+C{twistd nsq} (both in one process).
+
+Kept tiny on purpose: twistd imports every plugin module to list them, so
+this names the tap modules and imports nothing else (in particular not the
+reactor, which twistd installs after parsing C{-r}).
+"""
+
+from twisted.application.service import ServiceMaker
+
+nsqd = ServiceMaker(  # type: ignore[no-untyped-call]
+    "txnsq nsqd",
+    "txnsq.nsqd.tap",
+    "An nsqd compatible with Go NSQ 1.3.0: receives, queues and delivers messages.",
+    "nsqd",
+)
+
+nsqlookupd = ServiceMaker(  # type: ignore[no-untyped-call]
+    "txnsq nsqlookupd",
+    "txnsq.nsqlookupd.tap",
+    "An nsqlookupd compatible with Go NSQ 1.3.0: the NSQ directory service.",
+    "nsqlookupd",
+)
+
+nsq = ServiceMaker(  # type: ignore[no-untyped-call]
+    "txnsq nsq",
+    "txnsq.combined",
+    "nsqlookupd and nsqd (Go NSQ 1.3.0 compatible) in one process.",
+    "nsq",
+)

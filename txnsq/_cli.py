@@ -1,0 +1,292 @@
+# -*- test-case-name: tests.test_cli -*-
+"""
+The C{txnsq} command: C{txnsq nsqd ...}, C{txnsq nsqlookupd ...} and
+C{txnsq nsq ...} run the daemons with Go's command line and Go's log
+format, as drop-in replacements for the Go binaries in scripts and test
+harnesses.
+
+  - flags are parsed exactly as Go's C{flag} package does (L{txnsq._goflags});
+  - log lines go to stderr as C{[nsqd] 2026/11/26 21:27:30.966582 INFO: ...};
+  - a bad flag prints the error and the usage and exits 2, C{-h} exits 0,
+    C{--version} prints Go's version line, invalid options log C{FATAL} and
+    exit 1 (as does failing to listen);
+  - SIGTERM or SIGINT stops the daemon gracefully, then exits 0.
+
+For twistd (daemonizing, pidfiles, C{--logger}), use the plugins instead:
+C{twistd nsqd}, C{twistd nsqlookupd}, C{twistd nsq}.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, Any, NoReturn
+
+import attrs
+from twisted.application.service import IService
+from twisted.logger import globalLogBeginner, globalLogPublisher
+
+from txnsq import NSQ_VERSION, __version__
+from txnsq._goflags import ConfigFileError, FlagError, FlagTable, HelpRequested
+from txnsq._golog import GoLogObserver, LogRoute, formatLine, logLevelFromName
+
+__all__ = ["main", "run"]
+
+
+@attrs.frozen
+class _Daemon:
+    """
+    What the command line needs to know about one daemon.
+
+    @ivar name: the command (and Go's program name).
+    @ivar table: its flags.
+    @ivar configure: resolved flag values -> config (raises C{ValueError}
+        with Go's message for invalid options).
+    @ivar makeService: C{(config, reactor) -> service}.
+    @ivar routes: the log routes for a config.
+    @ivar fatalPrefix: the prefix Go's C{logFatal} uses (fixed, not
+        C{--log-prefix}).
+    """
+
+    name: str
+    table: Callable[[], FlagTable]
+    configure: Callable[[Mapping[str, object]], Any]
+    makeService: Callable[[Any, Any], IService]
+    routes: Callable[[Any], list[LogRoute]]
+    fatalPrefix: str
+
+
+def _nsqdRoute(config: Any) -> LogRoute:
+    return LogRoute("txnsq.nsqd", config.log_prefix, logLevelFromName(config.log_level))
+
+
+def _lookupdRoute(config: Any) -> LogRoute:
+    return LogRoute(
+        "txnsq.nsqlookupd", config.log_prefix, logLevelFromName(config.log_level)
+    )
+
+
+def _nsqdTable() -> FlagTable:
+    from txnsq.nsqd.options import NSQD_FLAGS
+
+    return NSQD_FLAGS
+
+
+def _nsqdConfigure(values: Mapping[str, object]) -> Any:
+    from txnsq.nsqd.options import configure
+
+    return configure(values)
+
+
+def _nsqdService(config: Any, reactor: Any) -> IService:
+    from txnsq.nsqd.tap import nsqdService
+
+    return nsqdService(config, reactor)
+
+
+def _lookupdTable() -> FlagTable:
+    from txnsq.nsqlookupd.options import LOOKUPD_FLAGS
+
+    return LOOKUPD_FLAGS
+
+
+def _lookupdConfigure(values: Mapping[str, object]) -> Any:
+    from txnsq.nsqlookupd.options import configure
+
+    return configure(values)
+
+
+def _lookupdService(config: Any, reactor: Any) -> IService:
+    from txnsq.nsqlookupd.service import NSQLookupdService
+
+    return NSQLookupdService(config, reactor)
+
+
+def _combinedTable() -> FlagTable:
+    from txnsq.combined import COMBINED_FLAGS
+
+    return COMBINED_FLAGS
+
+
+def _combinedConfigure(values: Mapping[str, object]) -> Any:
+    from txnsq.combined import configure
+
+    return configure(values)
+
+
+def _combinedService(config: Any, reactor: Any) -> IService:
+    from txnsq.combined import combinedService
+
+    return combinedService(config, reactor)
+
+
+# Each daemon's modules are imported only when that command runs.
+_DAEMONS = {
+    daemon.name: daemon
+    for daemon in [
+        _Daemon(
+            "nsqd",
+            _nsqdTable,
+            _nsqdConfigure,
+            _nsqdService,
+            lambda config: [_nsqdRoute(config)],
+            "[nsqd] ",
+        ),
+        _Daemon(
+            "nsqlookupd",
+            _lookupdTable,
+            _lookupdConfigure,
+            _lookupdService,
+            lambda config: [_lookupdRoute(config)],
+            "[nsqlookupd] ",
+        ),
+        _Daemon(
+            "nsq",
+            _combinedTable,
+            _combinedConfigure,
+            _combinedService,
+            lambda config: [_nsqdRoute(config.nsqd), _lookupdRoute(config.nsqlookupd)],
+            "[nsqd] ",
+        ),
+    ]
+}
+
+USAGE = """\
+Usage: txnsq <command> [flags]
+
+Commands:
+  nsqd        run an nsqd (flags as Go nsqd 1.3.0)
+  nsqlookupd  run an nsqlookupd (flags as Go nsqlookupd 1.3.0)
+  nsq         run nsqlookupd and nsqd in one process
+
+Run "txnsq <command> -help" for a command's flags.
+"""
+
+
+def run(
+    argv: Sequence[str],
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    reactor: Any = None,
+) -> int:
+    """
+    Run the C{txnsq} command until the daemon stops.
+
+    @param argv: the arguments after the program name.
+    @param reactor: the reactor to run; without one, Twisted's default
+        reactor is installed and logging begins on C{stderr} for the whole
+        process (tests pass a fake reactor, and the log observer is only
+        attached while this runs).
+    @return: the exit status.
+    """
+    out = sys.stdout if stdout is None else stdout
+    err = sys.stderr if stderr is None else stderr
+    if not argv or argv[0] in ("-h", "-help", "--help", "help"):
+        (out if argv else err).write(USAGE)
+        return 0 if argv else 2
+    if argv[0] in ("-version", "--version", "version"):
+        out.write(f"txnsq {__version__} (NSQ {NSQ_VERSION})\n")
+        return 0
+    daemon = _DAEMONS.get(argv[0])
+    if daemon is None:
+        err.write(f"txnsq: unknown command {argv[0]!r}\n{USAGE}")
+        return 2
+
+    table = daemon.table()
+    try:
+        parsed = table.parse(argv[1:])
+    except HelpRequested:
+        err.write(table.usage())
+        return 0
+    except FlagError as e:
+        err.write(f"{e}\n{table.usage()}")
+        return 2
+    if parsed.values.get("version"):
+        out.write(f"{table.version}\n")
+        return 0
+
+    try:
+        values = table.resolveWithConfigFile(parsed.values)
+    except ConfigFileError as e:
+        err.write(formatLine(daemon.fatalPrefix, "FATAL", str(e)))
+        return 1
+    try:
+        config = daemon.configure(values)
+    except ValueError as e:
+        err.write(
+            formatLine(
+                daemon.fatalPrefix,
+                "FATAL",
+                f"failed to instantiate {daemon.name} - {e}",
+            )
+        )
+        return 1
+
+    observer = GoLogObserver(err, daemon.routes(config))
+    if reactor is None:
+        reactor = _installReactor()
+        globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+        return _serve(daemon, config, reactor, err)
+    globalLogPublisher.addObserver(observer)
+    try:
+        return _serve(daemon, config, reactor, err)
+    finally:
+        globalLogPublisher.removeObserver(observer)
+
+
+def _installReactor() -> Any:
+    """
+    Install Twisted's default reactor, unless one already is.
+    """
+    if "twisted.internet.reactor" not in sys.modules:
+        from twisted.internet import default
+
+        default.install()
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def _serve(daemon: _Daemon, config: Any, reactor: Any, err: IO[str]) -> int:
+    """
+    Start the daemon's service once the reactor runs, stop it gracefully
+    before the reactor shuts down (SIGTERM, SIGINT), and run the reactor.
+
+    @return: 0, or 1 if the service could not start.
+    """
+    status = 0
+
+    def start() -> None:
+        nonlocal status
+        try:
+            service = daemon.makeService(config, reactor)
+            service.privilegedStartService()  # type: ignore[no-untyped-call]
+            service.startService()  # type: ignore[no-untyped-call]
+        except Exception as e:
+            status = 1
+            err.write(
+                formatLine(
+                    daemon.fatalPrefix,
+                    "FATAL",
+                    f"failed to instantiate {daemon.name} - {e}",
+                )
+            )
+            err.flush()
+            reactor.stop()
+            return
+        reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
+
+    reactor.callWhenRunning(start)
+    reactor.run()
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """
+    The C{txnsq} console script.
+    """
+    sys.exit(run(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    main()

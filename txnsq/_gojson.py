@@ -1,0 +1,129 @@
+# -*- test-case-name: tests.nsqlookupd.test_gojson -*-
+"""
+JSON exactly as Go 1.19's C{encoding/json.Marshal} writes it.
+
+Clients and the golden recordings compare bytes, and Go differs from
+C{json.dumps} in small ways: it escapes C{<}, C{>}, C{&}, U+2028 and U+2029,
+writes control characters other than C{\\n}, C{\\r}, C{\\t} as C{\\u00XX}
+(C{\\b} and C{\\f} included), replaces invalid UTF-8 with C{\\ufffd},
+prints whole floats without a fraction (C{1}, not C{1.0}) and never uses
+an exponent between 1e-6 and 1e21.
+
+Objects keep the insertion order of the C{dict}: build them in struct field
+order for Go structs and in sorted order for Go maps.  Standard library only,
+so the sans-I/O modules can use it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal
+from typing import Any
+
+_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f<>&\u2028\u2029\ud800-\udfff]')
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+class UnsupportedValueError(ValueError):
+    """
+    Go cannot encode this value (NaN or an infinity); the message is Go's
+    error text, which nsq's HTTP API reports as a 500 message.
+    """
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    escaped = _ESCAPES.get(char)
+    if escaped is not None:
+        return escaped
+    code = ord(char)
+    if code < 0x20:
+        return f"\\u{code:04x}"
+    # A lone surrogate: an invalid UTF-8 byte kept by surrogateescape, or
+    # an unpaired escape from a decoded document.  Go writes U+FFFD.
+    return "\\ufffd"
+
+
+def _string(value: str) -> str:
+    return '"' + _NEEDS_ESCAPE.sub(_escape, value) + '"'
+
+
+def formatFloat(value: float) -> str:
+    """
+    A float64 as Go's JSON encoder prints it.
+
+    @raise UnsupportedValueError: for NaN and infinities.
+    """
+    if math.isnan(value) or math.isinf(value):
+        text = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+        raise UnsupportedValueError(f"json: unsupported value: {text}")
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
+        # Python's repr is the shortest round-trip form, like Go's -1
+        # precision; Go then trims "e-07" to "e-7".
+        text = repr(value)
+        return re.sub(r"e([+-])0(\d)$", r"e\1\2", text)
+    return format(Decimal(repr(value)).normalize(), "f")
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(_string(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        out.append(formatFloat(value))
+    elif isinstance(value, dict):
+        out.append("{")
+        first = True
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be str, not {key!r}")
+            if not first:
+                out.append(",")
+            first = False
+            out.append(_string(key))
+            out.append(":")
+            _encode(item, out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def encodeJSON(value: Any) -> bytes:
+    """
+    Encode C{value} (C{dict}, C{list}, C{tuple}, C{str}, C{int}, C{float},
+    C{bool}, C{None}) as Go's C{json.Marshal} would.
+
+    @raise UnsupportedValueError: a NaN or infinite float.
+    @raise TypeError: a value JSON cannot hold.
+    """
+    out: list[str] = []
+    _encode(value, out)
+    return "".join(out).encode("utf-8")

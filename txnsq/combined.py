@@ -1,0 +1,208 @@
+# -*- test-case-name: tests.test_combined -*-
+"""
+The C{nsq} daemon: nsqlookupd and nsqd in one process (C{twistd nsq},
+C{txnsq nsq}).
+
+Flags are nsqd's, unchanged, plus nsqlookupd's; the nsqlookupd flags whose
+names nsqd also uses are prefixed C{nsqlookupd-} (C{--nsqlookupd-tcp-address},
+C{--nsqlookupd-http-address}, C{--nsqlookupd-broadcast-address},
+C{--nsqlookupd-log-level}, C{--nsqlookupd-log-prefix}).  The prefix is
+C{nsqlookupd-} rather than C{lookupd-} because nsqd already has
+C{--lookupd-tcp-address} (the lookupds it registers with).  In the C{--config}
+file nsqd's keys stay at the top level and nsqlookupd's go in an
+C{[nsqlookupd]} table, with their own names (so that table is a valid
+nsqlookupd config file).
+
+Without C{--lookupd-tcp-address}, nsqd registers with the co-located
+nsqlookupd (when its TCP port is fixed, not 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.defer import Deferred
+from twisted.python.usage import UsageError
+
+from txnsq._endpoints import splitHostPort
+from txnsq._goflags import FlagTable, GoFlagOptions
+from txnsq.nsqd import options as nsqdOptions
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.tap import nsqdService
+from txnsq.nsqlookupd import options as lookupdOptions
+from txnsq.nsqlookupd.config import LookupdConfig
+from txnsq.nsqlookupd.service import NSQLookupdService
+
+__all__ = [
+    "COMBINED_FLAGS",
+    "CombinedConfig",
+    "CombinedService",
+    "Options",
+    "colocatedAddress",
+    "combinedService",
+    "configure",
+    "makeService",
+]
+
+_RENAMED = (
+    "log-level",
+    "log-prefix",
+    "tcp-address",
+    "http-address",
+    "broadcast-address",
+)
+
+LOOKUPD_FLAGS = lookupdOptions.LOOKUPD_FLAGS.renamed(
+    {name: "nsqlookupd-" + name for name in _RENAMED},
+    section="nsqlookupd",
+    drop=("config", "version", "verbose"),
+)
+"""nsqlookupd's flags as the combined daemon names them."""
+
+COMBINED_FLAGS: FlagTable = nsqdOptions.NSQD_FLAGS.merged(
+    "nsq",
+    LOOKUPD_FLAGS,
+    version=nsqdOptions.versionString() + "\n" + lookupdOptions.versionString(),
+)
+"""Every flag of the combined daemon."""
+
+
+@attrs.frozen
+class CombinedConfig:
+    """
+    The two daemons' configs.
+    """
+
+    nsqd: NSQDConfig
+    nsqlookupd: LookupdConfig
+
+
+def colocatedAddress(listenAddress: str) -> str | None:
+    """
+    The address nsqd connects to for an nsqlookupd listening on
+    C{listenAddress}: a wildcard host becomes loopback.
+
+    @return: L{None} when it cannot be known before listening (port 0, or
+        a unix socket).
+    """
+    try:
+        host, port = splitHostPort(listenAddress)
+    except ValueError:
+        return None
+    if port in ("", "0"):
+        return None
+    if host in ("", "0.0.0.0"):
+        return f"127.0.0.1:{port}"
+    if host == "::":
+        return f"[::1]:{port}"
+    if ":" in host:
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+def configure(values: Mapping[str, object]) -> CombinedConfig:
+    """
+    Build both configs from resolved flag values.
+
+    @raise nsqdOptions.InvalidOptions: see L{nsqdOptions.validate}.
+    """
+    nsqlookupd = lookupdOptions.configure(values, LOOKUPD_FLAGS)
+    nsqd = nsqdOptions.configure(values, nsqdOptions.NSQD_FLAGS)
+    if not nsqd.nsqlookupd_tcp_addresses:
+        address = colocatedAddress(nsqlookupd.tcp_address)
+        if address is not None:
+            nsqd.nsqlookupd_tcp_addresses = [address]
+    return CombinedConfig(nsqd=nsqd, nsqlookupd=nsqlookupd)
+
+
+class Options(GoFlagOptions):
+    """
+    C{twistd nsq} options: nsqd's flags and nsqlookupd's (see the module
+    docstring for the names).
+
+    @ivar config: both configs, set after parsing.
+    """
+
+    synopsis = "[nsq options]"
+    longdesc = (
+        "Run nsqlookupd and nsqd (compatible with Go NSQ 1.3.0) in one "
+        "process.  nsqlookupd's flags that nsqd also has are prefixed "
+        "--nsqlookupd-."
+    )
+    flagTable = COMBINED_FLAGS
+    config: CombinedConfig
+
+    def postOptions(self) -> None:
+        """
+        Resolve the flags and build both configs.
+
+        @raise UsageError: for a bad config file or invalid options.
+        """
+        super().postOptions()
+        try:
+            self.config = configure(self.flagValues)
+        except nsqdOptions.InvalidOptions as e:
+            raise UsageError(str(e))
+
+
+class CombinedService(MultiService):
+    """
+    nsqlookupd and nsqd in one service.  They start in that order and stop
+    in the reverse one, nsqd completely (clients closed, messages flushed)
+    before nsqlookupd, so nsqd's last unregistrations can still reach it.
+    L{MultiService} would stop both at once, hence L{stopService}.
+
+    @ivar nsqlookupd: the nsqlookupd service.
+    @ivar nsqd: the nsqd service.
+    """
+
+    def __init__(self, nsqlookupd: IService, nsqd: IService) -> None:
+        """
+        @param nsqlookupd: started first, stopped last.
+        @param nsqd: started second, stopped (completely) first.
+        """
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.nsqlookupd = nsqlookupd
+        self.nsqd = nsqd
+        nsqlookupd.setServiceParent(self)  # type: ignore[no-untyped-call]
+        nsqd.setServiceParent(self)  # type: ignore[no-untyped-call]
+
+    def stopService(self) -> Deferred[None]:
+        """
+        Stop nsqd, then nsqlookupd.
+        """
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        Service.stopService(self)  # type: ignore[no-untyped-call]
+        for child in (self.nsqd, self.nsqlookupd):
+            result: Any = child.stopService()  # type: ignore[no-untyped-call]
+            if isinstance(result, Deferred):
+                await result
+
+
+def makeService(options: Options, reactor: Any = None) -> IService:
+    """
+    Build the combined service from parsed options.
+
+    @param reactor: the reactor to run on; the global reactor, imported
+        only now, if omitted.
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    return combinedService(options.config, reactor)
+
+
+def combinedService(config: CombinedConfig, reactor: Any) -> CombinedService:
+    """
+    The combined service for a config.
+
+    @param reactor: the reactor to listen with and the clock.
+    """
+    return CombinedService(
+        NSQLookupdService(config.nsqlookupd, reactor),
+        nsqdService(config.nsqd, reactor),
+    )

@@ -1,0 +1,206 @@
+# -*- test-case-name: tests.nsqd.test_service -*-
+"""
+nsqd as a Twisted service: the broker, its TCP listener, the queue-scan
+timer, and Go's ordered graceful shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.application.internet import TimerService
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.interfaces import IListeningPort, IReactorTime
+from twisted.logger import Logger
+from twisted.web.resource import IResource
+
+from txnsq._endpoints import ListeningService, listeningService
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.options import versionString
+from txnsq.nsqd.protocol import NSQDFactory
+from txnsq.nsqd.state import Broker
+
+__all__ = ["HTTPResourceFactory", "NSQDService"]
+
+_LOG_NAMESPACE = "txnsq.nsqd"
+
+
+HTTPResourceFactory = Callable[["NSQDService"], IResource]
+"""
+Makes the HTTP API's root resource for a service (which gives access to the
+broker, the config and the bound TCP port).
+"""
+
+
+class NSQDService(MultiService):
+    """
+    One nsqd: a L{Broker}, an L{NSQDFactory} listening on C{--tcp-address},
+    a timer calling L{Broker.queueScan} every C{queue_scan_interval}, and
+    optionally the HTTP API on C{--http-address}.
+
+    Stopping follows Go's C{NSQD.Exit}: stop accepting TCP connections,
+    close every client connection, stop the HTTP listener, stop the scan
+    timer, then close the broker (which writes queued, in-flight and
+    deferred messages to disk).  L{MultiService} would stop its children all
+    at once, so the order is written out here.  Services added as children
+    by others (lookupd peers, statsd) stop after the broker closes, one by
+    one, last added first.
+
+    @ivar config: the options; C{broadcast_tcp_port} and
+        C{broadcast_http_port} left at 0 are set to the bound ports once
+        listening, as Go does.
+    @ivar broker: the broker.
+    @ivar factory: the TCP protocol factory.
+    @ivar tcpService: the TCP listener.
+    @ivar httpService: the HTTP listener, or L{None} when there is no HTTP
+        API (C{--http-address=""} or no C{httpResourceFactory}).
+    @ivar scanService: the queue-scan timer.
+    """
+
+    _log = Logger(namespace=_LOG_NAMESPACE)
+
+    def __init__(
+        self,
+        config: NSQDConfig,
+        reactor: IReactorTime,
+        *,
+        httpResourceFactory: HTTPResourceFactory | None = None,
+    ) -> None:
+        """
+        @param reactor: the reactor to listen with and the clock for the
+            scan timer; it must also provide C{IReactorTCP} (and
+            C{IReactorUNIX} for unix socket addresses).
+        @param httpResourceFactory: makes the HTTP API resource; without it
+            nothing listens on C{--http-address}.
+        """
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.config = config
+        self._reactor = reactor
+        self.broker = Broker(config)
+        self.factory = NSQDFactory(self.broker, config, reactor)
+        # Go logs no "Starting factory" lines; twistd's own would be noise.
+        self.factory.noisy = False
+        self._announced = False
+
+        self.tcpService = listeningService(
+            reactor, config.tcp_address, self.factory, "TCP", _LOG_NAMESPACE
+        )
+        self.tcpService.setServiceParent(self)  # type: ignore[no-untyped-call]
+
+        self.httpService: ListeningService | None = None
+        if httpResourceFactory is not None and config.http_address:
+            from twisted.web.server import Site
+
+            site = Site(httpResourceFactory(self))  # type: ignore[no-untyped-call]
+            self.httpService = listeningService(
+                reactor, config.http_address, site, "HTTP", _LOG_NAMESPACE
+            )
+            self.httpService.setServiceParent(self)  # type: ignore[no-untyped-call]
+
+        # Go registers the ports it really listens on when the broadcast
+        # ports are left at 0 (port 0 listeners included).
+        self.tcpService.whenListening().addCallbacks(self._tcpListening, _ignore)
+        if self.httpService is not None:
+            self.httpService.whenListening().addCallbacks(self._httpListening, _ignore)
+
+        self.scanService = TimerService(config.queue_scan_interval, self._queueScan)  # type: ignore[no-untyped-call]
+        self.scanService.clock = reactor
+        self.scanService.setServiceParent(self)  # type: ignore[no-untyped-call]
+
+    def _tcpListening(self, port: IListeningPort) -> None:
+        host = port.getHost()
+        if self.config.broadcast_tcp_port == 0 and isinstance(
+            host, IPv4Address | IPv6Address
+        ):
+            self.config.broadcast_tcp_port = host.port
+
+    def _httpListening(self, port: IListeningPort) -> None:
+        host = port.getHost()
+        if self.config.broadcast_http_port == 0 and isinstance(
+            host, IPv4Address | IPv6Address
+        ):
+            self.config.broadcast_http_port = host.port
+
+    def _queueScan(self) -> None:
+        self.broker.queueScan(self._reactor.seconds())
+
+    def _announce(self) -> None:
+        # Go's nsqd.New logs these before it listens.
+        if not self._announced:
+            self._announced = True
+            self._log.info("{version}", version=versionString())
+            self._log.info("ID: {nodeID}", nodeID=self.config.node_id)
+
+    def privilegedStartService(self) -> None:
+        """
+        Listen (before twistd drops privileges).
+        """
+        self._announce()
+        super().privilegedStartService()  # type: ignore[no-untyped-call]
+
+    def startService(self) -> None:
+        """
+        Start listening (if not yet) and scanning.
+        """
+        self._announce()
+        super().startService()  # type: ignore[no-untyped-call]
+
+    def whenTCPListening(self) -> Deferred[IListeningPort]:
+        """
+        The bound TCP port, once listening (its C{getHost()} has the real
+        port when C{--tcp-address} asked for port 0).
+        """
+        return self.tcpService.whenListening()
+
+    def whenHTTPListening(self) -> Deferred[IListeningPort]:
+        """
+        The bound HTTP port, once listening; fails if there is no HTTP
+        listener.
+        """
+        if self.httpService is None:
+            return fail(RuntimeError("nsqd has no HTTP listener"))
+        return self.httpService.whenListening()
+
+    def stopService(self) -> Deferred[None]:
+        """
+        Stop in Go's order (see the class docstring).
+
+        @return: fires when the broker has closed and every child stopped.
+        """
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        Service.stopService(self)  # type: ignore[no-untyped-call]
+        known: list[IService] = [self.tcpService, self.scanService]
+        try:
+            await _stopped(self.tcpService)
+            self.factory.disconnectAll()
+            if self.httpService is not None:
+                known.append(self.httpService)
+                await _stopped(self.httpService)
+            await _stopped(self.scanService)
+        finally:
+            self._log.info("NSQ: closing topics")
+            self.broker.close()
+        self._log.info("NSQ: stopping subsystems")
+        for child in reversed(list(self)):
+            if child not in known and child.running:
+                await _stopped(child)
+        self._log.info("NSQ: bye")
+
+
+def _ignore(failure: object) -> None:
+    # A failed listen is reported by startService and whenListening.
+    return None
+
+
+async def _stopped(service: IService) -> None:
+    """
+    Stop C{service} and wait for it.
+    """
+    result: Any = service.stopService()  # type: ignore[no-untyped-call]
+    if isinstance(result, Deferred):
+        await result

@@ -1,0 +1,193 @@
+# -*- test-case-name: tests.nsqlookupd.test_http -*-
+"""
+nsqlookupd's HTTP API, as Go nsqlookupd 1.3.0 serves it.
+
+Consumers ask C{/lookup?topic=} which nsqds have a topic; nsqd asks
+C{/channels?topic=} when it creates a topic; nsqadmin uses the rest.  The
+create/delete/tombstone endpoints only edit this nsqlookupd's registry:
+they never contact an nsqd.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from klein import Klein
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource
+
+from txnsq import NSQ_VERSION
+from txnsq._http import GoRouter, HTTPError, RequestParams, plainText, v1
+from txnsq.nsqlookupd.registry import RegistrationDB
+from txnsq.wire.names import isValidName
+
+__all__ = ["LookupdHTTPAPI"]
+
+
+def _topic(params: RequestParams) -> str:
+    topic = params.get("topic")
+    if topic is None:
+        raise HTTPError(400, "MISSING_ARG_TOPIC")
+    return topic
+
+
+def _topicChannel(params: RequestParams) -> tuple[str, str]:
+    # Go's http_api.GetTopicChannelArgs, checks in its order.
+    topic = _topic(params)
+    if not isValidName(topic):
+        raise HTTPError(400, "INVALID_ARG_TOPIC")
+    channel = params.get("channel")
+    if channel is None:
+        raise HTTPError(400, "MISSING_ARG_CHANNEL")
+    if not isValidName(channel):
+        raise HTTPError(400, "INVALID_ARG_CHANNEL")
+    return topic, channel
+
+
+class LookupdHTTPAPI:
+    """
+    The routes of nsqlookupd's HTTP API over a L{RegistrationDB}.
+
+    Go's C{/debug/pprof} routes are not served: they describe the Go
+    runtime.
+
+    @ivar registry: the registrations.
+    @ivar clock: the time source for expiry and tombstones.
+    """
+
+    app = Klein()
+
+    def __init__(
+        self,
+        registry: RegistrationDB,
+        clock: IReactorTime,
+        version: str = NSQ_VERSION,
+    ) -> None:
+        self.registry = registry
+        self.clock = clock
+        self.version = version
+
+    def resource(self) -> IResource:
+        """
+        The root resource to serve, with Go's router behaviour.
+        """
+        return GoRouter.forKlein(self.app)
+
+    @app.route("/ping", methods=["GET"])
+    @plainText
+    def ping(self, request: IRequest) -> str:
+        """
+        C{GET /ping}: C{OK} (text/plain) while the daemon runs.
+        """
+        return "OK"
+
+    @app.route("/info", methods=["GET"])
+    @v1
+    def info(self, request: IRequest) -> dict[str, Any]:
+        """
+        C{GET /info}: the version.
+        """
+        return {"version": self.version}
+
+    @app.route("/debug", methods=["GET"])
+    @v1
+    def debug(self, request: IRequest) -> dict[str, Any]:
+        """
+        C{GET /debug}: every registration that has producers.
+        """
+        return self.registry.debug()
+
+    @app.route("/lookup", methods=["GET"])
+    @v1
+    def lookup(self, request: IRequest) -> dict[str, Any]:
+        """
+        C{GET /lookup?topic=}: the topic's channels and active producers.
+        """
+        topic = _topic(RequestParams.fromRequest(request))
+        found = self.registry.lookup(topic, self.clock.seconds())
+        if found is None:
+            raise HTTPError(404, "TOPIC_NOT_FOUND")
+        channels, peers = found
+        return {
+            "channels": channels,
+            "producers": [peer.asJSON() for peer in peers],
+        }
+
+    @app.route("/topics", methods=["GET"])
+    @v1
+    def topics(self, request: IRequest) -> dict[str, Any]:
+        """
+        C{GET /topics}: every known topic.
+        """
+        return {"topics": self.registry.topics()}
+
+    @app.route("/channels", methods=["GET"])
+    @v1
+    def channels(self, request: IRequest) -> dict[str, Any]:
+        """
+        C{GET /channels?topic=}: the topic's known channels.
+        """
+        topic = _topic(RequestParams.fromRequest(request))
+        return {"channels": self.registry.channels(topic)}
+
+    @app.route("/nodes", methods=["GET"])
+    @v1
+    def nodes(self, request: IRequest) -> dict[str, Any]:
+        """
+        C{GET /nodes}: the active nsqds, their topics and tombstones.
+        """
+        return {"producers": self.registry.nodes(self.clock.seconds())}
+
+    @app.route("/topic/create", methods=["POST"])
+    @v1
+    def topicCreate(self, request: IRequest) -> None:
+        """
+        C{POST /topic/create?topic=}.
+        """
+        topic = _topic(RequestParams.fromRequest(request))
+        if not isValidName(topic):
+            raise HTTPError(400, "INVALID_ARG_TOPIC")
+        self.registry.createTopic(topic)
+
+    @app.route("/topic/delete", methods=["POST"])
+    @v1
+    def topicDelete(self, request: IRequest) -> None:
+        """
+        C{POST /topic/delete?topic=}: drops the topic and its channels;
+        succeeds even if absent (the name is not validated).
+        """
+        topic = _topic(RequestParams.fromRequest(request))
+        self.registry.deleteTopic(topic)
+
+    @app.route("/topic/tombstone", methods=["POST"])
+    @v1
+    def topicTombstone(self, request: IRequest) -> None:
+        """
+        C{POST /topic/tombstone?topic=&node=<broadcast_address>:<http_port>}.
+        """
+        params = RequestParams.fromRequest(request)
+        topic = _topic(params)
+        node = params.get("node")
+        if node is None:
+            raise HTTPError(400, "MISSING_ARG_NODE")
+        self.registry.tombstoneTopicProducer(topic, node, self.clock.seconds())
+
+    @app.route("/channel/create", methods=["POST"])
+    @v1
+    def channelCreate(self, request: IRequest) -> None:
+        """
+        C{POST /channel/create?topic=&channel=}: adds the channel and topic.
+        """
+        topic, channel = _topicChannel(RequestParams.fromRequest(request))
+        self.registry.createChannel(topic, channel)
+
+    @app.route("/channel/delete", methods=["POST"])
+    @v1
+    def channelDelete(self, request: IRequest) -> None:
+        """
+        C{POST /channel/delete?topic=&channel=}.
+        """
+        topic, channel = _topicChannel(RequestParams.fromRequest(request))
+        if not self.registry.deleteChannel(topic, channel):
+            raise HTTPError(404, "CHANNEL_NOT_FOUND")
