@@ -6,6 +6,7 @@ log format).
 from __future__ import annotations
 
 import io
+import os
 import re
 from typing import Any
 
@@ -44,8 +45,17 @@ class CommandTests(SynchronousTestCase):
     """
 
     def _command(self, *argv: str, reactor: Any = None) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        status = run(list(argv), out, err, reactor or MemoryReactorClock())
+        # Without --data-path nsqd locks the current folder, as Go does, and
+        # these in-memory runs never stop: give each run a folder of its own.
+        folder = self.mktemp()
+        os.makedirs(folder)
+        previous = os.getcwd()
+        os.chdir(folder)
+        try:
+            out, err = io.StringIO(), io.StringIO()
+            status = run(list(argv), out, err, reactor or MemoryReactorClock())
+        finally:
+            os.chdir(previous)
         return status, out.getvalue(), err.getvalue()
 
     def test_noCommand(self) -> None:

@@ -6,6 +6,7 @@ their tap modules.
 from __future__ import annotations
 
 import ast
+import os
 from typing import Any
 
 from zope.interface.verify import verifyObject
@@ -117,8 +118,14 @@ class MakeServiceTests(SynchronousTestCase):
         C{--tcp-address}.
         """
         options = nsqdTap.Options()
+        dataPath = self.mktemp()
+        os.makedirs(dataPath)
         options.parseOptions(
-            ["--tcp-address=127.0.0.1:4150", "--queue-scan-worker-pool-max=2"]
+            [
+                "--tcp-address=127.0.0.1:4150",
+                "--queue-scan-worker-pool-max=2",
+                f"--data-path={dataPath}",
+            ]
         )
         reactor = MemoryReactorClock()
         service = nsqdTap.makeService(options, reactor)

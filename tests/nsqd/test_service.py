@@ -4,6 +4,7 @@ Tests for L{txnsq.nsqd.service.NSQDService}.
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 from zope.interface import implementer
@@ -21,6 +22,7 @@ from twisted.web.server import Site
 
 from txnsq._endpoints import ListenError
 from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.metadata import DeferredTimes
 from txnsq.nsqd.options import versionString
 from txnsq.nsqd.protocol import NSQDFactory
 from txnsq.nsqd.service import NSQDService
@@ -32,7 +34,17 @@ def _config(**changes: Any) -> NSQDConfig:
     """
     changes.setdefault("tcp_address", "127.0.0.1:4150")
     changes.setdefault("http_address", "127.0.0.1:4151")
+    # Each service locks its data path, so each gets a folder of its own.
+    changes.setdefault("data_path", tempfile.mkdtemp(dir="."))
     return NSQDConfig(node_id=7, **changes)
+
+
+def _closed(log: list[str]) -> DeferredTimes:
+    """
+    Stand-in for L{Broker.close}: record the call, report nothing deferred.
+    """
+    log.append("broker close")
+    return DeferredTimes()
 
 
 @implementer(IListeningPort)
@@ -209,7 +221,7 @@ class NSQDServiceTests(SynchronousTestCase):
         self.patch(
             service.factory, "disconnectAll", lambda: log.append("disconnectAll")
         )
-        self.patch(service.broker, "close", lambda: log.append("broker close"))
+        self.patch(service.broker, "close", lambda: _closed(log))
         realStop = service.scanService.stopService
 
         def scanStop() -> Any:
@@ -246,7 +258,7 @@ class NSQDServiceTests(SynchronousTestCase):
         log: list[str] = []
         port = _HeldPort(log)
         service.tcpService.endpoint = _Endpoint(port)
-        self.patch(service.broker, "close", lambda: log.append("broker close"))
+        self.patch(service.broker, "close", lambda: _closed(log))
         service.startService()
         stopping = service.stopService()
         port.stopped.errback(RuntimeError("boom"))

@@ -356,6 +356,13 @@ class DiskQueue:
         finally:
             self._release()
 
+    @property
+    def closed(self) -> bool:
+        """
+        Whether the queue was closed or deleted (its owner let it go).
+        """
+        return self._closed
+
     # -- syncing -------------------------------------------------------------
 
     @property

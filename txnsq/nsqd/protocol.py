@@ -136,7 +136,8 @@ class NSQDProtocol(Protocol):
         self.heartbeatInterval = config.client_timeout / 2
         self.outputBufferSize = 16384
         self.outputBufferTimeout = config.output_buffer_timeout
-        self.identified = False
+        self._identity: IdentifyResult | None = None
+        self._tickInterval = self.heartbeatInterval
         self.channel: Channel | None = None
         self.connectTime = 0.0
         self._magic = b""
@@ -163,7 +164,6 @@ class NSQDProtocol(Protocol):
         if setNoDelay is not None:
             setNoDelay(True)
         IConsumer(self.transport).registerProducer(self, True)
-        self._startTimers()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closed = True
@@ -177,7 +177,8 @@ class NSQDProtocol(Protocol):
         if channel is not None:
             self.channel = None
             channel.removeConsumer(self)
-            self.broker.consumerLeft(channel)
+            if not self.broker.closing:
+                self.broker.consumerLeft(channel)
 
     def remoteAddress(self) -> str:
         """
@@ -208,6 +209,9 @@ class NSQDProtocol(Protocol):
             )
             data = self._magic[4:]
             self._magic = b""
+            # Go starts the heartbeat ticker and the read deadline once the
+            # magic has been read, not when the connection opens.
+            self._startTimers()
         decoder.feed(data)
         # Deliveries freed by this batch of FIN/REQ/RDY go out together, and
         # so does everything this batch's publishes delivered elsewhere.
@@ -258,7 +262,7 @@ class NSQDProtocol(Protocol):
 
     def _startTimers(self) -> None:
         self._stopTimers()
-        interval = self.heartbeatInterval
+        interval = self._tickInterval
         if interval <= 0:
             return
         clock = self.clock
@@ -272,13 +276,14 @@ class NSQDProtocol(Protocol):
         self._heartbeatCall = self._deadlineCall = None
 
     def _heartbeat(self) -> None:
-        self._heartbeatCall = self.clock.callLater(
-            self.heartbeatInterval, self._heartbeat
-        )
+        self._heartbeatCall = self.clock.callLater(self._tickInterval, self._heartbeat)
         self._writeFrame(RESPONSE_HEARTBEAT)
 
     def _checkDeadline(self) -> None:
         # Rescheduled lazily from the last read rather than on every command.
+        if self.heartbeatInterval <= 0:
+            self._deadlineCall = None
+            return
         due = self._lastRead + 2 * self.heartbeatInterval
         now = self.clock.seconds()
         if now < due:
@@ -376,7 +381,7 @@ class NSQDProtocol(Protocol):
     def identify(self, body: bytes) -> None:
         limits = self.factory.identifyLimits
         try:
-            result = negotiateIdentify(body, limits)
+            result = negotiateIdentify(body, limits, self._identity)
         except ProtocolError as error:
             self._fatal(error)
             return
@@ -386,22 +391,29 @@ class NSQDProtocol(Protocol):
             return
         # Compression and TLS upgrades are not offered yet: answer as a
         # server with them switched off would.
+        if result.deflate:
+            result.deflateLevel = min(6, limits.maxDeflateLevel)
         result.snappy = result.deflate = result.tls = False
         self._writeFrame(encodeResponse(identifyResponse(result, limits, NSQ_VERSION)))
 
     def _applyIdentify(self, result: IdentifyResult) -> None:
+        # Go applies every IDENTIFY to the client in place (what /stats,
+        # the read deadline and SUB's heartbeat check see), but its message
+        # pump takes the heartbeat ticker, buffering, sampling and message
+        # timeout from the first IDENTIFY only.
         self.clientID = result.clientID or ""
         self.hostname = result.hostname or ""
         self.userAgent = result.userAgent
-        if self.identified:
-            # Go's message pump applies only the first IDENTIFY's timings.
-            return
-        self.identified = True
         self.heartbeatInterval = result.heartbeatInterval / 1000.0
+        first = self._identity is None
+        self._identity = result
+        if not first:
+            return
         self.outputBufferSize = result.outputBufferSize
         self.outputBufferTimeout = result.outputBufferTimeout / 1000.0
         self.sampleRate = result.sampleRate
         self.msgTimeout = result.msgTimeout / 1000.0
+        self._tickInterval = self.heartbeatInterval
         self._startTimers()
 
     def auth(self, secret: bytes) -> None:

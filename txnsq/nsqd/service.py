@@ -20,6 +20,7 @@ from twisted.web.resource import IResource
 from txnsq._endpoints import ListeningService, listeningService
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.options import versionString
+from txnsq.nsqd.persistence import Persistence, threadRunner
 from txnsq.nsqd.protocol import NSQDFactory
 from txnsq.nsqd.state import Broker
 
@@ -79,7 +80,9 @@ class NSQDService(MultiService):
         super().__init__()  # type: ignore[no-untyped-call]
         self.config = config
         self._reactor = reactor
-        self.broker = Broker(config)
+        self.persistence = Persistence(config, threadRunner(reactor))
+        self.broker = Broker(config, self.persistence.backend)
+        self._dataOpened = False
         self.factory = NSQDFactory(self.broker, config, reactor)
         # Go logs no "Starting factory" lines; twistd's own would be noise.
         self.factory.noisy = False
@@ -125,7 +128,21 @@ class NSQDService(MultiService):
             self.config.broadcast_http_port = host.port
 
     def _queueScan(self) -> None:
-        self.broker.queueScan(self._reactor.seconds())
+        now = self._reactor.seconds()
+        self.broker.queueScan(now)
+        self.persistence.tick(now)
+
+    def _openData(self) -> None:
+        # Go locks the data path and loads nsqd.dat before it serves anyone;
+        # a locked path must stop the start, so errors propagate.
+        if self._dataOpened:
+            return
+        self._dataOpened = True
+        topics, deferred = self.persistence.openDataPath()
+        self.broker.restore(topics, deferred, self._reactor.seconds())
+        self.persistence.attach(self.broker)
+        # Go rewrites nsqd.dat right after loading it.
+        self.persistence.topologyChanged("loaded", "", None)
 
     def _announce(self) -> None:
         # Go's nsqd.New logs these before it listens.
@@ -139,6 +156,7 @@ class NSQDService(MultiService):
         Listen (before twistd drops privileges).
         """
         self._announce()
+        self._openData()
         super().privilegedStartService()  # type: ignore[no-untyped-call]
 
     def startService(self) -> None:
@@ -146,6 +164,7 @@ class NSQDService(MultiService):
         Start listening (if not yet) and scanning.
         """
         self._announce()
+        self._openData()
         super().startService()  # type: ignore[no-untyped-call]
 
     def whenTCPListening(self) -> Deferred[IListeningPort]:
@@ -184,7 +203,7 @@ class NSQDService(MultiService):
             await _stopped(self.scanService)
         finally:
             self._log.info("NSQ: closing topics")
-            self.broker.close()
+            await self.persistence.close()
         self._log.info("NSQ: stopping subsystems")
         for child in reversed(list(self)):
             if child not in known and child.running:

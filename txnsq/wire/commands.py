@@ -370,6 +370,9 @@ class CommandDecoder:
         self._expectBody(_IDENTIFY, ())
 
     def _auth(self, params: list[bytes]) -> None:
+        if len(params) != 1:
+            self._fail(ProtocolError(E_INVALID, "AUTH invalid number of parameters"))
+            return
         self._expectBody(_AUTH, ())
 
     # Bodies.

@@ -13,7 +13,8 @@ import attrs
 from txnsq.wire.errors import E_BAD_BODY, E_IDENTIFY_FAILED, ProtocolError
 
 # Go decodes into a struct: these keys, these JSON types; anything else is
-# ignored; a wrong type fails the whole body.
+# ignored (the 1.3.0 release has no topology fields); a wrong type fails the
+# whole body.
 _FIELDS: dict[str, type] = {
     "client_id": str,
     "hostname": str,
@@ -28,8 +29,6 @@ _FIELDS: dict[str, type] = {
     "deflate_level": int,
     "sample_rate": int,
     "msg_timeout": int,
-    "topology_zone": str,
-    "topology_region": str,
 }
 _INT32_RANGE = range(-(2**31), 2**31)
 _INT64_RANGE = range(-(2**63), 2**63)
@@ -80,11 +79,19 @@ class IdentifyResult:
     deflateLevel: int
 
 
+def _rejectConstant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _decode(body: bytes) -> dict[str, Any]:
     error = ProtocolError(E_BAD_BODY, "IDENTIFY failed to decode JSON body")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        # Go reads UTF-8 only (no BOM, no UTF-16 detection), replaces
+        # invalid sequences, and knows no NaN or Infinity.
+        data = json.loads(
+            body.decode("utf-8", "replace"), parse_constant=_rejectConstant
+        )
+    except (ValueError, RecursionError):
         raise error from None
     if data is None:
         return {}
@@ -110,13 +117,25 @@ def _decode(body: bytes) -> dict[str, Any]:
     return values
 
 
-def negotiateIdentify(body: bytes, limits: IdentifyLimits) -> IdentifyResult:
+def negotiateIdentify(
+    body: bytes, limits: IdentifyLimits, current: IdentifyResult | None = None
+) -> IdentifyResult:
     """
     Decode and validate an IDENTIFY body as Go nsqd 1.3.0 does.
 
+    @param current: the settings an earlier IDENTIFY gave this client; Go
+        applies values in place, so a 0 keeps the current value.
     @raise ProtocolError: C{E_BAD_BODY} or C{E_IDENTIFY_FAILED}, with Go's text.
     """
     data = _decode(body)
+    if current is not None:
+        limits = attrs.evolve(
+            limits,
+            defaultHeartbeatInterval=current.heartbeatInterval,
+            defaultOutputBufferSize=current.outputBufferSize,
+            defaultOutputBufferTimeout=current.outputBufferTimeout,
+            defaultMsgTimeout=current.msgTimeout,
+        )
 
     def invalid(what: str, value: int) -> ProtocolError:
         return ProtocolError(E_BAD_BODY, f"IDENTIFY {what} ({value}) is invalid")
@@ -159,8 +178,9 @@ def negotiateIdentify(body: bytes, limits: IdentifyLimits) -> IdentifyResult:
     tls = negotiating and limits.tlsAvailable and data.get("tls_v1", False)
     snappy = negotiating and limits.snappyEnabled and data.get("snappy", False)
     deflate = negotiating and limits.deflateEnabled and data.get("deflate", False)
+    # Go takes the requested level only when deflate is granted.
     level = data.get("deflate_level", 0)
-    level = min(level if level > 0 else 6, limits.maxDeflateLevel)
+    level = min(level if deflate and level > 0 else 6, limits.maxDeflateLevel)
     if snappy and deflate:
         raise ProtocolError(
             E_IDENTIFY_FAILED, "cannot enable both deflate and snappy compression"

@@ -32,8 +32,10 @@ class Channel:
     In-flight messages are kept per timeout value in insertion order: every
     message a consumer takes gets the same timeout, so deadlines within one
     bucket arrive in order and the scan stops at the first unexpired entry
-    (O(expired), no heap).  TOUCH moves an entry to the end of its bucket.
-    Deferred messages have arbitrary deadlines and live in a heap.
+    (O(expired), no heap).  TOUCH moves an entry to the end of its bucket,
+    unless C{--max-msg-timeout} caps its new deadline, which would break
+    the order: such rare entries move to a small heap.  Deferred messages
+    have arbitrary deadlines and live in a heap.
     """
 
     def __init__(
@@ -61,6 +63,11 @@ class Channel:
         self._maxConsumers = maxConsumers
         self._maxMsgTimeout = maxMsgTimeout
         self._timeouts: dict[float, OrderedDict[bytes, Message]] = {}
+        # TOUCHed messages whose new deadline was capped by max-msg-timeout
+        # would break a bucket's order; they wait in this heap instead
+        # (entries go stale when the message leaves flight first).
+        self._capped: list[tuple[float, int, Message]] = []
+        self._cappedSeq = 0
         self._deferred: list[tuple[float, int, Message]] = []
         self._deferredSeq = 0
         self._rotation = 0
@@ -211,7 +218,9 @@ class Channel:
         if message.owner is not consumer:
             raise ChannelError("client does not own message")
         del self.inFlight[messageID]
-        del self._timeouts[message.timeout][messageID]
+        bucket = self._timeouts[message.timeout]
+        if messageID in bucket:
+            del bucket[messageID]
         return message
 
     def finish(self, consumer: Consumer, messageID: bytes) -> Message:
@@ -254,10 +263,20 @@ class Channel:
             raise ChannelError("ID not in flight")
         if message.owner is not consumer:
             raise ChannelError("client does not own message")
-        message.deadline = min(
-            now + message.timeout, message.deliveredAt + self._maxMsgTimeout
-        )
-        self._timeouts[message.timeout].move_to_end(messageID)
+        bucket = self._timeouts[message.timeout]
+        if messageID not in bucket:
+            # Already capped: the deadline cannot move any more.
+            return
+        deadline = now + message.timeout
+        cap = message.deliveredAt + self._maxMsgTimeout
+        if deadline <= cap:
+            message.deadline = deadline
+            bucket.move_to_end(messageID)
+            return
+        message.deadline = cap
+        del bucket[messageID]
+        self._cappedSeq += 1
+        heapq.heappush(self._capped, (cap, self._cappedSeq, message))
 
     def scan(self, now: float) -> bool:
         """
@@ -271,14 +290,20 @@ class Channel:
                 if message.deadline > now:
                     break
                 del bucket[messageID]
-                del self.inFlight[messageID]
+                self._timedOut(message)
                 dirty = True
-                self.timeoutCount += 1
-                owner = message.owner
-                message.owner = None
-                if owner is not None:
-                    owner.messageDone(message, TIMED_OUT)
-                self._enqueue(message)
+        capped = self._capped
+        while capped and capped[0][0] <= now:
+            cap, _, message = heapq.heappop(capped)
+            # Stale if the message left flight, or left and came back
+            # (then it sits in a bucket again with a new deadline).
+            if (
+                self.inFlight.get(message.id) is message
+                and message.deadline == cap
+                and message.id not in self._timeouts[message.timeout]
+            ):
+                self._timedOut(message)
+                dirty = True
         deferred = self._deferred
         while deferred and deferred[0][0] <= now:
             self._enqueue(heapq.heappop(deferred)[2])
@@ -286,6 +311,15 @@ class Channel:
         if dirty:
             self.pump(now)
         return dirty
+
+    def _timedOut(self, message: Message) -> None:
+        del self.inFlight[message.id]
+        self.timeoutCount += 1
+        owner = message.owner
+        message.owner = None
+        if owner is not None:
+            owner.messageDone(message, TIMED_OUT)
+        self._enqueue(message)
 
     # Administration.
 
@@ -310,6 +344,7 @@ class Channel:
         self._backend.empty()
         self.inFlight.clear()
         self._timeouts.clear()
+        self._capped.clear()
         self._deferred.clear()
         for consumer in self.consumers:
             consumer.inFlightReset()

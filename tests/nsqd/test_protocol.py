@@ -1,0 +1,1106 @@
+"""
+Tests for L{txnsq.nsqd.protocol}: nsqd's V2 TCP protocol over an in-memory
+transport, with a fake clock.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.protocol import (
+    STATE_CLOSING,
+    STATE_INIT,
+    STATE_SUBSCRIBED,
+    NSQDFactory,
+    NSQDProtocol,
+)
+from txnsq.nsqd.state import Broker
+from txnsq.nsqd.state import channel as channelModule
+from txnsq.wire.commands import encodeCommand, encodeIdentify, encodeMPub
+from txnsq.wire.frames import (
+    FRAME_TYPE_ERROR,
+    FRAME_TYPE_MESSAGE,
+    FRAME_TYPE_RESPONSE,
+    FrameDecoder,
+)
+from txnsq.wire.message import decodeMessage
+
+OK = (FRAME_TYPE_RESPONSE, b"OK")
+HEARTBEAT = (FRAME_TYPE_RESPONSE, b"_heartbeat_")
+CLOSE_WAIT = (FRAME_TYPE_RESPONSE, b"CLOSE_WAIT")
+
+Frame = tuple[int, bytes]
+
+
+def error(text: bytes) -> Frame:
+    """
+    An error frame's decoded form.
+    """
+    return (FRAME_TYPE_ERROR, text)
+
+
+class RecordingTransport(StringTransport):
+    """
+    A L{StringTransport} that remembers each C{write}/C{writeSequence} call,
+    to check that message frames are coalesced.
+
+    @ivar calls: one list of byte strings per call (one item for C{write}).
+    """
+
+    def __init__(self, port: int) -> None:
+        super().__init__(peerAddress=IPv4Address("TCP", "10.1.2.3", port))
+        self.calls: list[list[bytes]] = []
+        self.noDelay = False
+
+    def write(self, data: bytes) -> None:
+        self.calls.append([data])
+        super().write(data)
+
+    def writeSequence(self, data: Sequence[bytes]) -> None:
+        self.calls.append(list(data))
+        super().writeSequence(data)
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        self.noDelay = enabled
+
+
+class Client:
+    """
+    One connection to the protocol under test.
+    """
+
+    def __init__(self, protocol: NSQDProtocol, transport: RecordingTransport) -> None:
+        self.protocol = protocol
+        self.transport = transport
+        self._decoder = FrameDecoder()
+
+    def send(self, data: bytes) -> None:
+        """
+        Deliver C{data} to the server.
+        """
+        self.protocol.dataReceived(data)
+
+    def frames(self) -> list[Frame]:
+        """
+        Every frame written since the last call.
+        """
+        data = self.transport.value()
+        self.transport.clear()
+        return list(self._decoder.feed(data))
+
+    def messages(self) -> list[tuple[int, int, bytes, bytes]]:
+        """
+        The message frames written since the last call, decoded; any other
+        frame fails the test.
+        """
+        out = []
+        for frameType, data in self.frames():
+            assert frameType == FRAME_TYPE_MESSAGE, (frameType, data)
+            out.append(decodeMessage(data))
+        return out
+
+    @property
+    def closed(self) -> bool:
+        """
+        Whether the server asked to close the connection.
+        """
+        return bool(self.transport.disconnecting)
+
+    def lose(self) -> None:
+        """
+        The connection is gone.
+        """
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+
+
+class ProtocolTestCase(SynchronousTestCase):
+    """
+    A factory over a fresh broker and a L{Clock}.
+    """
+
+    def setUp(self) -> None:
+        self.setUpFactory()
+
+    def setUpFactory(self, **kwargs: Any) -> None:
+        """
+        (Re)build the factory with config overrides.
+        """
+        kwargs.setdefault("node_id", 7)
+        kwargs.setdefault("broadcast_address", "127.0.0.1")
+        self.config = NSQDConfig(**kwargs)
+        self.clock = Clock()
+        self.clock.advance(1_700_000_000)
+        self.broker = Broker(self.config)
+        self.factory = NSQDFactory(self.broker, self.config, self.clock)
+        self._port = 40000
+
+    def connect(self, magic: bool = True) -> Client:
+        """
+        A new connection, with the magic sent unless told otherwise.
+        """
+        self._port += 1
+        address = IPv4Address("TCP", "10.1.2.3", self._port)
+        protocol = self.factory.buildProtocol(address)
+        transport = RecordingTransport(self._port)
+        protocol.makeConnection(transport)
+        client = Client(protocol, transport)
+        if magic:
+            client.send(b"  V2")
+        return client
+
+    def subscriber(
+        self, topic: str = "t", channel: str = "c", rdy: int = 0, **identify: Any
+    ) -> Client:
+        """
+        A connection subscribed to C{topic:channel}, with C{RDY rdy}.
+        """
+        client = self.connect()
+        if identify:
+            client.send(encodeIdentify(identify))
+            self.assertEqual(client.frames(), [OK])
+        client.send(encodeCommand(b"SUB", topic.encode(), channel.encode()))
+        self.assertEqual(client.frames(), [OK])
+        if rdy:
+            client.send(b"RDY %d\n" % (rdy,))
+        return client
+
+    def publish(self, *bodies: bytes, topic: bytes = b"t") -> None:
+        """
+        Publish from a separate producer connection.
+        """
+        producer = self.connect()
+        if len(bodies) == 1:
+            producer.send(encodeCommand(b"PUB", topic, body=bodies[0]))
+        else:
+            producer.send(encodeMPub(topic, list(bodies)))
+        self.assertEqual(producer.frames(), [OK])
+
+    def assertFatal(self, client: Client, text: bytes) -> None:
+        """
+        The connection got exactly one error frame with C{text} and is
+        being closed; it ignores anything sent afterwards.
+        """
+        self.assertEqual(client.frames(), [error(text)])
+        self.assertTrue(client.closed)
+        client.send(b"NOP\nPUB t\n\x00\x00\x00\x01x")
+        self.assertEqual(client.frames(), [])
+
+
+class MagicTests(ProtocolTestCase):
+    """
+    The connection starts with the 4-byte magic C{"  V2"}.
+    """
+
+    def test_wrongMagic(self) -> None:
+        """
+        Any other magic gets C{E_BAD_PROTOCOL} (no text) and a close.
+        """
+        for magic in (b"  V1", b"GET / HTTP/1.1\r\n", b"V2  "):
+            client = self.connect(magic=False)
+            client.send(magic)
+            self.assertFatal(client, b"E_BAD_PROTOCOL")
+
+    def test_split(self) -> None:
+        """
+        The magic may arrive a byte at a time, and commands may follow it
+        in the same chunk.
+        """
+        client = self.connect(magic=False)
+        for byte in b"  V":
+            client.send(bytes([byte]))
+        client.send(b"2PUB t\n\x00\x00\x00\x01x")
+        self.assertEqual(client.frames(), [OK])
+
+    def test_noDelay(self) -> None:
+        """
+        TCP_NODELAY is set, as Go does.
+        """
+        client = self.connect()
+        self.assertTrue(client.transport.noDelay)
+
+    def test_registersProducer(self) -> None:
+        """
+        The protocol is the transport's streaming producer.
+        """
+        client = self.connect()
+        self.assertIs(client.transport.producer, client.protocol)
+        self.assertTrue(client.transport.streaming)
+
+    def test_heartbeatsStartWithMagic(self) -> None:
+        """
+        Go starts the heartbeat ticker when the magic has been read: a
+        client that waits 29 s before sending it gets its first heartbeat
+        30 s after the magic, and no frame at all before the magic.
+        """
+        client = self.connect(magic=False)
+        self.clock.advance(29)
+        client.send(b"  V2")
+        self.clock.advance(2)
+        self.assertEqual(
+            client.frames(),
+            [],
+            "a heartbeat was sent 30 s after the connection was made, "
+            "not 30 s after the magic",
+        )
+        self.clock.advance(28)
+        self.assertEqual(client.frames(), [HEARTBEAT])
+
+
+class CommandTests(ProtocolTestCase):
+    """
+    Each command's effect and reply.
+    """
+
+    def test_identifyPlain(self) -> None:
+        """
+        IDENTIFY without feature negotiation answers C{OK} and records the
+        client's names; before IDENTIFY they are the peer's address.
+        """
+        client = self.connect()
+        self.assertEqual(client.protocol.clientID, "10.1.2.3")
+        self.assertEqual(client.protocol.hostname, "10.1.2.3")
+        client.send(
+            encodeIdentify({"client_id": "c1", "hostname": "h", "user_agent": "u"})
+        )
+        self.assertEqual(client.frames(), [OK])
+        protocol = client.protocol
+        self.assertEqual(
+            (protocol.clientID, protocol.hostname, protocol.userAgent), ("c1", "h", "u")
+        )
+
+    def test_identifyOmittedNames(self) -> None:
+        """
+        After an IDENTIFY that omits them, client id and hostname are empty.
+        """
+        client = self.connect()
+        client.send(encodeIdentify({}))
+        self.assertEqual((client.protocol.clientID, client.protocol.hostname), ("", ""))
+
+    def test_identifyFeatureNegotiation(self) -> None:
+        """
+        With feature negotiation the reply is Go's JSON, and compression
+        and TLS are reported off (not offered).
+        """
+        client = self.connect()
+        client.send(
+            encodeIdentify(
+                {"feature_negotiation": True, "msg_timeout": 30000, "snappy": True}
+            )
+        )
+        [(frameType, data)] = client.frames()
+        self.assertEqual(frameType, FRAME_TYPE_RESPONSE)
+        self.assertEqual(
+            data,
+            b'{"max_rdy_count":2500,"version":"1.3.0","max_msg_timeout":900000,'
+            b'"msg_timeout":30000,"tls_v1":false,"deflate":false,"deflate_level":6,'
+            b'"max_deflate_level":6,"snappy":false,"sample_rate":0,'
+            b'"auth_required":false,"output_buffer_size":16384,'
+            b'"output_buffer_timeout":250}',
+        )
+        self.assertEqual(client.protocol.msgTimeout, 30.0)
+
+    def test_identifyLimitsFromConfig(self) -> None:
+        """
+        The reply reflects nsqd's configured limits.
+        """
+        self.setUpFactory(max_rdy_count=50, max_msg_timeout=120.0, msg_timeout=10.0)
+        client = self.connect()
+        client.send(encodeIdentify({"feature_negotiation": True}))
+        [(_, data)] = client.frames()
+        reply = json.loads(data)
+        self.assertEqual(
+            (reply["max_rdy_count"], reply["max_msg_timeout"], reply["msg_timeout"]),
+            (50, 120000, 10000),
+        )
+
+    def test_identifyTwice(self) -> None:
+        """
+        A second IDENTIFY in the init state is answered again.
+        """
+        client = self.connect()
+        client.send(encodeIdentify({}))
+        client.send(encodeIdentify({"feature_negotiation": True}))
+        frames = client.frames()
+        self.assertEqual(frames[0], OK)
+        self.assertEqual(json.loads(frames[1][1])["msg_timeout"], 60000)
+
+    def test_secondIdentifyKeepsSettings(self) -> None:
+        """
+        Go applies IDENTIFY values to the client in place, and zero means
+        "leave as is" for the output buffer and the message timeout, so a
+        second IDENTIFY reports the values the first one set.
+        """
+        client = self.connect()
+        client.send(encodeIdentify({"output_buffer_size": 128, "msg_timeout": 5000}))
+        client.send(encodeIdentify({"feature_negotiation": True}))
+        reply = json.loads(client.frames()[1][1])
+        self.assertEqual(
+            (reply["output_buffer_size"], reply["msg_timeout"]),
+            (128, 5000),
+            "the second IDENTIFY's reply shows defaults instead of the values "
+            "the first IDENTIFY set",
+        )
+
+    def test_identifyError(self) -> None:
+        """
+        An invalid IDENTIFY value is fatal with Go's text.
+        """
+        client = self.connect()
+        client.send(encodeIdentify({"heartbeat_interval": 999}))
+        self.assertFatal(
+            client, b"E_BAD_BODY IDENTIFY heartbeat interval (999) is invalid"
+        )
+
+    def test_pub(self) -> None:
+        """
+        PUB answers C{OK}, stores the message and counts it per topic.
+        """
+        client = self.connect()
+        client.send(encodeCommand(b"PUB", b"t", body=b"hello"))
+        client.send(encodeCommand(b"PUB", b"t", body=b"again"))
+        self.assertEqual(client.frames(), [OK, OK])
+        topic = self.broker.topics["t"]
+        self.assertEqual((topic.depth(), topic.messageCount), (2, 2))
+        self.assertEqual(client.protocol.pubCounts, {"t": 2})
+
+    def test_mpub(self) -> None:
+        """
+        MPUB answers one C{OK} for all its messages.
+        """
+        client = self.connect()
+        client.send(encodeMPub(b"t", [b"1", b"2", b"3"]))
+        self.assertEqual(client.frames(), [OK])
+        self.assertEqual(self.broker.topics["t"].depth(), 3)
+        self.assertEqual(client.protocol.pubCounts, {"t": 3})
+
+    def test_mpubCreatesTopicBeforeBody(self) -> None:
+        """
+        Go creates the topic when the MPUB line is read, so even a rejected
+        body leaves the topic behind.
+        """
+        client = self.connect()
+        client.send(b"MPUB t\n" + struct.pack(">ii", 8, 0))
+        self.assertFatal(client, b"E_BAD_BODY MPUB invalid message count 0")
+        self.assertIn("t", self.broker.topics)
+
+    def test_dpub(self) -> None:
+        """
+        DPUB answers C{OK}; the message is delivered once its delay passed.
+        """
+        consumer = self.subscriber(rdy=1)
+        producer = self.connect()
+        producer.send(encodeCommand(b"DPUB", b"t", b"1500", body=b"later"))
+        self.assertEqual(producer.frames(), [OK])
+        self.clock.advance(1.4)
+        self.broker.queueScan(self.clock.seconds())
+        self.clock.advance(0)
+        self.assertEqual(consumer.frames(), [])
+        self.clock.advance(0.1)
+        self.broker.queueScan(self.clock.seconds())
+        self.clock.advance(0)
+        [(_, attempts, _, body)] = consumer.messages()
+        self.assertEqual((attempts, body), (1, b"later"))
+
+    def test_sub(self) -> None:
+        """
+        SUB answers C{OK} and joins the channel with RDY 0.
+        """
+        client = self.subscriber()
+        protocol = client.protocol
+        self.assertEqual(protocol.state, STATE_SUBSCRIBED)
+        self.assertEqual(self.broker.topics["t"].channels["c"].consumers, [protocol])
+        self.assertEqual(protocol.readyCount, 0)
+
+    def test_subMaxConsumers(self) -> None:
+        """
+        Beyond C{--max-channel-consumers}, SUB fails with Go's text.
+        """
+        self.setUpFactory(max_channel_consumers=1)
+        self.subscriber()
+        client = self.connect()
+        client.send(b"SUB t c\n")
+        self.assertFatal(
+            client, b"E_SUB_FAILED SUB failed consumers for t:c exceeds limit of 1"
+        )
+
+    def test_rdy(self) -> None:
+        """
+        RDY sets the window; without a count it is 1.
+        """
+        client = self.subscriber()
+        client.send(b"RDY 5\n")
+        self.assertEqual(client.protocol.readyCount, 5)
+        client.send(b"RDY\n")
+        self.assertEqual(client.protocol.readyCount, 1)
+        client.send(b"RDY 2500\n")
+        self.assertEqual(client.frames(), [])
+
+    def test_rdyOverMax(self) -> None:
+        """
+        RDY above C{--max-rdy-count} is fatal.
+        """
+        client = self.subscriber()
+        client.send(b"RDY 2501\n")
+        self.assertFatal(client, b"E_INVALID RDY count 2501 out of range 0-2500")
+
+    def test_rdyConfiguredMax(self) -> None:
+        """
+        The RDY bound follows the configuration.
+        """
+        self.setUpFactory(max_rdy_count=10)
+        client = self.subscriber()
+        client.send(b"RDY 11\n")
+        self.assertFatal(client, b"E_INVALID RDY count 11 out of range 0-10")
+
+    def test_fin(self) -> None:
+        """
+        FIN of a delivered message has no reply and frees the window.
+        """
+        client = self.subscriber(rdy=1)
+        self.publish(b"1", b"2")
+        [(_, _, mid, body)] = client.messages()
+        self.assertEqual(body, b"1")
+        client.send(b"FIN " + mid + b"\n")
+        [(_, _, _, body)] = client.messages()
+        self.assertEqual(body, b"2")
+        self.assertEqual(client.protocol.finishCount, 1)
+
+    def test_finUnknown(self) -> None:
+        """
+        FIN of an unknown id is a non-fatal error with the id quoted.
+        """
+        client = self.subscriber()
+        client.send(b"FIN 0000000000000000\n")
+        self.assertEqual(
+            client.frames(),
+            [error(b"E_FIN_FAILED FIN 0000000000000000 failed ID not in flight")],
+        )
+        self.assertFalse(client.closed)
+        client.send(b"CLS\n")
+        self.assertEqual(client.frames(), [CLOSE_WAIT])
+
+    def test_finNotOwner(self) -> None:
+        """
+        FIN of another connection's message: C{client does not own
+        message}, non-fatal.
+        """
+        owner = self.subscriber(rdy=1)
+        other = self.subscriber()
+        self.publish(b"x")
+        [(_, _, mid, _)] = owner.messages()
+        other.send(b"FIN " + mid + b"\n")
+        self.assertEqual(
+            other.frames(),
+            [
+                error(
+                    b"E_FIN_FAILED FIN " + mid + b" failed client does not own message"
+                )
+            ],
+        )
+        self.assertFalse(other.closed)
+
+    def test_req(self) -> None:
+        """
+        REQ 0 redelivers at once with attempts 2, same id and timestamp.
+        """
+        client = self.subscriber(rdy=1)
+        self.publish(b"x")
+        [(ts, attempts, mid, _)] = client.messages()
+        client.send(b"REQ " + mid + b" 0\n")
+        self.assertEqual(client.messages(), [(ts, 2, mid, b"x")])
+        self.assertEqual(attempts, 1)
+        self.assertEqual(client.protocol.requeueCount, 1)
+
+    def test_reqDelayClamped(self) -> None:
+        """
+        A REQ delay above C{--max-req-timeout} is clamped to it, silently.
+        """
+        self.setUpFactory(max_req_timeout=10.0)
+        client = self.subscriber(rdy=1)
+        self.publish(b"x")
+        [(_, _, mid, _)] = client.messages()
+        client.send(b"REQ " + mid + b" 99999999\n")
+        self.assertEqual(client.frames(), [])
+        self.assertFalse(client.closed)
+        self.clock.advance(9.9)
+        self.broker.queueScan(self.clock.seconds())
+        self.clock.advance(0)
+        self.assertEqual(client.frames(), [])
+        self.clock.advance(0.1)
+        self.broker.queueScan(self.clock.seconds())
+        self.clock.advance(0)
+        self.assertEqual(client.messages()[0][1:3], (2, mid))
+
+    def test_reqUnknown(self) -> None:
+        """
+        REQ of an unknown id is non-fatal.
+        """
+        client = self.subscriber()
+        client.send(b"REQ 0000000000000000 0\n")
+        self.assertEqual(
+            client.frames(),
+            [error(b"E_REQ_FAILED REQ 0000000000000000 failed ID not in flight")],
+        )
+        self.assertFalse(client.closed)
+
+    def test_touch(self) -> None:
+        """
+        TOUCH restarts the message timeout with the client's own
+        C{msg_timeout}.
+        """
+        client = self.subscriber(rdy=1, msg_timeout=2000)
+        self.publish(b"x")
+        [(_, _, mid, _)] = client.messages()
+        self.clock.advance(1.5)
+        client.send(b"TOUCH " + mid + b"\n")
+        self.clock.advance(1.9)
+        self.broker.queueScan(self.clock.seconds())
+        self.clock.advance(0)
+        self.assertEqual(client.frames(), [])
+        self.clock.advance(0.1)
+        self.broker.queueScan(self.clock.seconds())
+        self.clock.advance(0)
+        [(_, attempts, again, _)] = client.messages()
+        self.assertEqual((attempts, again), (2, mid))
+
+    def test_touchUnknown(self) -> None:
+        """
+        TOUCH of an unknown id is non-fatal.
+        """
+        client = self.subscriber()
+        client.send(b"TOUCH 0000000000000000\n")
+        self.assertEqual(
+            client.frames(),
+            [error(b"E_TOUCH_FAILED TOUCH 0000000000000000 failed ID not in flight")],
+        )
+
+    def test_msgTimeout(self) -> None:
+        """
+        A message not finished within the client's C{msg_timeout} is
+        redelivered by the queue scan.
+        """
+        client = self.subscriber(rdy=1, msg_timeout=1000)
+        self.publish(b"x")
+        [(_, _, mid, _)] = client.messages()
+        self.clock.advance(1.0)
+        self.broker.queueScan(self.clock.seconds())
+        self.clock.advance(0)
+        self.assertEqual(client.messages()[0][1:3], (2, mid))
+
+    def test_cls(self) -> None:
+        """
+        CLS answers C{CLOSE_WAIT}, stops delivery and keeps the connection;
+        RDY is then ignored silently and FIN still works.
+        """
+        client = self.subscriber(rdy=1)
+        self.publish(b"1", b"2")
+        [(_, _, mid, _)] = client.messages()
+        client.send(b"CLS\n")
+        self.assertEqual(client.frames(), [CLOSE_WAIT])
+        self.assertEqual(client.protocol.state, STATE_CLOSING)
+        self.assertFalse(client.closed)
+        client.send(b"RDY 10\n")
+        self.assertEqual(client.protocol.readyCount, 0)
+        client.send(b"FIN " + mid + b"\n")
+        self.assertEqual(client.frames(), [])
+        self.clock.advance(0)
+        self.assertEqual(client.frames(), [])
+        self.assertEqual(client.protocol.finishCount, 1)
+
+    def test_clsPublish(self) -> None:
+        """
+        A closing connection may still publish.
+        """
+        client = self.subscriber()
+        client.send(b"CLS\n")
+        client.send(encodeCommand(b"PUB", b"other", body=b"x"))
+        self.assertEqual(client.frames(), [CLOSE_WAIT, OK])
+
+    def test_nop(self) -> None:
+        """
+        NOP has no reply, in any state.
+        """
+        client = self.connect()
+        client.send(b"NOP\n")
+        self.assertEqual(client.frames(), [])
+        client.send(b"SUB t c\nNOP\nCLS\nNOP\n")
+        self.assertEqual(client.frames(), [OK, CLOSE_WAIT])
+
+    def test_auth(self) -> None:
+        """
+        AUTH without an auth server configured is C{E_AUTH_DISABLED}.
+        """
+        client = self.connect()
+        client.send(encodeCommand(b"AUTH", body=b"secret"))
+        self.assertFatal(client, b"E_AUTH_DISABLED AUTH disabled")
+
+    def test_subscribedCanPublish(self) -> None:
+        """
+        A subscribed connection may publish, even to its own topic.
+        """
+        client = self.subscriber(rdy=1)
+        client.send(encodeCommand(b"PUB", b"t", body=b"self"))
+        frames = client.frames()
+        self.assertIn(OK, frames)
+        self.assertEqual(len(frames), 2)
+        self.assertEqual(decodeMessage(frames[0][1])[3], b"self")
+
+    def test_pipelined(self) -> None:
+        """
+        Several commands in one chunk are answered in order.
+        """
+        client = self.connect()
+        client.send(
+            encodeIdentify({})
+            + encodeCommand(b"PUB", b"t", body=b"1")
+            + b"NOP\n"
+            + encodeCommand(b"SUB", b"t", b"c")
+            + b"CLS\n"
+        )
+        self.assertEqual(client.frames(), [OK, OK, OK, CLOSE_WAIT])
+
+
+class StateErrorTests(ProtocolTestCase):
+    """
+    Commands in the wrong state are fatal with Go's texts.
+    """
+
+    def test_beforeSub(self) -> None:
+        """
+        RDY, FIN, REQ, TOUCH and CLS need a subscription.
+        """
+        for line in (
+            b"RDY 1\n",
+            b"FIN 0000000000000000\n",
+            b"REQ 0000000000000000 0\n",
+            b"TOUCH 0000000000000000\n",
+            b"CLS\n",
+        ):
+            client = self.connect()
+            client.send(line)
+            name = line.split()[0]
+            self.assertFatal(client, b"E_INVALID cannot " + name + b" in current state")
+
+    def test_stateCheckedBeforeParameters(self) -> None:
+        """
+        The state is checked before the parameters, as in Go.
+        """
+        client = self.connect()
+        client.send(b"FIN\n")
+        self.assertFatal(client, b"E_INVALID cannot FIN in current state")
+
+    def test_afterSub(self) -> None:
+        """
+        IDENTIFY, AUTH and SUB are only allowed before SUB.
+        """
+        for data in (
+            encodeIdentify({}),
+            encodeCommand(b"AUTH", body=b"x"),
+            b"SUB t c\n",
+        ):
+            client = self.subscriber()
+            client.send(data)
+            name = data.split(b"\n")[0].split()[0]
+            self.assertFatal(client, b"E_INVALID cannot " + name + b" in current state")
+
+    def test_afterCls(self) -> None:
+        """
+        IDENTIFY and SUB stay refused after CLS, and CLS cannot repeat.
+        """
+        for data in (encodeIdentify({}), b"SUB t c\n", b"CLS\n"):
+            client = self.subscriber()
+            client.send(b"CLS\n")
+            self.assertEqual(client.frames(), [CLOSE_WAIT])
+            client.send(data)
+            name = data.split(b"\n")[0].split()[0]
+            self.assertFatal(client, b"E_INVALID cannot " + name + b" in current state")
+
+    def test_subHeartbeatsDisabled(self) -> None:
+        """
+        SUB after IDENTIFY disabled heartbeats is refused.
+        """
+        client = self.connect()
+        client.send(encodeIdentify({"heartbeat_interval": -1}))
+        self.assertEqual(client.frames(), [OK])
+        client.send(b"SUB t c\n")
+        self.assertFatal(client, b"E_INVALID cannot SUB with heartbeats disabled")
+
+    def test_decoderError(self) -> None:
+        """
+        Codec errors are written and close the connection.
+        """
+        client = self.connect()
+        client.send(b"FOO\n")
+        self.assertFatal(client, b"E_INVALID invalid command FOO")
+
+    def test_lineTooLong(self) -> None:
+        """
+        An overlong line closes the connection without an error frame.
+        """
+        client = self.connect()
+        client.send(b"a" * 17000)
+        self.assertEqual(client.frames(), [])
+        self.assertTrue(client.closed)
+
+    def test_pendingFlushedBeforeError(self) -> None:
+        """
+        Message frames waiting to be written go out before a fatal error
+        frame.
+        """
+        client = self.subscriber(rdy=1)
+        client.send(encodeCommand(b"PUB", b"t", body=b"m") + b"BAD\n")
+        frames = client.frames()
+        self.assertEqual(frames[0][0], FRAME_TYPE_MESSAGE)
+        self.assertEqual(frames[-1], error(b"E_INVALID invalid command BAD"))
+
+
+class HeartbeatTests(ProtocolTestCase):
+    """
+    Heartbeats on a fixed ticker, and the close after two silent intervals.
+    """
+
+    def test_default(self) -> None:
+        """
+        Without IDENTIFY, heartbeats come every C{client_timeout / 2} (30 s)
+        and 60 s of silence close the connection without an error frame.
+        """
+        client = self.connect()
+        self.clock.advance(29.9)
+        self.assertEqual(client.frames(), [])
+        self.clock.advance(0.1)
+        self.assertEqual(client.frames(), [HEARTBEAT])
+        self.assertFalse(client.closed)
+        self.clock.advance(29.9)
+        self.assertFalse(client.closed)
+        self.clock.advance(0.1)
+        self.assertTrue(client.closed)
+        self.assertNotIn(FRAME_TYPE_ERROR, [f[0] for f in client.frames()])
+
+    def test_configured(self) -> None:
+        """
+        C{--client-timeout} sets the default interval.
+        """
+        self.setUpFactory(client_timeout=10.0)
+        client = self.connect()
+        self.clock.advance(5)
+        self.assertEqual(client.frames(), [HEARTBEAT])
+        self.clock.advance(5)
+        self.assertTrue(client.closed)
+
+    def test_goldenPattern(self) -> None:
+        """
+        With a 1 s interval from IDENTIFY: heartbeats at 1, 2 and 3 s;
+        NOP at 1.5 s; the close comes 2 s after that NOP (golden
+        C{heartbeat_and_idle_disconnect}).
+        """
+        client = self.connect()
+        client.send(encodeIdentify({"heartbeat_interval": 1000}))
+        self.assertEqual(client.frames(), [OK])
+        self.clock.advance(1.0)
+        self.assertEqual(client.frames(), [HEARTBEAT])
+        self.clock.advance(0.5)
+        client.send(b"NOP\n")
+        self.clock.advance(0.5)
+        self.assertEqual(client.frames(), [HEARTBEAT])
+        self.clock.advance(1.0)
+        self.assertEqual(client.frames(), [HEARTBEAT])
+        self.assertFalse(client.closed)
+        self.clock.advance(0.49)
+        self.assertFalse(client.closed)
+        self.clock.advance(0.01)
+        self.assertTrue(client.closed)
+        self.assertEqual(client.frames(), [])
+
+    def test_fixedTicker(self) -> None:
+        """
+        Heartbeats keep their rhythm whatever the client sends, and a
+        client that keeps talking is never closed.
+        """
+        client = self.subscriber(heartbeat_interval=1000)
+        for _ in range(10):
+            self.clock.advance(0.25)
+            client.send(b"NOP\n")
+        self.assertEqual(client.frames(), [HEARTBEAT] * 2)
+        self.assertFalse(client.closed)
+
+    def test_disabled(self) -> None:
+        """
+        C{heartbeat_interval: -1} disables heartbeats and the read deadline.
+        """
+        client = self.connect()
+        client.send(encodeIdentify({"heartbeat_interval": -1}))
+        self.assertEqual(client.frames(), [OK])
+        self.clock.advance(10000)
+        self.assertEqual(client.frames(), [])
+        self.assertFalse(client.closed)
+
+    def test_stoppedOnClose(self) -> None:
+        """
+        A closed connection leaves no timer behind.
+        """
+        client = self.connect()
+        client.lose()
+        self.assertEqual([c for c in self.clock.getDelayedCalls() if c.active()], [])
+
+    def test_stoppedOnFatal(self) -> None:
+        """
+        After a fatal error no heartbeat is written.
+        """
+        client = self.connect()
+        client.send(b"BAD\n")
+        client.frames()
+        self.clock.advance(100)
+        self.assertEqual(client.frames(), [])
+
+
+class DeliveryTests(ProtocolTestCase):
+    """
+    Message frames and how they are written.
+    """
+
+    def test_frame(self) -> None:
+        """
+        A delivery is a message frame with the publish time in nanoseconds,
+        attempts 1, a node-7 id and the body.
+        """
+        client = self.subscriber(rdy=1)
+        self.publish(b"hello")
+        [(timestamp, attempts, mid, body)] = client.messages()
+        self.assertEqual(timestamp, int(self.clock.seconds() * 1e9))
+        self.assertEqual((attempts, body), (1, b"hello"))
+        self.assertEqual((int(mid, 16) >> 12) & 0x3FF, 7)
+
+    def test_coalesced(self) -> None:
+        """
+        Messages delivered by one batch of input go out in a single
+        C{writeSequence}.
+        """
+        client = self.subscriber(rdy=5)
+        client.transport.calls.clear()
+        self.publish(b"1", b"2", b"3", b"4", b"5")
+        self.assertEqual(len(client.transport.calls), 1)
+        self.assertEqual(len(client.transport.calls[0]), 5)
+        self.assertEqual(
+            [m[3] for m in client.messages()], [b"1", b"2", b"3", b"4", b"5"]
+        )
+
+    def test_coalescedOnRdy(self) -> None:
+        """
+        Messages released by RDY go out in one C{writeSequence}, written
+        before C{dataReceived} returns.
+        """
+        client = self.subscriber()
+        self.publish(b"1", b"2", b"3")
+        client.transport.calls.clear()
+        client.send(b"RDY 3\n")
+        self.assertEqual([len(c) for c in client.transport.calls], [3])
+
+    def test_flushedNextTurn(self) -> None:
+        """
+        Deliveries made outside C{dataReceived} (a queue scan) are flushed
+        at the end of the reactor turn.
+        """
+        client = self.subscriber(rdy=1, msg_timeout=1000)
+        self.publish(b"x")
+        client.messages()
+        self.clock.advance(1)
+        self.broker.queueScan(self.clock.seconds())
+        self.assertEqual(client.frames(), [])
+        self.clock.advance(0)
+        self.assertEqual(len(client.messages()), 1)
+        self.factory.flushAll()
+
+    def test_rdyWindow(self) -> None:
+        """
+        RDY 2 with three messages delivers two until one is finished
+        (golden C{rdy_window}).
+        """
+        client = self.subscriber()
+        self.publish(b"m1", b"m2", b"m3")
+        client.send(b"RDY 2\n")
+        first, second = client.messages()
+        self.assertEqual((first[3], second[3]), (b"m1", b"m2"))
+        client.send(b"FIN " + first[2] + b"\n")
+        self.assertEqual([m[3] for m in client.messages()], [b"m3"])
+
+    def test_rdyZeroStops(self) -> None:
+        """
+        RDY 0 stops delivery; messages stay queued.
+        """
+        client = self.subscriber(rdy=1)
+        client.send(b"RDY 0\n")
+        self.publish(b"x")
+        self.assertEqual(client.frames(), [])
+        self.assertEqual(self.broker.topics["t"].channels["c"].depth(), 1)
+
+    def test_twoConsumers(self) -> None:
+        """
+        Two ready consumers of a channel share its messages.
+        """
+        first = self.subscriber(rdy=10)
+        second = self.subscriber(rdy=10)
+        self.publish(*[b"%d" % i for i in range(10)])
+        a, b = first.messages(), second.messages()
+        self.assertEqual(len(a) + len(b), 10)
+        self.assertTrue(a and b)
+
+    def test_fanOut(self) -> None:
+        """
+        Consumers of two channels each get every message.
+        """
+        first = self.subscriber(channel="a", rdy=10)
+        second = self.subscriber(channel="b", rdy=10)
+        self.publish(b"1", b"2")
+        self.assertEqual([m[3] for m in first.messages()], [b"1", b"2"])
+        self.assertEqual([m[3] for m in second.messages()], [b"1", b"2"])
+
+    def test_sampleRate(self) -> None:
+        """
+        With C{sample_rate} 50, messages whose draw is above 50 are never
+        delivered.
+        """
+        draws = iter([50, 51, 0, 99])
+
+        class FixedRandom:
+            def randrange(self, n: int) -> int:
+                return next(draws)
+
+        self.patch(channelModule, "random", FixedRandom())
+        client = self.subscriber(rdy=10, sample_rate=50)
+        self.publish(b"1", b"2", b"3", b"4")
+        self.assertEqual([m[3] for m in client.messages()], [b"1", b"3"])
+
+
+class ProducerTests(ProtocolTestCase):
+    """
+    The connection is an C{IPushProducer}: a full transport stops delivery.
+    """
+
+    def test_pauseResume(self) -> None:
+        """
+        While paused nothing is delivered; resuming delivers what waited.
+        """
+        client = self.subscriber(rdy=5)
+        client.protocol.pauseProducing()
+        self.publish(b"1", b"2")
+        self.clock.advance(0)
+        self.assertEqual(client.frames(), [])
+        self.assertEqual(self.broker.topics["t"].channels["c"].depth(), 2)
+        client.protocol.resumeProducing()
+        self.clock.advance(0)
+        self.assertEqual([m[3] for m in client.messages()], [b"1", b"2"])
+
+    def test_pausedOtherConsumerServed(self) -> None:
+        """
+        A paused consumer's share goes to the other consumers.
+        """
+        slow = self.subscriber(rdy=5)
+        fast = self.subscriber(rdy=5)
+        slow.protocol.pauseProducing()
+        self.publish(b"1", b"2", b"3")
+        self.assertEqual(len(fast.messages()), 3)
+        self.assertEqual(slow.frames(), [])
+
+    def test_pausedStillAnswers(self) -> None:
+        """
+        Pausing holds back messages only: replies and heartbeats still go.
+        """
+        client = self.subscriber(rdy=5)
+        client.protocol.pauseProducing()
+        client.send(encodeCommand(b"PUB", b"other", body=b"x"))
+        self.assertEqual(client.frames(), [OK])
+
+    def test_stop(self) -> None:
+        """
+        After C{stopProducing} nothing more is delivered.
+        """
+        client = self.subscriber(rdy=5)
+        client.protocol.stopProducing()
+        self.publish(b"1")
+        self.clock.advance(0)
+        self.assertEqual(client.frames(), [])
+
+
+class ConnectionLostTests(ProtocolTestCase):
+    """
+    What a closed connection leaves behind.
+    """
+
+    def test_consumerRemoved(self) -> None:
+        """
+        The connection leaves its channel and the factory's connections.
+        """
+        client = self.subscriber()
+        channel = self.broker.topics["t"].channels["c"]
+        client.lose()
+        self.assertEqual(channel.consumers, [])
+        self.assertNotIn(client.protocol, self.factory.connections)
+
+    def test_inFlightWaitsForTimeout(self) -> None:
+        """
+        In-flight messages of a lost connection are redelivered to another
+        consumer only once they time out.
+        """
+        gone = self.subscriber(rdy=1, msg_timeout=5000)
+        self.publish(b"x")
+        [(_, _, mid, _)] = gone.messages()
+        gone.lose()
+        other = self.subscriber(rdy=1)
+        self.assertEqual(other.frames(), [])
+        self.clock.advance(5)
+        self.broker.queueScan(self.clock.seconds())
+        self.clock.advance(0)
+        self.assertEqual(other.messages()[0][1:3], (2, mid))
+
+    def test_ephemeralChannelDeleted(self) -> None:
+        """
+        The last consumer of an ephemeral channel leaving deletes it, and
+        an ephemeral topic left without channels goes too.
+        """
+        client = self.subscriber(topic="t#ephemeral", channel="c#ephemeral")
+        client.lose()
+        self.assertNotIn("t#ephemeral", self.broker.topics)
+
+    def test_channelDeletedCloses(self) -> None:
+        """
+        Deleting the channel closes its consumers' connections.
+        """
+        client = self.subscriber()
+        self.broker.deleteChannel("t", "c")
+        self.assertTrue(client.closed)
+
+    def test_noWritesAfterLoss(self) -> None:
+        """
+        Nothing is written to a lost connection.
+        """
+        client = self.subscriber(rdy=1)
+        client.lose()
+        client.send(b"NOP\n")
+        self.publish(b"x")
+        self.clock.advance(100)
+        self.assertEqual(client.frames(), [])
+
+    def test_disconnectAll(self) -> None:
+        """
+        L{NSQDFactory.disconnectAll} closes every connection.
+        """
+        clients = [self.connect(), self.subscriber()]
+        self.factory.disconnectAll()
+        self.assertTrue(all(c.closed for c in clients))
+
+    def test_initialState(self) -> None:
+        """
+        A new connection is in the init state.
+        """
+        self.assertEqual(self.connect().protocol.state, STATE_INIT)

@@ -1,0 +1,239 @@
+# -*- test-case-name: tests.nsqd.test_persistence -*-
+"""
+nsqd's data path as a Twisted collaborator of L{NSQDService}: disk queues
+for the broker, their fsync policy, C{nsqd.dat}, and the shutdown flush.
+
+The disk queues write on the reactor thread (small buffered writes); only
+fsync and the atomic metadata rewrites go to a worker thread, one job at a
+time, so a slow disk never stalls message delivery.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.diskqueue import DiskQueue
+from txnsq.nsqd.metadata import (
+    DEFERRED_FILE,
+    METADATA_FILE,
+    DeferredTimes,
+    TopicMetadata,
+    decodeMetadata,
+    encodeMetadata,
+    lockDataPath,
+    readFile,
+    writeAtomically,
+)
+from txnsq.nsqd.state import Broker
+from txnsq.wire.message import MESSAGE_HEADER_SIZE
+
+RunInThread = Callable[[Callable[[], None]], "Deferred[None]"]
+
+_log = Logger(namespace="txnsq.nsqd")
+
+
+def _runHere(job: Callable[[], None]) -> Deferred[None]:
+    job()
+    return succeed(None)
+
+
+def threadRunner(reactor: Any) -> RunInThread:
+    """
+    Run jobs in the reactor's thread pool, or inline for reactors without
+    one (the in-memory reactors tests use).
+    """
+    getThreadPool = getattr(reactor, "getThreadPool", None)
+    if getThreadPool is None:
+        return _runHere
+    from twisted.internet.threads import deferToThreadPool
+
+    def run(job: Callable[[], None]) -> Deferred[None]:
+        return deferToThreadPool(reactor, getThreadPool(), job)
+
+    return run
+
+
+def _diskLog(line: str) -> None:
+    level, _, text = line.partition(": ")
+    if level == "ERROR":
+        _log.error("{text}", text=text)
+    elif level == "WARNING":
+        _log.warn("{text}", text=text)
+    else:
+        _log.info("{text}", text=text)
+
+
+class Persistence:
+    """
+    The data path of one nsqd.
+
+    @ivar dataPath: the directory (C{--data-path}, or the current folder as
+        in Go).
+    """
+
+    def __init__(
+        self, config: NSQDConfig, runInThread: RunInThread = _runHere
+    ) -> None:
+        self.config = config
+        self.dataPath = os.path.abspath(config.data_path or os.getcwd())
+        self._runInThread = runInThread
+        self._queues: dict[str, DiskQueue] = {}
+        self._lockFD: int | None = None
+        self._broker: Broker | None = None
+        self._busy: Deferred[None] | None = None
+        self._metadataWanted = False
+        self._lastSync = 0.0
+
+    # Start-up.
+
+    def openDataPath(self) -> tuple[list[TopicMetadata], DeferredTimes | None]:
+        """
+        Lock the data path and read what the last run left: the topology and
+        txnsq's deferred due times (that file is removed once read: the
+        next shutdown writes a new one).
+
+        @raise OSError: the path is locked by another nsqd, or unreadable.
+        """
+        self._lockFD = lockDataPath(self.dataPath)
+        topics: list[TopicMetadata] = []
+        path = os.path.join(self.dataPath, METADATA_FILE)
+        data = readFile(path)
+        if data is not None:
+            try:
+                topics = decodeMetadata(data, lambda text: _log.warn("{text}", text=text))
+            except (ValueError, AttributeError, TypeError) as e:
+                _log.error(
+                    "failed to parse metadata file {path} - {error}; starting "
+                    "without topics",
+                    path=path,
+                    error=e,
+                )
+        deferred = None
+        deferredPath = os.path.join(self.dataPath, DEFERRED_FILE)
+        data = readFile(deferredPath)
+        if data is not None:
+            try:
+                deferred = DeferredTimes.decode(data)
+            except (ValueError, AttributeError, TypeError) as e:
+                _log.error(
+                    "ignoring unreadable {path}: {error}", path=deferredPath, error=e
+                )
+            os.remove(deferredPath)
+        return topics, deferred
+
+    def backend(self, name: str) -> DiskQueue:
+        """
+        The broker's backend factory: a disk queue per topic and channel.
+        """
+        config = self.config
+        queue = DiskQueue(
+            name,
+            self.dataPath,
+            config.max_bytes_per_file,
+            MESSAGE_HEADER_SIZE,
+            config.max_msg_size + MESSAGE_HEADER_SIZE,
+            config.sync_every,
+            _diskLog,
+        )
+        self._queues[name] = queue
+        return queue
+
+    def attach(self, broker: Broker) -> None:
+        """
+        Persist C{nsqd.dat} whenever the broker's topology changes.
+        """
+        self._broker = broker
+        broker.observers.append(self)
+
+    def topologyChanged(self, event: str, topic: str, channel: str | None) -> None:
+        """
+        Rewrite C{nsqd.dat} (in a worker thread, coalesced).
+        """
+        self._metadataWanted = True
+        self._kick()
+
+    # Periodic work.
+
+    def tick(self, now: float) -> None:
+        """
+        Hand buffered writes to the kernel and start due fsyncs: a queue
+        that did C{--sync-every} operations, or anything dirty once
+        C{--sync-timeout} has passed since the last timed sync.
+        """
+        timed = now - self._lastSync >= self.config.sync_timeout
+        if timed:
+            self._lastSync = now
+        for name, queue in list(self._queues.items()):
+            if queue.closed:
+                del self._queues[name]
+                continue
+            try:
+                queue.flush()
+            except OSError as e:
+                _log.error("diskqueue({name}) write failed: {error}", name=name, error=e)
+        self._kick(timed)
+
+    def _kick(self, timed: bool = False) -> None:
+        if self._busy is not None:
+            return
+        jobs: list[Callable[[], None]] = []
+        for queue in self._queues.values():
+            if not queue.closed and (queue.syncNeeded() or (timed and queue.dirty)):
+                try:
+                    jobs.append(queue.prepareSync())
+                except OSError as e:
+                    _log.error("diskqueue({name}) flush failed: {error}", name=queue.name, error=e)
+        if self._metadataWanted and self._broker is not None:
+            self._metadataWanted = False
+            data = encodeMetadata(self._broker.metadata())
+            path = os.path.join(self.dataPath, METADATA_FILE)
+            jobs.append(lambda: writeAtomically(path, data))
+        if not jobs:
+            return
+
+        def runAll() -> None:
+            for job in jobs:
+                try:
+                    job()
+                except OSError as e:
+                    _log.error("sync failed: {error}", error=e)
+
+        busy = self._busy = self._runInThread(runAll)
+        busy.addBoth(self._jobDone)
+
+    def _jobDone(self, result: object) -> None:
+        self._busy = None
+        if self._metadataWanted:
+            self._kick()
+
+    # Shutdown.
+
+    async def close(self) -> None:
+        """
+        Go's exit sequence for the data: wait for the running sync job, let
+        the broker write every queued, in-flight and deferred message to
+        its disk queue (each closed with an fsync), then write the deferred
+        due times and C{nsqd.dat}, and release the lock.
+        """
+        while self._busy is not None:
+            await self._busy
+        broker = self._broker
+        if broker is not None:
+            deferred = broker.close()
+            if deferred.channels or deferred.topics:
+                writeAtomically(
+                    os.path.join(self.dataPath, DEFERRED_FILE), deferred.encode()
+                )
+            writeAtomically(
+                os.path.join(self.dataPath, METADATA_FILE),
+                encodeMetadata(broker.metadata()),
+            )
+        if self._lockFD is not None:
+            os.close(self._lockFD)
+            self._lockFD = None
