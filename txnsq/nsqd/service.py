@@ -12,13 +12,14 @@ from typing import Any
 from twisted.application.internet import TimerService
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, gatherResults
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 
 from txnsq._endpoints import ListeningService, listeningService
 from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.lookupd import LookupdPeers
 from txnsq.nsqd.options import versionString
 from txnsq.nsqd.persistence import Persistence, threadRunner
 from txnsq.nsqd.protocol import NSQDFactory
@@ -113,6 +114,13 @@ class NSQDService(MultiService):
         self.scanService.clock = reactor
         self.scanService.setServiceParent(self)  # type: ignore[no-untyped-call]
 
+        # Registration with nsqlookupd waits for the listeners, so the
+        # broadcast ports it reports are the bound ones.
+        self.lookupPeers = LookupdPeers(
+            config, self.broker, reactor, ready=self._whenListening
+        )
+        self.lookupPeers.setServiceParent(self)  # type: ignore[no-untyped-call]
+
     def _tcpListening(self, port: IListeningPort) -> None:
         host = port.getHost()
         if self.config.broadcast_tcp_port == 0 and isinstance(
@@ -166,6 +174,12 @@ class NSQDService(MultiService):
         self._announce()
         self._openData()
         super().startService()  # type: ignore[no-untyped-call]
+
+    def _whenListening(self) -> Deferred[list[Any]]:
+        waits: list[Deferred[Any]] = [self.tcpService.whenListening()]
+        if self.httpService is not None:
+            waits.append(self.httpService.whenListening())
+        return gatherResults(waits)
 
     def whenTCPListening(self) -> Deferred[IListeningPort]:
         """

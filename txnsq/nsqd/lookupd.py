@@ -1,0 +1,312 @@
+# -*- test-case-name: tests.nsqd.test_lookupd -*-
+"""
+nsqd's registration with nsqlookupd: one reconnecting peer per
+C{--lookupd-tcp-address}.
+
+On every (re)connection a peer sends the magic C{"  V1"}, IDENTIFYs with
+nsqd's broadcast address and ports, then REGISTERs every channel and every
+topic, as Go's C{connectCallback} does.  Afterwards topic and channel
+creation and deletion become REGISTER / UNREGISTER, and a PING goes out
+every 15 seconds.  Connections come from a L{ClientService} with back-off,
+so an unreachable lookupd only costs a failed connection attempt now and
+then; nothing waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
+from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from txnsq import NSQ_VERSION
+from txnsq._endpoints import splitHostPort
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.state import Broker
+from txnsq.wire.lookup import (
+    LookupdResponseDecoder,
+    ReplyTooLarge,
+    encodeIdentify,
+    encodePing,
+    encodeRegister,
+    encodeUnregister,
+    isErrorReply,
+)
+
+__all__ = ["LookupdPeer", "LookupdPeerProtocol", "LookupdPeers"]
+
+_log = Logger(namespace="txnsq.nsqd")
+
+#: Go's lookupd ping interval and its dial / read deadline.
+PING_INTERVAL = 15.0
+PEER_TIMEOUT = 1.0
+
+
+class LookupdError(Exception):
+    """
+    nsqlookupd answered with an error, or did not answer in time.
+    """
+
+
+class LookupdPeerProtocol(Protocol):
+    """
+    The client side of nsqlookupd's V1 protocol: commands are answered in
+    order, one size-prefixed reply each.
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        maxReplySize: int,
+        onConnect: Callable[[LookupdPeerProtocol], object],
+    ) -> None:
+        self._clock = clock
+        self._onConnect = onConnect
+        self._decoder = LookupdResponseDecoder(maxReplySize)
+        self._pending: deque[tuple[Deferred[bytes], IDelayedCall]] = deque()
+        self.connected = False
+
+    def connectionMade(self) -> None:
+        self.connected = True
+        assert self.transport is not None
+        self.transport.write(b"  V1")
+        self._onConnect(self)
+
+    def command(self, data: bytes) -> Deferred[bytes]:
+        """
+        Send one command; the Deferred fires with its reply's data, or
+        fails with L{LookupdError} (error reply, or no reply within Go's
+        1 s read deadline, which also drops the connection).
+        """
+        if not self.connected or self.transport is None:
+            return fail(LookupdError("not connected"))
+        result: Deferred[bytes] = Deferred()
+        timer = self._clock.callLater(PEER_TIMEOUT, self._timedOut)
+        self._pending.append((result, timer))
+        self.transport.write(data)
+        return result
+
+    def _timedOut(self) -> None:
+        _log.warn("LOOKUPD({peer}): no reply in time, reconnecting", peer=self._peer())
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def _peer(self) -> str:
+        peer = self.transport.getPeer() if self.transport else None
+        return f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}"
+
+    def dataReceived(self, data: bytes) -> None:
+        try:
+            replies = self._decoder.feed(data)
+        except ReplyTooLarge as e:
+            _log.error("LOOKUPD({peer}): {error}", peer=self._peer(), error=e)
+            if self.transport is not None:
+                self.transport.loseConnection()
+            return
+        for reply in replies:
+            if not self._pending:
+                continue
+            result, timer = self._pending.popleft()
+            if timer.active():
+                timer.cancel()
+            if isErrorReply(reply):
+                result.errback(LookupdError(reply.decode("utf-8", "replace")))
+            else:
+                result.callback(reply)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.connected = False
+        pending, self._pending = self._pending, deque()
+        for result, timer in pending:
+            if timer.active():
+                timer.cancel()
+            result.errback(LookupdError("connection lost"))
+
+
+class LookupdPeer(MultiService):
+    """
+    One nsqlookupd, kept connected with back-off.
+
+    @ivar address: the C{host:port} it was configured with.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        config: NSQDConfig,
+        broker: Broker,
+        reactor: Any,
+        ready: Any = None,
+    ) -> None:
+        """
+        @param ready: a callable returning a Deferred that fires once nsqd
+            listens (its broadcast ports are known then).
+        """
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.address = address
+        self._config = config
+        self._broker = broker
+        self._reactor = reactor
+        self._ready = ready or (lambda: succeed(None))
+        self._protocol: LookupdPeerProtocol | None = None
+        host, port = splitHostPort(address)
+        endpoint = HostnameEndpoint(reactor, host, int(port), timeout=PEER_TIMEOUT)
+        factory = Factory.forProtocol(
+            lambda: LookupdPeerProtocol(reactor, config.max_body_size, self._register)
+        )
+        factory.noisy = False
+        # Registration runs from connectionMade rather than ClientService's
+        # prepareConnection: Twisted's client state machine cannot take a
+        # disconnection while a preparation is still running.
+        self._client = ClientService(
+            endpoint,
+            factory,
+            retryPolicy=backoffPolicy(initialDelay=1.0, maxDelay=PING_INTERVAL),
+            clock=reactor,
+        )
+        self._client.setServiceParent(self)  # type: ignore[no-untyped-call]
+        self._pinger = LoopingCall(self._ping)
+        self._pinger.clock = reactor
+
+    def startService(self) -> None:
+        """
+        Connect, and ping every 15 seconds.
+        """
+        super().startService()  # type: ignore[no-untyped-call]
+        self._pinger.start(PING_INTERVAL, now=False)
+
+    def stopService(self) -> Deferred[None]:
+        """
+        Stop pinging and disconnect.
+        """
+        if self._pinger.running:
+            self._pinger.stop()
+        self._protocol = None
+        result: Deferred[None] = super().stopService()  # type: ignore[no-untyped-call]
+        return result
+
+    async def _registerAll(self, protocol: LookupdPeerProtocol) -> None:
+        await self._ready()
+        config = self._config
+        _log.info("LOOKUP connecting to {address}", address=self.address)
+        identity = {
+            "version": NSQ_VERSION,
+            "tcp_port": config.broadcast_tcp_port,
+            "http_port": config.broadcast_http_port,
+            "hostname": socket.gethostname(),
+            "broadcast_address": config.broadcast_address,
+        }
+        reply = await protocol.command(encodeIdentify(identity))
+        try:
+            info = json.loads(reply)
+        except ValueError:
+            info = reply.decode("utf-8", "replace")
+        _log.info(
+            "LOOKUPD({address}): peer info {info}", address=self.address, info=info
+        )
+        commands = []
+        for topic in list(self._broker.topics.values()):
+            for channel in list(topic.channels):
+                commands.append(protocol.command(encodeRegister(topic.name, channel)))
+            commands.append(protocol.command(encodeRegister(topic.name)))
+        if commands:
+            await DeferredList(commands, consumeErrors=True)
+        self._protocol = protocol
+
+    def _register(self, protocol: LookupdPeerProtocol) -> None:
+        self._protocol = None
+        registering = Deferred.fromCoroutine(self._registerAll(protocol))
+        registering.addErrback(self._registrationFailed, protocol)
+
+    def _registrationFailed(
+        self, failure: Failure, protocol: LookupdPeerProtocol
+    ) -> None:
+        _log.error(
+            "LOOKUPD({address}): registration failed: {error}",
+            address=self.address,
+            error=failure.getErrorMessage(),
+        )
+        # ClientService reconnects with back-off once this connection ends.
+        if protocol.transport is not None:
+            protocol.transport.loseConnection()
+
+    def send(self, command: bytes) -> None:
+        """
+        Send a REGISTER / UNREGISTER now if connected; otherwise the next
+        connection registers the current state anyway.
+        """
+        protocol = self._protocol
+        if protocol is not None and protocol.connected:
+            protocol.command(command).addErrback(self._failed, command)
+
+    def _failed(self, failure: Failure, command: bytes) -> None:
+        _log.warn(
+            "LOOKUPD({address}): {command} failed: {error}",
+            address=self.address,
+            command=command.strip().decode("utf-8", "replace"),
+            error=failure.getErrorMessage(),
+        )
+
+    def _ping(self) -> None:
+        self.send(encodePing())
+
+
+class LookupdPeers(MultiService):
+    """
+    The set of lookupd peers, following the broker's topology and
+    C{PUT /config/nsqlookupd_tcp_addresses}.
+    """
+
+    def __init__(
+        self, config: NSQDConfig, broker: Broker, reactor: Any, ready: Any = None
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._config = config
+        self._broker = broker
+        self._reactor = reactor
+        self._ready = ready
+        self.peers: dict[str, LookupdPeer] = {}
+        broker.observers.append(self)
+        self.setAddresses(list(config.nsqlookupd_tcp_addresses))
+
+    def setAddresses(self, addresses: list[str]) -> None:
+        """
+        Connect to exactly C{addresses}: new ones are added (and started if
+        nsqd runs), dropped ones disconnected.
+        """
+        self._config.nsqlookupd_tcp_addresses = list(addresses)
+        for address in list(self.peers):
+            if address not in addresses:
+                peer = self.peers.pop(address)
+                peer.disownServiceParent()  # type: ignore[no-untyped-call]
+        for address in addresses:
+            if address not in self.peers:
+                peer = LookupdPeer(
+                    address, self._config, self._broker, self._reactor, self._ready
+                )
+                self.peers[address] = peer
+                peer.setServiceParent(self)  # type: ignore[no-untyped-call]
+
+    def topologyChanged(self, event: str, topic: str, channel: str | None) -> None:
+        """
+        Tell every lookupd about a topic or channel that came or went.
+        """
+        if event in ("topic_created", "channel_created"):
+            command = encodeRegister(topic, channel or "")
+        elif event in ("topic_deleted", "channel_deleted"):
+            command = encodeUnregister(topic, channel or "")
+        else:
+            return
+        for peer in self.peers.values():
+            peer.send(command)
