@@ -25,12 +25,14 @@ from twisted.internet.interfaces import (
     IDelayedCall,
     IPushProducer,
     IReactorTime,
+    ITLSTransport,
 )
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txnsq import NSQ_VERSION
+from txnsq._tls import serverTLSOptions
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import (
     FINISHED,
@@ -41,6 +43,14 @@ from txnsq.nsqd.state import (
     Message,
 )
 from txnsq.wire.commands import CommandDecoder
+from txnsq.wire.compression import (
+    CompressionError,
+    DeflateDecoder,
+    DeflateEncoder,
+    SnappyDecoder,
+    SnappyEncoder,
+    StreamCodec,
+)
 from txnsq.wire.errors import (
     E_AUTH_DISABLED,
     E_BAD_PROTOCOL,
@@ -99,7 +109,7 @@ def identifyLimits(config: NSQDConfig) -> IdentifyLimits:
         maxMsgTimeout=int(config.max_msg_timeout * 1000),
         maxRdyCount=config.max_rdy_count,
         maxDeflateLevel=config.max_deflate_level,
-        tlsAvailable=False,
+        tlsAvailable=config.tlsEnabled,
         snappyEnabled=config.snappy,
         deflateEnabled=config.deflate,
         authRequired=config.authEnabled,
@@ -148,6 +158,14 @@ class NSQDProtocol(Protocol):
         self._heartbeatCall: IDelayedCall | None = None
         self._deadlineCall: IDelayedCall | None = None
         self._closed = False
+        # Stream upgrades negotiated by IDENTIFY.
+        self.tls = False
+        self.snappy = False
+        self.deflate = False
+        self.deflateLevel = 0
+        self._encode: StreamCodec | None = None
+        self._decode: StreamCodec | None = None
+        self._upgrading = False
 
     # Connection life cycle.
 
@@ -212,7 +230,16 @@ class NSQDProtocol(Protocol):
             # Go starts the heartbeat ticker and the read deadline once the
             # magic has been read, not when the connection opens.
             self._startTimers()
+        if self._decode is not None:
+            try:
+                data = self._decode(data)
+            except CompressionError as e:
+                # Go's reader fails and the connection drops, with no frame.
+                self._fatal(ProtocolError("", str(e), silent=True))
+                return
         decoder.feed(data)
+        if self._upgrading:
+            self._finishUpgrade(decoder)
         # Deliveries freed by this batch of FIN/REQ/RDY go out together, and
         # so does everything this batch's publishes delivered elsewhere.
         channel = self.channel
@@ -224,14 +251,15 @@ class NSQDProtocol(Protocol):
     # Writing.
 
     def _writeFrame(self, frame: bytes) -> None:
-        transport = self.transport
-        if self._closed or transport is None:
+        if self._closed or self.transport is None:
             return
         if self._pending:
             self._pending.append(frame)
             self.flush()
+        elif self._encode is not None:
+            self.transport.write(self._encode(frame))
         else:
-            transport.write(frame)
+            self.transport.write(frame)
 
     def flush(self) -> None:
         """
@@ -240,7 +268,11 @@ class NSQDProtocol(Protocol):
         pending = self._pending
         if pending and self.transport is not None and not self._closed:
             self._pending = []
-            self.transport.writeSequence(pending)
+            if self._encode is not None:
+                # One compressed block (one sync flush) per batch.
+                self.transport.write(self._encode(b"".join(pending)))
+            else:
+                self.transport.writeSequence(pending)
         self.factory.dirty.discard(self)
 
     def _fatal(self, error: ProtocolError) -> None:
@@ -389,12 +421,44 @@ class NSQDProtocol(Protocol):
         if not result.featureNegotiation:
             self._writeFrame(RESPONSE_OK)
             return
-        # Compression and TLS upgrades are not offered yet: answer as a
-        # server with them switched off would.
-        if result.deflate:
-            result.deflateLevel = min(6, limits.maxDeflateLevel)
-        result.snappy = result.deflate = result.tls = False
         self._writeFrame(encodeResponse(identifyResponse(result, limits, NSQ_VERSION)))
+        if not (result.tls or result.snappy or result.deflate):
+            return
+        # The rest of this read belongs to the upgraded stream: stop here
+        # and switch in dataReceived once the decoder has returned.
+        assert self._decoder is not None
+        self._decoder.pauseDecoding()
+        self._upgrading = True
+        if result.tls:
+            self.tls = True
+            options = self.factory.tlsOptions
+            assert options is not None
+            ITLSTransport(self.transport).startTLS(options)
+            # Written after the handshake, encrypted.
+            self._writeFrame(RESPONSE_OK)
+        if result.snappy:
+            self.snappy = True
+            self._encode, self._decode = SnappyEncoder(), SnappyDecoder()
+            self._writeFrame(RESPONSE_OK)
+        elif result.deflate:
+            self.deflate = True
+            self.deflateLevel = result.deflateLevel
+            self._encode = DeflateEncoder(result.deflateLevel)
+            self._decode = DeflateDecoder()
+            self._writeFrame(RESPONSE_OK)
+
+    def _finishUpgrade(self, decoder: CommandDecoder) -> None:
+        self._upgrading = False
+        rest = decoder.takeBuffered()
+        decoder.resumeDecoding()
+        if rest and self._decode is not None:
+            try:
+                rest = self._decode(rest)
+            except CompressionError as e:
+                self._fatal(ProtocolError("", str(e), silent=True))
+                return
+        if rest:
+            decoder.feed(rest)
 
     def _applyIdentify(self, result: IdentifyResult) -> None:
         # Go applies every IDENTIFY to the client in place (what /stats,
@@ -525,6 +589,7 @@ class NSQDFactory(Factory):
         self.config = config
         self.clock = clock
         self.identifyLimits = identifyLimits(config)
+        self.tlsOptions = serverTLSOptions(config)
         self.connections: set[NSQDProtocol] = set()
         self.dirty: set[NSQDProtocol] = set()
         self._flushCall: IDelayedCall | None = None

@@ -1,0 +1,78 @@
+"""
+TLS settings shared by nsqd's TCP upgrade and its HTTPS listener, built
+from Go's flags with Twisted's TLS (pyOpenSSL).
+"""
+
+from __future__ import annotations
+
+from OpenSSL import SSL
+from twisted.internet.ssl import (
+    Certificate,
+    CertificateOptions,
+    PrivateCertificate,
+    TLSVersion,
+)
+
+from txnsq.nsqd.config import NSQDConfig
+
+_VERSIONS = {
+    "tls1.0": TLSVersion.TLSv1_0,
+    "tls1.1": TLSVersion.TLSv1_1,
+    "tls1.2": TLSVersion.TLSv1_2,
+    "tls1.3": TLSVersion.TLSv1_3,
+}
+
+TLS_VERSION_NAMES = {
+    "TLSv1": "TLS1.0",
+    "TLSv1.1": "TLS1.1",
+    "TLSv1.2": "TLS1.2",
+    "TLSv1.3": "TLS1.3",
+}
+
+
+def serverTLSOptions(config: NSQDConfig) -> CertificateOptions | None:
+    """
+    The server side of nsqd's TLS, or L{None} without C{--tls-cert} and
+    C{--tls-key}.
+
+    C{--tls-client-auth-policy=require} asks for any client certificate;
+    C{require-verify} also checks it against C{--tls-root-ca-file}.
+
+    @raise ValueError: unreadable or mismatched files, unknown version.
+    """
+    if not config.tlsEnabled:
+        return None
+    with open(config.tls_cert, "rb") as f:
+        certData = f.read()
+    with open(config.tls_key, "rb") as f:
+        keyData = f.read()
+    identity = PrivateCertificate.loadPEM(  # type: ignore[no-untyped-call]
+        certData + b"\n" + keyData
+    )
+    minimum = _VERSIONS.get(config.tls_min_version)
+    if minimum is None:
+        raise ValueError(f"unknown tls-min-version {config.tls_min_version!r}")
+    caCerts = None
+    verify = False
+    if config.tls_root_ca_file:
+        with open(config.tls_root_ca_file, "rb") as f:
+            caCerts = [Certificate.loadPEM(f.read()).original]
+    policy = config.tls_client_auth_policy
+    if policy == "require-verify":
+        verify = True
+    options = CertificateOptions(
+        privateKey=identity.privateKey.original,
+        certificate=identity.original,
+        verify=verify,
+        caCerts=caCerts if verify else None,
+        requireCertificate=verify,
+        raiseMinimumTo=minimum,
+    )
+    if policy == "require":
+        # Any certificate will do: request one, accept whatever comes.
+        context = options.getContext()
+        context.set_verify(
+            SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT,
+            lambda connection, cert, errno, depth, ok: True,
+        )
+    return options
