@@ -81,12 +81,14 @@ class SnappyEncoder:
         self._started = False
 
     def __call__(self, data: bytes) -> bytes:
-        framed = bytes(cramjam.snappy.compress(data))
-        if self._started:
-            # cramjam frames every call as a new stream; one identifier at
-            # the start of the connection is what the format wants.
-            return framed[len(SNAPPY_STREAM_IDENTIFIER) :]
-        self._started = True
+        framed = bytes(cramjam.snappy.compress(data)) if data else b""
+        # cramjam frames every call as a new stream; the format wants one
+        # identifier, at the start of the connection.
+        if framed.startswith(SNAPPY_STREAM_IDENTIFIER):
+            framed = framed[len(SNAPPY_STREAM_IDENTIFIER) :]
+        if not self._started:
+            self._started = True
+            framed = SNAPPY_STREAM_IDENTIFIER + framed
         return framed
 
 
