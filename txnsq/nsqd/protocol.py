@@ -16,10 +16,12 @@ the wire is kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from zope.interface import implementer
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IConsumer,
     IDelayedCall,
@@ -33,6 +35,7 @@ from twisted.python.failure import Failure
 
 from txnsq import NSQ_VERSION
 from txnsq._tls import serverTLSOptions
+from txnsq.nsqd.auth import AuthClient, Authorizations
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import (
     FINISHED,
@@ -53,6 +56,8 @@ from txnsq.wire.compression import (
 )
 from txnsq.wire.errors import (
     E_AUTH_DISABLED,
+    E_AUTH_FAILED,
+    E_AUTH_FIRST,
     E_BAD_PROTOCOL,
     E_DPUB_FAILED,
     E_FIN_FAILED,
@@ -62,7 +67,9 @@ from txnsq.wire.errors import (
     E_REQ_FAILED,
     E_SUB_FAILED,
     E_TOUCH_FAILED,
+    E_UNAUTHORIZED,
     ProtocolError,
+    goQuote,
 )
 from txnsq.wire.frames import (
     RESPONSE_CLOSE_WAIT,
@@ -166,6 +173,10 @@ class NSQDProtocol(Protocol):
         self._encode: StreamCodec | None = None
         self._decode: StreamCodec | None = None
         self._upgrading = False
+        #: The auth server's answer for this client's secret, if any.
+        self.authorizations: Authorizations | None = None
+        self._tlsRequired = config.tls_required != 0
+        self._authSecret = b""
 
     # Connection life cycle.
 
@@ -240,6 +251,9 @@ class NSQDProtocol(Protocol):
         decoder.feed(data)
         if self._upgrading:
             self._finishUpgrade(decoder)
+        self._inputDone()
+
+    def _inputDone(self) -> None:
         # Deliveries freed by this batch of FIN/REQ/RDY go out together, and
         # so does everything this batch's publishes delivered elsewhere.
         channel = self.channel
@@ -383,6 +397,14 @@ class NSQDProtocol(Protocol):
     # CommandReceiver (what the decoder calls).
 
     def commandAllowed(self, name: bytes) -> bool:
+        if name != b"IDENTIFY" and self._tlsRequired and not self.tls:
+            text = name.decode()
+            self._fatal(
+                ProtocolError(
+                    E_INVALID, f"cannot {text} in current state (TLS required)"
+                )
+            )
+            return False
         state = self.state
         if name in _STATEFUL:
             if state != STATE_INIT:
@@ -481,9 +503,101 @@ class NSQDProtocol(Protocol):
         self._startTimers()
 
     def auth(self, secret: bytes) -> None:
-        self._fatal(ProtocolError(E_AUTH_DISABLED, "AUTH disabled"))
+        if self.authorizations is not None and self.authorizations.entries:
+            self._fatal(ProtocolError(E_INVALID, "AUTH already set"))
+            return
+        authClient = self.factory.authClient
+        if authClient is None:
+            self._fatal(ProtocolError(E_AUTH_DISABLED, "AUTH disabled"))
+            return
+        self._authSecret = secret
+        self._queryAuth(self._authorized)
+
+    def _queryAuth(self, then: Callable[[Authorizations], None]) -> None:
+        # Commands wait (in the decoder's buffer) while the auth server is
+        # asked; other connections are unaffected.
+        authClient = self.factory.authClient
+        assert authClient is not None and self._decoder is not None
+        self._decoder.pauseDecoding()
+        peer = self.transport.getPeer() if self.transport else None
+        querying = Deferred.fromCoroutine(
+            authClient.query(
+                self._authSecret,
+                getattr(peer, "host", ""),
+                self.tls,
+                self._commonName(),
+            )
+        )
+
+        def answered(authorizations: Authorizations) -> None:
+            if self._closed:
+                return
+            then(authorizations)
+            if not self._closed:
+                self._resumeInput()
+
+        def failed(failure: Failure) -> None:
+            self._log.warn("AUTH failed: {error}", error=failure.getErrorMessage())
+            if not self._closed:
+                self._fatal(ProtocolError(E_AUTH_FAILED, "AUTH failed"))
+
+        querying.addCallbacks(answered, failed)
+
+    def _commonName(self) -> str:
+        if not self.tls or self.transport is None:
+            return ""
+        getCertificate = getattr(self.transport, "getPeerCertificate", None)
+        certificate = getCertificate() if getCertificate is not None else None
+        if certificate is None:
+            return ""
+        return str(certificate.get_subject().CN or "")
+
+    def _authorized(self, authorizations: Authorizations) -> None:
+        self.authorizations = authorizations
+        if not authorizations.entries:
+            self._fatal(ProtocolError(E_UNAUTHORIZED, "AUTH no authorizations found"))
+            return
+        self._writeFrame(encodeResponse(authorizations.reply()))
+
+    def _resumeInput(self) -> None:
+        assert self._decoder is not None
+        self._decoder.resumeDecoding()
+        self._inputDone()
+
+    def _checkAuth(
+        self, command: str, topic: str, channel: str, proceed: Callable[[], None]
+    ) -> None:
+        """
+        Go's C{CheckAuth}: run C{proceed} if this client may do C{command},
+        asking the auth server again once the cached answer has expired.
+        """
+        if self.factory.authClient is None:
+            proceed()
+            return
+        authorizations = self.authorizations
+        if authorizations is None or not authorizations.entries:
+            self._fatal(ProtocolError(E_AUTH_FIRST, f"AUTH required before {command}"))
+            return
+
+        def check(current: Authorizations) -> None:
+            self.authorizations = current
+            if current.allows(topic, channel):
+                proceed()
+                return
+            quoted = f"{goQuote(topic.encode())} {goQuote(channel.encode())}"
+            self._fatal(
+                ProtocolError(E_UNAUTHORIZED, f"AUTH failed for {command} on {quoted}")
+            )
+
+        if authorizations.expires <= self.clock.seconds():
+            self._queryAuth(check)
+        else:
+            check(authorizations)
 
     def sub(self, topic: str, channel: str) -> None:
+        self._checkAuth("SUB", topic, channel, lambda: self._subscribe(topic, channel))
+
+    def _subscribe(self, topic: str, channel: str) -> None:
         broker = self.broker
         subscribed = broker.getChannel(topic, channel, self.clock.seconds())
         error = subscribed.addConsumer(self)
@@ -506,18 +620,28 @@ class NSQDProtocol(Protocol):
         self._writeFrame(RESPONSE_OK)
 
     def pub(self, topic: str, body: bytes) -> None:
-        self._publish(topic, [body], 0, E_PUB_FAILED)
+        self._checkAuth(
+            "PUB", topic, "", lambda: self._publish(topic, [body], 0, E_PUB_FAILED)
+        )
 
     def mpubStarted(self, topic: str) -> bool:
-        # Go creates the topic before it reads the MPUB body.
+        # Go authorises and creates the topic before it reads the MPUB body.
+        self._checkAuth("MPUB", topic, "", lambda: self._createTopic(topic))
+        return not self._closed
+
+    def _createTopic(self, topic: str) -> None:
         self.broker.getTopic(topic)
-        return True
 
     def mpub(self, topic: str, bodies: list[bytes]) -> None:
         self._publish(topic, bodies, 0, E_MPUB_FAILED)
 
     def dpub(self, topic: str, deferMs: int, body: bytes) -> None:
-        self._publish(topic, [body], deferMs, E_DPUB_FAILED)
+        self._checkAuth(
+            "DPUB",
+            topic,
+            "",
+            lambda: self._publish(topic, [body], deferMs, E_DPUB_FAILED),
+        )
 
     def rdy(self, count: int) -> None:
         maximum = self.factory.config.max_rdy_count
@@ -590,6 +714,7 @@ class NSQDFactory(Factory):
         self.clock = clock
         self.identifyLimits = identifyLimits(config)
         self.tlsOptions = serverTLSOptions(config)
+        self.authClient = AuthClient(config, clock) if config.authEnabled else None
         self.connections: set[NSQDProtocol] = set()
         self.dirty: set[NSQDProtocol] = set()
         self._flushCall: IDelayedCall | None = None
