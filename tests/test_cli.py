@@ -187,7 +187,7 @@ class CommandTests(SynchronousTestCase):
         )
         self.assertEqual(status, 0)
         self.assertEqual(
-            [port for port, _, _, _ in reactor.tcpServers], [4160, 4161, 4150]
+            [port for port, _, _, _ in reactor.tcpServers], [4160, 4161, 4150, 4151]
         )
         self.assertRegex(
             err, r"(?m)^\[nsqlookupd\] .* INFO: TCP: listening on 0\.0\.0\.0:4160$"

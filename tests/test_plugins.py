@@ -175,5 +175,5 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIsInstance(service.nsqlookupd, NSQLookupdService)
         service.startService()
         self.assertEqual(
-            [port for port, _, _, _ in reactor.tcpServers], [4160, 4161, 4150]
+            [port for port, _, _, _ in reactor.tcpServers], [4160, 4161, 4150, 4151]
         )

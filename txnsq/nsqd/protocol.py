@@ -211,10 +211,13 @@ class NSQDProtocol(Protocol):
 
     def remoteAddress(self) -> str:
         """
-        C{host:port} of the peer, as Go's /stats shows it.
+        C{host:port} of the peer, as Go's /stats shows it (IPv6 hosts in
+        brackets).
         """
         peer: IAddress | None = self.transport.getPeer() if self.transport else None
         host, port = getattr(peer, "host", ""), getattr(peer, "port", 0)
+        if ":" in host:
+            host = f"[{host}]"
         return f"{host}:{port}"
 
     def dataReceived(self, data: bytes) -> None:
@@ -663,7 +666,7 @@ class NSQDProtocol(Protocol):
         try:
             if channel is None:
                 raise ChannelError("ID not in flight")
-            channel.finish(self, messageID)
+            channel.finish(self, messageID, self.clock.seconds())
         except ChannelError as e:
             self._inFlightError(E_FIN_FAILED, "FIN", messageID, e)
 

@@ -96,9 +96,9 @@ class NSQDService(MultiService):
 
         self.httpService: ListeningService | None = None
         if httpResourceFactory is not None and config.http_address:
-            from twisted.web.server import Site
+            from txnsq.nsqd.http import NSQDSite
 
-            site = Site(httpResourceFactory(self))  # type: ignore[no-untyped-call]
+            site = NSQDSite(httpResourceFactory(self), config, reactor)
             self.httpService = listeningService(
                 reactor, config.http_address, site, "HTTP", _LOG_NAMESPACE
             )

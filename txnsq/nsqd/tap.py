@@ -10,6 +10,7 @@ from typing import Any
 from twisted.application.service import IService
 
 from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.http import httpResource
 from txnsq.nsqd.options import Options
 from txnsq.nsqd.service import NSQDService
 
@@ -24,7 +25,7 @@ def nsqdService(config: NSQDConfig, reactor: Any) -> NSQDService:
 
     @param reactor: the reactor to listen with and the clock.
     """
-    return NSQDService(config, reactor)
+    return NSQDService(config, reactor, httpResourceFactory=httpResource)
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:

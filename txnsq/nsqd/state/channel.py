@@ -14,6 +14,7 @@ from txnsq.nsqd.state.message import Message
 from txnsq.wire.names import isEphemeral
 
 if TYPE_CHECKING:
+    from txnsq.nsqd.quantile import LatencyWindow
     from txnsq.nsqd.state.backend import BackendQueue
 
 
@@ -75,6 +76,9 @@ class Channel:
         #: Due times (Unix seconds) of deferred messages that were written to
         #: the backend at the last shutdown, applied as they are read back.
         self.restoredDue: dict[bytes, float] = {}
+        #: End-to-end latency samples (publish to FIN) when percentiles are
+        #: configured; set by whoever reports them.
+        self.e2eLatency: LatencyWindow | None = None
 
     def __repr__(self) -> str:
         return f"<Channel {self.topicName}:{self.name}>"
@@ -223,7 +227,9 @@ class Channel:
             del bucket[messageID]
         return message
 
-    def finish(self, consumer: Consumer, messageID: bytes) -> Message:
+    def finish(
+        self, consumer: Consumer, messageID: bytes, now: float | None = None
+    ) -> Message:
         """
         FIN: the message is done.
 
@@ -232,6 +238,8 @@ class Channel:
         message = self._popInFlight(consumer, messageID)
         message.owner = None
         consumer.messageDone(message, FINISHED)
+        if self.e2eLatency is not None and now is not None:
+            self.e2eLatency.insert(message.timestamp, now)
         return message
 
     def requeue(

@@ -1,0 +1,394 @@
+"""
+Tests for L{txnsq.nsqd.stats} and L{txnsq.nsqd.quantile}: the pieces of
+C{/stats} that the HTTP tests do not pin down (latency percentiles, client
+details, memory figures, text formatting).
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.nsqd.test_http import FakeClient
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.quantile import LatencyWindow, mergedResult
+from txnsq.nsqd.state import Broker
+from txnsq.nsqd.stats import (
+    E2ELatencyTracker,
+    GCPauseRecorder,
+    Health,
+    Stats,
+    clientStats,
+    formatStatsText,
+    gatherStats,
+    latencyJSON,
+    memoryStats,
+    nanosecondsToHuman,
+)
+
+NOW = 1_000_000.0
+NS = 1_000_000_000
+
+
+def window(percentiles: list[float], now: float = NOW) -> LatencyWindow:
+    """
+    A 10-minute window with a seeded random source.
+    """
+    return LatencyWindow(600.0, percentiles, now, random.Random(4))
+
+
+def insertLatencies(latency: LatencyWindow, millis: list[int], now: float) -> None:
+    """
+    Record messages finished at C{now} after C{millis} milliseconds each.
+    """
+    for ms in millis:
+        latency.insert(int(now * NS) - ms * 1_000_000, now)
+
+
+class LatencyWindowTests(SynchronousTestCase):
+    """
+    L{LatencyWindow}: nearest-rank percentiles over two half windows.
+    """
+
+    def test_empty(self) -> None:
+        """
+        With no sample the count is 0 and every percentile 0, as perks
+        answers for an empty stream.
+        """
+        self.assertEqual(window([1.0, 0.5]).result(NOW), (0, [(1.0, 0.0), (0.5, 0.0)]))
+
+    def test_exactWhileSmall(self) -> None:
+        """
+        Up to the reservoir size every sample is kept: the answer is the
+        exact nearest-rank percentile, in the configured order.
+        """
+        latency = window([1.0, 0.99, 0.5, 0.01])
+        insertLatencies(latency, list(range(1, 101)), NOW)
+        count, values = latency.result(NOW)
+        self.assertEqual(count, 100)
+        self.assertEqual(
+            [(q, v / 1e6) for q, v in values],
+            [(1.0, 100.0), (0.99, 99.0), (0.5, 50.0), (0.01, 1.0)],
+        )
+
+    def test_rolling(self) -> None:
+        """
+        Samples older than the window drop out a half window at a time:
+        after half a window both halves still count, after a whole one only
+        the newer half, after two windows nothing.
+        """
+        latency = window([1.0])
+        insertLatencies(latency, [500], NOW)
+        later = NOW + 301
+        insertLatencies(latency, [100], later)
+        self.assertEqual(latency.result(later), (2, [(1.0, 500e6)]))
+        self.assertEqual(latency.result(NOW + 601), (1, [(1.0, 100e6)]))
+        self.assertEqual(latency.result(NOW + 1300), (0, [(1.0, 0.0)]))
+
+    def test_bounded(self) -> None:
+        """
+        Beyond the reservoir size, the count stays exact, memory stays
+        bounded and the percentiles are estimated from a uniform sample.
+        """
+        latency = window([0.5, 0.9])
+        values = list(range(1, 20_001))
+        random.Random(1).shuffle(values)
+        insertLatencies(latency, values, NOW)
+        count, weighted = latency.samples(NOW)
+        self.assertEqual((count, len(weighted)), (20_000, LatencyWindow.reservoirSize))
+        (_, median), (_, p90) = latency.result(NOW)[1]
+        self.assertLess(abs(median / 1e6 - 10_000), 1_000)
+        self.assertLess(abs(p90 / 1e6 - 18_000), 1_000)
+
+    def test_merged(self) -> None:
+        """
+        A topic's percentiles merge its channels' samples.
+        """
+        first, second = window([1.0, 0.5]), window([1.0, 0.5])
+        insertLatencies(first, [1, 2], NOW)
+        insertLatencies(second, [3, 4], NOW)
+        self.assertEqual(
+            mergedResult([first, second], [1.0, 0.5], NOW),
+            (4, [(1.0, 4e6), (0.5, 2e6)]),
+        )
+
+    def test_latencyJSON(self) -> None:
+        """
+        Go's C{quantile.Result} shape: C{null} percentiles without a
+        window, else one C{{"quantile","value"}} per percentile.
+        """
+        self.assertEqual(latencyJSON([], NOW), {"count": 0, "percentiles": None})
+        latency = window([1.0, 0.99])
+        insertLatencies(latency, [252], NOW)
+        self.assertEqual(
+            latencyJSON([latency], NOW),
+            {
+                "count": 1,
+                "percentiles": [
+                    {"quantile": 1.0, "value": 252e6},
+                    {"quantile": 0.99, "value": 252e6},
+                ],
+            },
+        )
+
+
+class TrackerTests(SynchronousTestCase):
+    """
+    L{E2ELatencyTracker} and the latency in C{/stats}.
+    """
+
+    def test_attaches(self) -> None:
+        """
+        With percentiles configured, existing and new channels get a
+        window; topics report the merge and channels their own.
+        """
+        config = NSQDConfig(e2e_processing_latency_percentiles=[1.0, 0.5])
+        broker = Broker(config)
+        old = broker.getChannel("t", "old", NOW)
+        E2ELatencyTracker(broker, config, lambda: NOW)
+        new = broker.getChannel("t", "new", NOW)
+        for channel, millis in ((old, [10]), (new, [20, 30])):
+            insertLatencies(channel.e2eLatency, millis, NOW)  # type: ignore[attr-defined]
+        broker.getTopic("bare")
+        stats = gatherStats(broker, [], now=NOW)
+        assert stats.topics is not None
+        bare, topic = stats.topics
+        self.assertEqual(
+            bare["e2e_processing_latency"], {"count": 0, "percentiles": None}
+        )
+        self.assertEqual(
+            topic["e2e_processing_latency"],
+            {
+                "count": 3,
+                "percentiles": [
+                    {"quantile": 1.0, "value": 30e6},
+                    {"quantile": 0.5, "value": 20e6},
+                ],
+            },
+        )
+        self.assertEqual(
+            [c["e2e_processing_latency"]["count"] for c in topic["channels"]], [2, 1]
+        )
+        text = formatStatsText(stats, None, "OK", NOW, NOW)
+        self.assertIn("msgs: 0        e2e%: 30.0ms, 20.0ms\n", text)
+        self.assertIn("[old                      ]", text)
+        self.assertIn("msgs: 0        e2e%: 10.0ms, 10.0ms\n", text)
+
+    def test_notConfigured(self) -> None:
+        """
+        Without percentiles no channel gets a window.
+        """
+        config = NSQDConfig()
+        broker = Broker(config)
+        E2ELatencyTracker(broker, config, lambda: NOW)
+        channel = broker.getChannel("t", "c", NOW)
+        self.assertIsNone(channel.e2eLatency)
+
+    def test_nanosecondsToHuman(self) -> None:
+        """
+        Go's C{NanoSecondToHuman}: the unit changes strictly above each
+        power of 1000, with one decimal.
+        """
+        cases = {
+            0: "0.0ns",
+            1000: "1000.0ns",
+            1001: "1.0us",
+            1_000_000: "1000.0us",
+            252_721_661: "252.7ms",
+            1_500_000_000: "1.5s",
+        }
+        for value, text in cases.items():
+            self.assertEqual(nanosecondsToHuman(value), text)
+
+
+class _Authorizations:
+    """
+    An auth server's answer, as the TCP protocol keeps it.
+    """
+
+    def __init__(self, identity: str, identityURL: str, entries: tuple[str, ...]):
+        self.identity = identity
+        self.identityURL = identityURL
+        self.entries = entries
+
+
+class _TLSHandle:
+    """
+    The parts of a pyOpenSSL connection C{/stats} reads.
+    """
+
+    def __init__(self, cipher: str, version: str) -> None:
+        self.cipher = cipher
+        self.version = version
+
+    def get_cipher_name(self) -> str:
+        """
+        The OpenSSL cipher name.
+        """
+        return self.cipher
+
+    def get_protocol_version_name(self) -> str:
+        """
+        The OpenSSL protocol name.
+        """
+        return self.version
+
+    def get_alpn_proto_negotiated(self) -> bytes:
+        """
+        No ALPN.
+        """
+        return b""
+
+
+class _TLSTransport:
+    """
+    A transport after C{startTLS}: its handle is the TLS connection.
+    """
+
+    def __init__(self, cipher: str, version: str) -> None:
+        self.handle = _TLSHandle(cipher, version)
+
+    def getHandle(self) -> _TLSHandle:
+        """
+        The TLS connection.
+        """
+        return self.handle
+
+
+class ClientStatsTests(SynchronousTestCase):
+    """
+    L{clientStats}.
+    """
+
+    def test_optionalFields(self) -> None:
+        """
+        Auth fields appear only when the auth server answered (C{authed}
+        only when it granted something); TLS details come from the
+        connection's pyOpenSSL handle, named as Go names them (suites Go
+        does not know as C{Unknown <id>}); compression flags are read.
+        """
+        client: Any = FakeClient()
+        client.deflate = True
+        client.authorizations = _Authorizations("alice", "", ("grant",))
+        client.tls = True
+        client.transport = _TLSTransport("ECDHE-RSA-AES128-GCM-SHA256", "TLSv1.2")
+        stats = clientStats(client)
+        self.assertEqual(
+            list(stats)[12:],
+            [
+                "deflate",
+                "snappy",
+                "user_agent",
+                "authed",
+                "auth_identity",
+                "tls",
+                "tls_cipher_suite",
+                "tls_version",
+                "tls_negotiated_protocol",
+                "tls_negotiated_protocol_is_mutual",
+            ],
+        )
+        self.assertEqual(
+            [stats[k] for k in list(stats)[12:]],
+            [
+                True,
+                False,
+                "probe/1.0",
+                True,
+                "alice",
+                True,
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                "TLS1.2",
+                "",
+                True,
+            ],
+        )
+        client.transport = _TLSTransport("TLS_AES_128_GCM_SHA256", "TLSv1.3")
+        client.authorizations = _Authorizations("", "https://id", ())
+        stats = clientStats(client)
+        self.assertEqual(
+            (stats["tls_cipher_suite"], stats["tls_version"]),
+            ("Unknown 4865", "TLS1.3"),
+        )
+        self.assertNotIn("authed", stats)
+        self.assertEqual(stats["auth_identity_url"], "https://id")
+
+    def test_pubCountsOneTopic(self) -> None:
+        """
+        C{pub_counts} lists only the first topic (Go's loop breaks), or
+        the filtered topic.
+        """
+        client = FakeClient()
+        client.pubCounts = {"a": 1, "b": 2}
+        self.assertEqual(
+            clientStats(client)["pub_counts"], [{"topic": "a", "count": 1}]
+        )
+        self.assertEqual(
+            clientStats(client, "b")["pub_counts"], [{"topic": "b", "count": 2}]
+        )
+        self.assertNotIn("pub_counts", clientStats(client, "c"))
+
+
+class MemoryAndHealthTests(SynchronousTestCase):
+    """
+    L{memoryStats}, L{GCPauseRecorder} and L{Health}.
+    """
+
+    def test_gcPauses(self) -> None:
+        """
+        The recorder times collections; the pause percentiles come from
+        them, in microseconds, and the run count covers every generation.
+        """
+        recorder = GCPauseRecorder()
+        gc.callbacks.append(recorder)
+        self.addCleanup(gc.callbacks.remove, recorder)
+        before = memoryStats(recorder)["gc_total_runs"]
+        gc.collect()
+        self.assertEqual(len(recorder.pauses), 1)
+        recorder.pauses.clear()
+        recorder.pauses.extend([5_000, 1_000_000, 2_000_000])
+        stats = memoryStats(recorder)
+        self.assertEqual(stats["gc_pause_usec_100"], 2000)
+        self.assertGreater(stats["gc_total_runs"], before)
+        self.assertGreater(stats["heap_objects"], 0)
+        self.assertGreater(stats["heap_in_use_bytes"], 0)
+
+    def test_installOnce(self) -> None:
+        """
+        L{GCPauseRecorder.install} registers one recorder per process.
+        """
+        self.assertIs(GCPauseRecorder.install(), GCPauseRecorder.install())
+        self.assertEqual(gc.callbacks.count(GCPauseRecorder.install()), 1)
+
+    def test_health(self) -> None:
+        """
+        OK, then C{NOK - <error>} after a failure, OK again after success.
+        """
+        health = Health()
+        self.assertEqual((health.healthy, health.text()), (True, "OK"))
+        health.set(OSError(28, "No space left on device"))
+        self.assertEqual(health.text(), "NOK - [Errno 28] No space left on device")
+        health.set(None)
+        self.assertTrue(health.healthy)
+
+    def test_textWithoutTopics(self) -> None:
+        """
+        Go's nil topics and producers print as C{None}.
+        """
+        text = formatStatsText(Stats(None, None), None, "OK", NOW, NOW + 0.25)
+        self.assertEqual(
+            text.split("\n")[2:],
+            [
+                "uptime 250ms",
+                "",
+                "Health: OK",
+                "",
+                "Topics: None",
+                "",
+                "Producers: None",
+                "",
+            ],
+        )

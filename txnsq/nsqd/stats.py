@@ -1,0 +1,641 @@
+# -*- test-case-name: tests.nsqd.test_stats -*-
+"""
+nsqd's statistics: what C{GET /stats} reports, as Go nsqd 1.3.0 shapes it,
+in JSON (L{gatherStats} builds the objects, in Go's field order, ready for
+L{txnsq._gojson.encodeJSON}) and as Go's plain-text page
+(L{formatStatsText}).
+
+Go's quirks are kept (they are part of what clients and the golden
+recordings see):
+
+  - topics and channels are sorted by name; a C{topic=} filter naming an
+    unknown topic gives C{"topics":null,"producers":null}; a C{channel=}
+    filter drops the topics that lack that channel (C{"topics":[]});
+  - C{include_clients=false} makes every channel's C{clients} and the
+    C{producers} list C{null}, while C{client_count} stays filled;
+  - a producer (a connection that has published) lists only one topic in
+    C{pub_counts}, and reports C{message_count} 0;
+  - C{e2e_processing_latency} is C{{"count":0,"percentiles":null}} unless
+    C{--e2e-processing-latency-percentile} is set (see
+    L{txnsq.nsqd.quantile}); in text it is then empty, leaving
+    C{e2e%: } with its trailing space.
+
+C{memory} holds Go runtime figures in Go; here the same nine keys carry the
+closest Python equivalents (L{memoryStats} says which).
+
+This module imports no Twisted: it reads the broker and the connections'
+counters, so it can be tested with fakes.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+import attrs
+
+from txnsq import NSQ_VERSION
+from txnsq._goflags import formatDurationNanoseconds
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.quantile import LatencyWindow, mergedResult
+from txnsq.nsqd.state import Broker, Channel, Topic
+
+__all__ = [
+    "STATS_TEXT_VERSION",
+    "ClientCounters",
+    "E2ELatencyTracker",
+    "GCPauseRecorder",
+    "Health",
+    "Stats",
+    "clientStats",
+    "formatStatsText",
+    "gatherStats",
+    "latencyJSON",
+    "memoryStats",
+    "nanosecondsToHuman",
+]
+
+STATS_TEXT_VERSION = f"nsqd v{NSQ_VERSION} (built w/go1.19.8)"
+"""
+The first line of the text C{/stats} page.  It is Go nsqd 1.3.0's exact
+line, toolchain included, so that anything that reads the page (and the
+golden recordings) sees what Go's nsqd prints; C{--version} says txnsq.
+"""
+
+JSONObject = dict[str, Any]
+
+
+class ClientCounters(Protocol):
+    """
+    What L{clientStats} reads from a TCP connection
+    (L{txnsq.nsqd.protocol.NSQDProtocol} provides it).
+
+    Optional attributes, read when present and otherwise taken as off or
+    empty: C{deflate}, C{snappy}, C{tls} (then the TLS details come from
+    C{transport.getHandle()}, a pyOpenSSL connection) and
+    C{authorizations} (with C{identity}, C{identityURL} and C{entries}).
+    """
+
+    clientID: str
+    hostname: str
+    userAgent: str
+    state: int
+    readyCount: int
+    inFlightCount: int
+    messageCount: int
+    finishCount: int
+    requeueCount: int
+    pubCounts: dict[str, int]
+    sampleRate: int
+    connectTime: float
+
+    def remoteAddress(self) -> str:
+        """
+        C{host:port} of the peer.
+        """
+
+
+class Health:
+    """
+    nsqd's health: C{OK} until a backend write fails, C{NOK - <error>}
+    until the next one succeeds (Go's C{NSQD.SetHealth}).
+    """
+
+    def __init__(self) -> None:
+        self.error: str | None = None
+
+    def set(self, error: BaseException | str | None) -> None:
+        """
+        Record the outcome of the latest backend write: L{None} for
+        success, else the error.
+        """
+        self.error = None if error is None else str(error)
+
+    @property
+    def healthy(self) -> bool:
+        """
+        Whether the latest backend write succeeded.
+        """
+        return self.error is None
+
+    def text(self) -> str:
+        """
+        C{OK} or C{NOK - <error>}, as C{/ping} and C{/stats} show it.
+        """
+        return "OK" if self.error is None else f"NOK - {self.error}"
+
+
+# e2e processing latency.
+
+
+def _channelWindow(channel: Channel) -> LatencyWindow | None:
+    return channel.e2eLatency
+
+
+def latencyJSON(windows: Sequence[LatencyWindow], now: float) -> JSONObject:
+    """
+    Go's C{quantile.Result} for C{windows} merged: C{count} and
+    C{percentiles} (a list of C{{"quantile","value"}} objects, or C{null}
+    when there is no window).
+    """
+    if not windows:
+        return {"count": 0, "percentiles": None}
+    count, values = mergedResult(windows, windows[0].percentiles, now)
+    return {
+        "count": count,
+        "percentiles": [{"quantile": q, "value": value} for q, value in values],
+    }
+
+
+class E2ELatencyTracker:
+    """
+    Gives every channel a L{LatencyWindow} (as its C{e2eLatency}
+    attribute) when C{--e2e-processing-latency-percentile} is set, as Go
+    gives each channel a stream.  It attaches to existing channels now and
+    to new ones as the broker announces them.
+
+    Samples are added on C{FIN} by whoever handles it:
+    C{channel.e2eLatency.insert(message.timestamp, now)}.
+    """
+
+    def __init__(
+        self, broker: Broker, config: NSQDConfig, clock: Callable[[], float]
+    ) -> None:
+        """
+        @param clock: the current time in seconds (the reactor's
+            C{seconds}).
+        """
+        self.broker = broker
+        self.config = config
+        self._clock = clock
+        for topic in broker.topics.values():
+            for channel in topic.channels.values():
+                self._attach(channel)
+        broker.observers.append(self)
+
+    def _attach(self, channel: Channel) -> None:
+        config = self.config
+        if not config.e2e_processing_latency_percentiles:
+            return
+        if _channelWindow(channel) is None:
+            window = LatencyWindow(
+                config.e2e_processing_latency_window_time,
+                config.e2e_processing_latency_percentiles,
+                self._clock(),
+            )
+            channel.e2eLatency = window
+
+    def topologyChanged(self, event: str, topic: str, channel: str | None) -> None:
+        """
+        Attach a window to a channel just created.
+        """
+        if event != "channel_created" or channel is None:
+            return
+        held = self.broker.topics.get(topic)
+        created = held.channels.get(channel) if held is not None else None
+        if created is not None:
+            self._attach(created)
+
+
+# Clients.
+
+
+def clientStats(client: ClientCounters, topicFilter: str = "") -> JSONObject:
+    """
+    Go's C{ClientV2Stats} for one connection, in its field order.
+
+    @param topicFilter: the C{topic=} filter of the request: C{pub_counts}
+        then only considers that topic.
+    """
+    pubCounts = []
+    for topic, count in client.pubCounts.items():
+        if topicFilter and topic != topicFilter:
+            continue
+        pubCounts.append({"topic": topic, "count": count})
+        # Go stops at the first topic (a quirk that clients see).
+        break
+    stats: JSONObject = {
+        "client_id": client.clientID,
+        "hostname": client.hostname,
+        "version": "V2",
+        "remote_address": client.remoteAddress(),
+        "state": client.state,
+        "ready_count": client.readyCount,
+        "in_flight_count": client.inFlightCount,
+        "message_count": client.messageCount,
+        "finish_count": client.finishCount,
+        "requeue_count": client.requeueCount,
+        "connect_ts": int(client.connectTime),
+        "sample_rate": client.sampleRate,
+        "deflate": bool(getattr(client, "deflate", False)),
+        "snappy": bool(getattr(client, "snappy", False)),
+        "user_agent": client.userAgent,
+    }
+    authorizations = getattr(client, "authorizations", None)
+    if authorizations is not None:
+        # Go: authed when the auth server granted anything; identity and
+        # its URL whenever it answered.
+        if getattr(authorizations, "entries", ()):
+            stats["authed"] = True
+        if getattr(authorizations, "identity", ""):
+            stats["auth_identity"] = authorizations.identity
+        if getattr(authorizations, "identityURL", ""):
+            stats["auth_identity_url"] = authorizations.identityURL
+    if pubCounts:
+        stats["pub_counts"] = pubCounts
+    tls = bool(getattr(client, "tls", False))
+    cipher, version, negotiated = _tlsDetails(client) if tls else ("", "", "")
+    stats["tls"] = tls
+    stats["tls_cipher_suite"] = cipher
+    stats["tls_version"] = version
+    stats["tls_negotiated_protocol"] = negotiated
+    # Deprecated in Go's crypto/tls and always true there.
+    stats["tls_negotiated_protocol_is_mutual"] = tls
+    return stats
+
+
+# Go nsqd names these suites (by their OpenSSL names here); any other is
+# "Unknown <IANA id>".
+_GO_CIPHER_NAMES = {
+    "RC4-SHA": "TLS_RSA_WITH_RC4_128_SHA",
+    "DES-CBC3-SHA": "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    "AES128-SHA": "TLS_RSA_WITH_AES_128_CBC_SHA",
+    "AES256-SHA": "TLS_RSA_WITH_AES_256_CBC_SHA",
+    "ECDHE-ECDSA-RC4-SHA": "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
+    "ECDHE-ECDSA-AES128-SHA": "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "ECDHE-ECDSA-AES256-SHA": "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "ECDHE-RSA-RC4-SHA": "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+    "ECDHE-RSA-DES-CBC3-SHA": "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    "ECDHE-RSA-AES128-SHA": "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "ECDHE-RSA-AES256-SHA": "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    "ECDHE-RSA-AES128-GCM-SHA256": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "ECDHE-ECDSA-AES128-GCM-SHA256": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+}
+_CIPHER_IDS = {
+    "TLS_AES_128_GCM_SHA256": 0x1301,
+    "TLS_AES_256_GCM_SHA384": 0x1302,
+    "TLS_CHACHA20_POLY1305_SHA256": 0x1303,
+    "AES128-GCM-SHA256": 0x009C,
+    "AES256-GCM-SHA384": 0x009D,
+    "ECDHE-ECDSA-AES256-GCM-SHA384": 0xC02C,
+    "ECDHE-RSA-AES256-GCM-SHA384": 0xC030,
+    "ECDHE-RSA-CHACHA20-POLY1305": 0xCCA8,
+    "ECDHE-ECDSA-CHACHA20-POLY1305": 0xCCA9,
+}
+_GO_TLS_VERSIONS = {
+    "TLSv1": "TLS1.0",
+    "TLSv1.1": "TLS1.1",
+    "TLSv1.2": "TLS1.2",
+    "TLSv1.3": "TLS1.3",
+}
+
+
+def _tlsDetails(client: object) -> tuple[str, str, str]:
+    """
+    Go's cipher suite and version names and the ALPN protocol of a TLS
+    connection, read from its pyOpenSSL connection (the transport's handle
+    once TLS started); empty when unavailable.
+    """
+    try:
+        handle: Any = getattr(client, "transport", None).getHandle()  # type: ignore[union-attr]
+        name = handle.get_cipher_name() or ""
+        version = handle.get_protocol_version_name() or ""
+        negotiated = handle.get_alpn_proto_negotiated() or b""
+    except Exception:
+        return "", "", ""
+    cipher = _GO_CIPHER_NAMES.get(name) or f"Unknown {_CIPHER_IDS.get(name, 0)}"
+    return (
+        cipher,
+        _GO_TLS_VERSIONS.get(version, f"Unknown {version}"),
+        negotiated.decode("utf-8", "replace"),
+    )
+
+
+# Topics and channels.
+
+
+@attrs.frozen
+class Stats:
+    """
+    Go's C{nsqd.Stats}: the topics and producers C{/stats} reports, each
+    L{None} where Go's slice is nil (C{null} in JSON).
+    """
+
+    topics: list[JSONObject] | None
+    producers: list[JSONObject] | None
+
+
+def _channelStats(
+    channel: Channel, includeClients: bool, topicFilter: str, now: float
+) -> JSONObject:
+    consumers = cast("list[ClientCounters]", list(channel.consumers))
+    window = _channelWindow(channel)
+    return {
+        "channel_name": channel.name,
+        "depth": channel.depth(),
+        "backend_depth": channel.backendDepth(),
+        "in_flight_count": len(channel.inFlight),
+        "deferred_count": channel.deferredCount(),
+        "message_count": channel.messageCount,
+        "requeue_count": channel.requeueCount,
+        "timeout_count": channel.timeoutCount,
+        "client_count": len(consumers),
+        "clients": (
+            [clientStats(client, topicFilter) for client in consumers]
+            if includeClients
+            else None
+        ),
+        "paused": channel.paused,
+        "e2e_processing_latency": latencyJSON(
+            [window] if window is not None else [], now
+        ),
+    }
+
+
+def _topicStats(topic: Topic, channels: list[JSONObject], now: float) -> JSONObject:
+    windows = [
+        window
+        for window in map(_channelWindow, topic.channels.values())
+        if window is not None
+    ]
+    return {
+        "topic_name": topic.name,
+        "channels": channels,
+        "depth": topic.depth(),
+        "backend_depth": topic.backendDepth(),
+        "message_count": topic.messageCount,
+        "message_bytes": topic.messageBytes,
+        "paused": topic.paused,
+        "e2e_processing_latency": latencyJSON(windows, now),
+    }
+
+
+def gatherStats(
+    broker: Broker,
+    clients: Iterable[ClientCounters],
+    *,
+    topic: str = "",
+    channel: str = "",
+    includeClients: bool = True,
+    now: float = 0.0,
+) -> Stats:
+    """
+    Go's C{NSQD.GetStats}.
+
+    @param clients: every TCP connection; those that have published are
+        the producers.
+    @param topic: only this topic (C{""}: all).
+    @param channel: only this channel of each topic (C{""}: all).
+    @param now: the time, for the latency windows.
+    """
+    if topic:
+        found = broker.topics.get(topic)
+        if found is None:
+            return Stats(None, None)
+        topics = [found]
+    else:
+        topics = sorted(broker.topics.values(), key=lambda t: t.name)
+    topicStats = []
+    for held in topics:
+        if channel:
+            only = held.channels.get(channel)
+            if only is None:
+                continue
+            channels = [only]
+        else:
+            channels = sorted(held.channels.values(), key=lambda c: c.name)
+        channelStats = [_channelStats(c, includeClients, topic, now) for c in channels]
+        topicStats.append(_topicStats(held, channelStats, now))
+    producers = None
+    if includeClients:
+        publishing = [client for client in clients if client.pubCounts]
+        publishing.sort(key=lambda client: client.connectTime)
+        # Go leaves the slice nil when no connection has published.
+        producers = [clientStats(client, topic) for client in publishing] or None
+    return Stats(topicStats, producers)
+
+
+# Memory.
+
+
+class GCPauseRecorder:
+    """
+    Times Python's garbage collections (through C{gc.callbacks}), keeping
+    the latest 256 pauses as Go's runtime keeps C{PauseNs}.
+    """
+
+    _installed: GCPauseRecorder | None = None
+
+    def __init__(self) -> None:
+        self.pauses: deque[int] = deque(maxlen=256)
+        self._started: int | None = None
+
+    @classmethod
+    def install(cls) -> GCPauseRecorder:
+        """
+        The process's recorder, registered with C{gc} on first use.
+        """
+        if cls._installed is None:
+            cls._installed = cls()
+            gc.callbacks.append(cls._installed)
+        return cls._installed
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        """
+        C{gc}'s callback: note when a collection starts and how long it
+        took when it stops.
+        """
+        if phase == "start":
+            self._started = time.perf_counter_ns()
+        elif phase == "stop" and self._started is not None:
+            self.pauses.append(time.perf_counter_ns() - self._started)
+            self._started = None
+
+
+def _percentile(percent: float, ordered: list[int]) -> int:
+    # Go nsqd's percentile(): index floor(p/100 * n + 0.5), capped.
+    if not ordered:
+        return 0
+    index = int(percent / 100.0 * len(ordered) + 0.5)
+    return ordered[min(index, len(ordered) - 1)]
+
+
+def _residentBytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            resident = int(statm.read().split()[1])
+        return resident * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+    except ImportError:
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def memoryStats(recorder: GCPauseRecorder | None = None) -> JSONObject:
+    """
+    Go's C{memStats} keys with Python's figures:
+
+      - C{heap_objects}: memory blocks the Python allocator holds
+        (C{sys.getallocatedblocks()});
+      - C{heap_in_use_bytes}: the process's resident set size (from
+        C{/proc/self/statm}; peak RSS from C{getrusage} elsewhere);
+      - C{heap_idle_bytes}, C{heap_released_bytes}, C{next_gc_bytes}: 0,
+        as Python has no equivalent (its collector is triggered by
+        allocation counts, not heap size, and it does not track pages
+        returned to the OS);
+      - C{gc_pause_usec_100/99/95}: percentiles of the latest 256 garbage
+        collection pauses timed by L{GCPauseRecorder}, in microseconds;
+      - C{gc_total_runs}: collections of every generation since start.
+    """
+    pauses = sorted(recorder.pauses) if recorder is not None else []
+    return {
+        "heap_objects": sys.getallocatedblocks(),
+        "heap_idle_bytes": 0,
+        "heap_in_use_bytes": _residentBytes(),
+        "heap_released_bytes": 0,
+        "gc_pause_usec_100": _percentile(100.0, pauses) // 1000,
+        "gc_pause_usec_99": _percentile(99.0, pauses) // 1000,
+        "gc_pause_usec_95": _percentile(95.0, pauses) // 1000,
+        "next_gc_bytes": 0,
+        "gc_total_runs": sum(
+            generation["collections"] for generation in gc.get_stats()
+        ),
+    }
+
+
+# Text.
+
+
+def nanosecondsToHuman(value: float) -> str:
+    """
+    Go nsq's C{stringy.NanoSecondToHuman}: C{252.7ms}, C{1.5s}, C{800.0ns}.
+    """
+    if value > 1e9:
+        value, suffix = value / 1e9, "s"
+    elif value > 1e6:
+        value, suffix = value / 1e6, "ms"
+    elif value > 1e3:
+        value, suffix = value / 1e3, "us"
+    else:
+        suffix = "ns"
+    return f"{value:.1f}{suffix}"
+
+
+def _latencyText(latency: JSONObject) -> str:
+    percentiles = latency["percentiles"] or []
+    return ", ".join(nanosecondsToHuman(item["value"]) for item in percentiles)
+
+
+def _rfc3339(when: float) -> str:
+    # Go's time.RFC3339 in local time: "Z" for UTC, else "+hh:mm".
+    local = datetime.fromtimestamp(int(when)).astimezone()
+    if not local.utcoffset():
+        return local.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return local.isoformat(timespec="seconds")
+
+
+def _clientText(client: JSONObject, now: float) -> str:
+    # Go's ClientV2Stats.String(): the connected time is truncated to
+    # whole seconds, from a connect time already truncated by Unix().
+    connected = formatDurationNanoseconds(int(now - client["connect_ts"]) * 10**9)
+    port = client["remote_address"].rpartition(":")[2]
+    ident = f"{client['hostname']}:{port} {client['user_agent']}"
+    pubCounts = client.get("pub_counts")
+    if pubCounts:
+        total = sum(item["count"] for item in pubCounts)
+        topics = ",".join(f"{item['topic']}={item['count']}" for item in pubCounts)
+        return (
+            f"[{client['version']} {ident:<21}] msgs: {total:<8d} "
+            f"topics: {topics} connected: {connected}"
+        )
+    return (
+        f"[{client['version']} {ident:<21}] state: {client['state']} "
+        f"inflt: {client['in_flight_count']:<4d} rdy: {client['ready_count']:<4d} "
+        f"fin: {client['finish_count']:<8d} re-q: {client['requeue_count']:<8d} "
+        f"msgs: {client['message_count']:<8d} connected: {connected}"
+    )
+
+
+_MEMORY_KEYS = (
+    "heap_objects",
+    "heap_idle_bytes",
+    "heap_in_use_bytes",
+    "heap_released_bytes",
+    "gc_pause_usec_100",
+    "gc_pause_usec_99",
+    "gc_pause_usec_95",
+    "next_gc_bytes",
+    "gc_total_runs",
+)
+
+
+def formatStatsText(
+    stats: Stats,
+    memory: JSONObject | None,
+    health: str,
+    startTime: float,
+    now: float,
+) -> str:
+    """
+    Go's text C{/stats} page (C{printStats}).
+
+    @param memory: L{memoryStats}, or L{None} for C{include_mem=false}.
+    @param health: L{Health.text}.
+    @param startTime: when nsqd started (POSIX seconds).
+    @param now: the current time, for the uptime and connected times.
+    """
+    lines = [
+        STATS_TEXT_VERSION,
+        f"start_time {_rfc3339(startTime)}",
+        f"uptime {formatDurationNanoseconds(int((now - startTime) * 1e9))}",
+        "",
+        f"Health: {health}",
+    ]
+    if memory is not None:
+        lines += ["", "Memory:"]
+        lines += [f"   {key:<25}\t{memory[key]}" for key in _MEMORY_KEYS]
+    out = "\n".join(lines) + "\n"
+    topics = stats.topics or []
+    out += "\nTopics: None\n" if not topics else "\nTopics:"
+    for topic in topics:
+        prefix = "*P " if topic["paused"] else "   "
+        out += (
+            f"\n{prefix}[{topic['topic_name']:<15}] depth: {topic['depth']:<5d} "
+            f"be-depth: {topic['backend_depth']:<5d} "
+            f"msgs: {topic['message_count']:<8d} "
+            f"e2e%: {_latencyText(topic['e2e_processing_latency'])}\n"
+        )
+        for channel in topic["channels"]:
+            prefix = "   *P " if channel["paused"] else "      "
+            out += (
+                f"{prefix}[{channel['channel_name']:<25}] "
+                f"depth: {channel['depth']:<5d} "
+                f"be-depth: {channel['backend_depth']:<5d} "
+                f"inflt: {channel['in_flight_count']:<4d} "
+                f"def: {channel['deferred_count']:<4d} "
+                f"re-q: {channel['requeue_count']:<5d} "
+                f"timeout: {channel['timeout_count']:<5d} "
+                f"msgs: {channel['message_count']:<8d} "
+                f"e2e%: {_latencyText(channel['e2e_processing_latency'])}\n"
+            )
+            for client in channel["clients"] or []:
+                out += f"        {_clientText(client, now)}\n"
+    producers = stats.producers or []
+    if not producers:
+        out += "\nProducers: None\n"
+    else:
+        out += "\nProducers:\n"
+        for client in producers:
+            out += f"   {_clientText(client, now)}\n"
+    return out
