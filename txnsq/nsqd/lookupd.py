@@ -22,7 +22,7 @@ from typing import Any
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred, DeferredList, fail, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Factory, Protocol, connectionDone
@@ -211,18 +211,20 @@ class LookupdPeer(MultiService):
         try:
             info = json.loads(reply)
         except ValueError:
-            info = reply.decode("utf-8", "replace")
+            # Go drops a peer whose IDENTIFY reply is not its JSON.
+            raise LookupdError(f"invalid IDENTIFY reply {reply!r}") from None
         _log.info(
             "LOOKUPD({address}): peer info {info}", address=self.address, info=info
         )
-        commands = []
-        for topic in list(self._broker.topics.values()):
-            for channel in list(topic.channels):
-                commands.append(protocol.command(encodeRegister(topic.name, channel)))
-            commands.append(protocol.command(encodeRegister(topic.name)))
-        if commands:
-            await DeferredList(commands, consumeErrors=True)
+        # From here on topology changes go straight to this connection, so
+        # none made while the registrations below are answered is lost.
         self._protocol = protocol
+        # Go registers each channel, and a topic on its own only when it has
+        # no channel.
+        for topic in list(self._broker.topics.values()):
+            names = list(topic.channels) or [""]
+            for channel in names:
+                self.send(encodeRegister(topic.name, channel))
 
     def _register(self, protocol: LookupdPeerProtocol) -> None:
         self._protocol = None

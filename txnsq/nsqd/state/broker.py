@@ -154,8 +154,12 @@ class Broker:
         topic = self.topics.pop(name, None)
         if topic is None:
             return False
+        channels = list(topic.channels)
         topic.delete()
+        # As Go: the topic's notification, then one per deleted channel.
         self._notify("topic_deleted", name)
+        for channel in channels:
+            self._notify("channel_deleted", name, channel)
         return True
 
     def deleteChannel(self, topicName: str, channelName: str) -> bool:
