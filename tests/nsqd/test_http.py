@@ -87,13 +87,13 @@ class FakeClient:
         """
         return self.readyCount - self.inFlightCount
 
-    def sendMessage(self, message: Message) -> None:
+    def sendMessages(self, messages: list[Message]) -> None:
         """
-        Record a delivery.
+        Record deliveries.
         """
-        self.inFlightCount += 1
-        self.messageCount += 1
-        self.received.append(message)
+        self.inFlightCount += len(messages)
+        self.messageCount += len(messages)
+        self.received.extend(messages)
 
     def messageDone(self, message: Message, outcome: int) -> None:
         """

@@ -57,10 +57,11 @@ class FakeConsumer:
             return 0
         return self.ready - self.inFlight
 
-    def sendMessage(self, message: Message) -> None:
-        self.inFlight += 1
-        self.received.append(message)
-        self.attempts.append(message.attempts)
+    def sendMessages(self, messages: list[Message]) -> None:
+        for message in messages:
+            self.inFlight += 1
+            self.received.append(message)
+            self.attempts.append(message.attempts)
 
     def messageDone(self, message: Message, outcome: int) -> None:
         self.inFlight -= 1

@@ -72,11 +72,12 @@ from txnsq.wire.errors import (
     goQuote,
 )
 from txnsq.wire.frames import (
+    FRAME_TYPE_MESSAGE,
+    MESSAGE_FRAME_HEADER,
     RESPONSE_CLOSE_WAIT,
     RESPONSE_HEARTBEAT,
     RESPONSE_OK,
     encodeError,
-    encodeMessageFrame,
     encodeResponse,
 )
 from txnsq.wire.identify import (
@@ -160,6 +161,7 @@ class NSQDProtocol(Protocol):
         self._magic = b""
         self._decoder: CommandDecoder | None = None
         self._pending: list[bytes] = []
+        self._pendingBytes = 0
         self._producerPaused = False
         self._lastRead = 0.0
         self._heartbeatCall: IDelayedCall | None = None
@@ -283,6 +285,7 @@ class NSQDProtocol(Protocol):
         Write buffered message frames in one call.
         """
         pending = self._pending
+        self._pendingBytes = 0
         if pending and self.transport is not None and not self._closed:
             self._pending = []
             if self._encode is not None:
@@ -365,17 +368,24 @@ class NSQDProtocol(Protocol):
             return 0
         return self.readyCount - self.inFlightCount
 
-    def sendMessage(self, message: Message) -> None:
-        self.inFlightCount += 1
-        self.messageCount += 1
-        if not self._pending:
+    def sendMessages(self, messages: list[Message]) -> None:
+        count = len(messages)
+        self.inFlightCount += count
+        self.messageCount += count
+        pending = self._pending
+        if not pending:
             self.factory.markDirty(self)
-        self._pending.append(
-            encodeMessageFrame(
-                message.timestamp, message.attempts, message.id, message.body
-            )
-        )
-        if len(self._pending) * 64 > self.outputBufferSize:
+        pack = MESSAGE_FRAME_HEADER.pack
+        pending += [
+            pack(len(m.body) + 30, FRAME_TYPE_MESSAGE, m.timestamp, m.attempts & 0xFFFF)
+            + m.id
+            + m.body
+            for m in messages
+        ]
+        # Go flushes once its output buffer is full; so do we (the frames
+        # are ~30 bytes plus the body).
+        self._pendingBytes += count * 30 + sum(len(m.body) for m in messages)
+        if self._pendingBytes >= self.outputBufferSize:
             self.flush()
 
     def messageDone(self, message: Message, outcome: int) -> None:

@@ -201,6 +201,7 @@ class CommandDecoder:
         buf += data
         pos = 0
         commands = self._commands
+        receiver = self._receiver
         try:
             while not self._halted and not self._paused:
                 if self._bodyKind is not None:
@@ -218,6 +219,13 @@ class CommandDecoder:
                     self._fail(ProtocolError("", "line too long", silent=True))
                     break
                 end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
+                if end - pos == 20 and buf.startswith(b"FIN ", pos):
+                    # The hot command: one per consumed message.
+                    messageID = bytes(buf[pos + 4 : end])
+                    pos = nl + 1
+                    if receiver.commandAllowed(b"FIN"):
+                        receiver.fin(messageID)
+                    continue
                 params = bytes(buf[pos:end]).split(b" ")
                 pos = nl + 1
                 handler = commands.get(params[0])

@@ -15,7 +15,7 @@ FRAME_TYPE_MESSAGE = 2
 _FRAME_HEADER = struct.Struct(">ii")
 # A message frame header with the message's own timestamp and attempts, so a
 # delivery needs one pack call plus the id and the body.
-_MESSAGE_FRAME_HEADER = struct.Struct(">iiqH")
+MESSAGE_FRAME_HEADER = struct.Struct(">iiqH")
 
 HEARTBEAT = b"_heartbeat_"
 
@@ -48,7 +48,7 @@ def encodeMessageFrame(
     A message frame, built with a single header pack.
     """
     return (
-        _MESSAGE_FRAME_HEADER.pack(
+        MESSAGE_FRAME_HEADER.pack(
             len(body) + 30, FRAME_TYPE_MESSAGE, timestamp, attempts & 0xFFFF
         )
         + messageID

@@ -125,25 +125,37 @@ class Channel:
         message.deadline = deadline
         heapq.heappush(self._deferred, (deadline, self._deferredSeq, message))
 
-    def _take(self, now: float) -> Message | None:
-        # Alternate between memory and backend when both hold messages, so
-        # neither starves (Go picks between them at random).
+    def _take(self, count: int, now: float) -> list[Message]:
+        """
+        Remove up to C{count} messages for delivery.  When both memory and
+        backend hold messages, successive calls alternate between them so
+        neither starves (Go picks between them at random).
+        """
         memory = self._memory
         backend = self._backend
-        while backend.depth() and (self._preferBackend or not memory):
+        taken: list[Message] = []
+        if backend.depth() and (self._preferBackend or not memory):
             self._preferBackend = False
-            record = backend.get()
-            if record is None:
-                break
-            message = Message.decode(record)
-            if self.restoredDue:
-                due = self.restoredDue.pop(message.id, None)
-                if due is not None and due > now:
-                    self._defer(message, due)
-                    continue
-            return message
+            decode = Message.decode
+            restored = self.restoredDue
+            while len(taken) < count:
+                record = backend.get()
+                if record is None:
+                    break
+                message = decode(record)
+                if restored:
+                    due = restored.pop(message.id, None)
+                    if due is not None and due > now:
+                        self._defer(message, due)
+                        continue
+                taken.append(message)
+            if taken or not memory:
+                return taken
         self._preferBackend = True
-        return memory.popleft() if memory else None
+        popleft = memory.popleft
+        for _ in range(min(count, len(memory))):
+            taken.append(popleft())
+        return taken
 
     # Consumers.
 
@@ -170,16 +182,21 @@ class Channel:
     def pump(self, now: float) -> None:
         """
         Deliver waiting messages to consumers with spare capacity, sharing
-        them out in turn so that every ready consumer gets some.
+        them out in turn so that every ready consumer gets some.  Work is
+        done in batches: one take and one send per consumer and round.
         """
         consumers = self.consumers
         if self.paused or not consumers:
             return
         count = len(consumers)
-        self._rotation = (self._rotation + 1) % count
-        order = consumers[self._rotation :] + consumers[: self._rotation]
+        if count > 1:
+            self._rotation = (self._rotation + 1) % count
+            order = consumers[self._rotation :] + consumers[: self._rotation]
+        else:
+            order = consumers
+        backend = self._backend
         while True:
-            available = self.depth()
+            available = len(self._memory) + backend.depth()
             if not available:
                 return
             share = max(1, available // count)
@@ -188,32 +205,35 @@ class Channel:
                 capacity = consumer.capacity()
                 if capacity <= 0:
                     continue
+                batch = self._take(min(capacity, share), now)
+                if not batch:
+                    # Everything left was restored as deferred.
+                    break
                 gave = True
-                for _ in range(min(capacity, share)):
-                    message = self._take(now)
-                    if message is None:
-                        return
-                    self._deliver(consumer, message, now)
+                self._deliver(consumer, batch, now)
             if not gave:
                 return
 
-    def _deliver(self, consumer: Consumer, message: Message, now: float) -> None:
+    def _deliver(self, consumer: Consumer, batch: list[Message], now: float) -> None:
         rate = consumer.sampleRate
-        if rate and random.randrange(100) > rate:
+        if rate:
             # Go drops unsampled messages for the whole channel.
-            return
-        message.attempts += 1
-        message.owner = consumer
-        message.deliveredAt = now
+            batch = [m for m in batch if random.randrange(100) <= rate]
         timeout = consumer.msgTimeout
-        message.timeout = timeout
-        message.deadline = now + timeout
-        self.inFlight[message.id] = message
+        deadline = now + timeout
         bucket = self._timeouts.get(timeout)
         if bucket is None:
             bucket = self._timeouts[timeout] = OrderedDict()
-        bucket[message.id] = message
-        consumer.sendMessage(message)
+        inFlight = self.inFlight
+        for message in batch:
+            message.attempts += 1
+            message.owner = consumer
+            message.deliveredAt = now
+            message.timeout = timeout
+            message.deadline = deadline
+            inFlight[message.id] = message
+            bucket[message.id] = message
+        consumer.sendMessages(batch)
 
     def _popInFlight(self, consumer: Consumer, messageID: bytes) -> Message:
         message = self.inFlight.get(messageID)

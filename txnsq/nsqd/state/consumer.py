@@ -28,9 +28,9 @@ class Consumer(Protocol):
         its output is backed up).
         """
 
-    def sendMessage(self, message: Message) -> None:
+    def sendMessages(self, messages: list[Message]) -> None:
         """
-        Deliver one message (its attempts already incremented).
+        Deliver messages (their attempts already incremented), in order.
         """
 
     def messageDone(self, message: Message, outcome: int) -> None:

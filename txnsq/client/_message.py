@@ -1,0 +1,145 @@
+# -*- test-case-name: tests.client.test_consumer -*-
+"""
+L{Message}: one delivery, with the commands that answer it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol as TypingProtocol
+
+
+class Responder(TypingProtocol):
+    """
+    What answers a L{Message} on its connection (the consumer).
+    """
+
+    def finishMessage(self, message: Message) -> None:
+        """
+        FIN C{message}.
+        """
+
+    def requeueMessage(
+        self, message: Message, delayMs: int | None, backoff: bool
+    ) -> None:
+        """
+        REQ C{message}.
+        """
+
+    def touchMessage(self, message: Message) -> None:
+        """
+        TOUCH C{message}.
+        """
+
+
+class Message:
+    """
+    A message delivered to a L{Consumer <txnsq.client.Consumer>}'s handler.
+
+    The consumer answers it when the handler is done: C{FIN} if the
+    handler returned (or its Deferred fired), C{REQ} if it raised (or its
+    Deferred failed).  A handler may answer earlier itself with
+    L{finish}, L{requeue} or L{touch}; after L{finish} or L{requeue} the
+    consumer does nothing more.  L{disableAutoResponse} leaves the answer
+    entirely to the application, even after the handler returned.
+
+    @ivar id: the 16-byte message id.
+    @ivar body: the payload.
+    @ivar timestamp: when nsqd accepted the message, in nanoseconds since
+        the epoch.
+    @ivar attempts: deliveries so far, this one included.
+    @ivar nsqdAddress: the nsqd it came from.
+    """
+
+    __slots__ = (
+        "_autoResponse",
+        "_responded",
+        "_responder",
+        "attempts",
+        "body",
+        "connection",
+        "id",
+        "nsqdAddress",
+        "timestamp",
+    )
+
+    def __init__(
+        self,
+        id: bytes,
+        body: bytes,
+        timestamp: int,
+        attempts: int,
+        responder: Responder,
+        nsqdAddress: str = "",
+        connection: object = None,
+    ) -> None:
+        self.id = id
+        self.body = body
+        self.timestamp = timestamp
+        self.attempts = attempts
+        self.nsqdAddress = nsqdAddress
+        self.connection = connection
+        self._responder = responder
+        self._responded = False
+        self._autoResponse = True
+
+    def __repr__(self) -> str:
+        return (
+            f"<Message {self.id.decode('ascii', 'replace')} attempts={self.attempts}"
+            f" {len(self.body)} bytes>"
+        )
+
+    @property
+    def hasResponded(self) -> bool:
+        """
+        Whether L{finish} or L{requeue} was called.
+        """
+        return self._responded
+
+    @property
+    def autoResponse(self) -> bool:
+        """
+        Whether the consumer will answer the message when the handler is
+        done (see L{disableAutoResponse}).
+        """
+        return self._autoResponse
+
+    def disableAutoResponse(self) -> None:
+        """
+        Leave answering to the application: the consumer will neither FIN
+        nor REQ this message when the handler completes.  Until it is
+        answered it counts against C{maxInFlight}; nsqd requeues it after
+        its message timeout if it is never answered.
+        """
+        self._autoResponse = False
+
+    def finish(self) -> None:
+        """
+        Tell nsqd the message was handled (C{FIN}).  Later calls, and calls
+        after L{requeue}, do nothing.
+        """
+        if not self._responded:
+            self._responded = True
+            self._responder.finishMessage(self)
+
+    def requeue(self, delayMs: int | None = None, *, backoff: bool = True) -> None:
+        """
+        Ask nsqd to deliver the message again (C{REQ}).
+
+        @param delayMs: how long nsqd should wait first, in milliseconds;
+            L{None} uses the consumer's delay for this attempt count
+            (C{requeueDelay} times C{attempts}, at most C{maxRequeueDelay}).
+        @param backoff: whether this counts as a failure for the consumer's
+            backoff (slowing down delivery on all connections).
+        """
+        if not self._responded:
+            self._responded = True
+            self._responder.requeueMessage(self, delayMs, backoff)
+
+    def touch(self) -> None:
+        """
+        Restart nsqd's in-flight timeout for the message (C{TOUCH}), when
+        handling takes longer than the message timeout.  Never sent
+        automatically.
+        """
+        if not self._responded:
+            self._responder.touchMessage(self)

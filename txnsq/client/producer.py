@@ -1,0 +1,403 @@
+# -*- test-case-name: tests.client.test_producer -*-
+"""
+L{Producer}: publish to one nsqd, or to a pool of them, over TCP.
+
+Each publish returns a future that fires with L{None} when nsqd answered
+C{OK}, or fails with the L{NSQError} subclass for nsqd's error code
+(C{.code} is the code, e.g. C{"E_BAD_MESSAGE"}) or with
+L{ConnectionClosed} when the connection ended before the answer (the
+message may or may not have been queued: publishing is at-least-once only
+if the application retries).
+
+Connections are kept up by L{NSQDLink} (Twisted's C{ClientService}, with
+exponential backoff).  While no connection is ready, publishes wait in a
+queue of at most C{maxPending} entries; beyond that they fail at once with
+L{PublishQueueFull}.  With several nsqds, publishes go to the ready
+connections in turn.
+
+The futures are txaio futures (L{Deferred}s under Twisted); see
+L{txnsq.client._aio}.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.python.failure import Failure
+
+from txnsq.client import _aio
+from txnsq.client._connection import (
+    DEFAULT_HANDSHAKE_TIMEOUT,
+    NSQDLink,
+    clientEndpoint,
+    defaultReactor,
+)
+from txnsq.client._errors import (
+    NotConnected,
+    NSQAuthError,
+    NSQError,
+    PublishQueueFull,
+)
+from txnsq.client._identify import IdentifyOptions
+from txnsq.client.protocol import (
+    NSQClientProtocol,
+    checkDeferredPublish,
+    checkMultiPublish,
+    checkPublish,
+)
+from txnsq.wire.commands import encodeCommand, encodeMPub
+from txnsq.wire.errors import E_AUTH_FIRST
+
+__all__ = ["Producer"]
+
+_T = TypeVar("_T")
+_OK = b"OK"
+_packSize = struct.Struct(">i").pack
+
+
+def _fire(waiter: Deferred[None], outcome: Failure | bool) -> None:
+    if isinstance(outcome, Failure):
+        _aio.reject(waiter, outcome)
+    else:
+        _aio.resolve(waiter)
+
+
+class Producer(Service):
+    """
+    Publishes messages to nsqd.
+
+    @ivar outstandingCount: publishes not yet answered (waiting for a
+        connection, or sent and waiting for nsqd).
+    """
+
+    def __init__(
+        self,
+        nsqdAddresses: Sequence[str | IStreamClientEndpoint],
+        *,
+        reactor: Any = None,
+        identify: IdentifyOptions | None = None,
+        authSecret: bytes | None = None,
+        maxPending: int = 10000,
+        retryPolicy: Callable[[int], float] | None = None,
+        handshakeTimeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        endpointFactory: Callable[[str], IStreamClientEndpoint] | None = None,
+    ) -> None:
+        """
+        @param nsqdAddresses: the nsqds to publish to (C{host:port} strings
+            or client endpoints); publishes are spread over those connected.
+        @param reactor: the reactor; the global one when L{None}.
+        @param identify: the IDENTIFY options.
+        @param authSecret: sent with AUTH when nsqd requires it.
+        @param maxPending: how many publishes may wait for a connection.
+        @param retryPolicy: reconnect delays (given the number of failed
+            attempts in a row).
+        @param handshakeTimeout: seconds a connection may take to IDENTIFY.
+        @param endpointFactory: makes the endpoint for an nsqd's
+            C{host:port}; by default a C{HostnameEndpoint}.
+        """
+        if not nsqdAddresses:
+            raise ValueError("need at least one nsqd address")
+        self.reactor = reactor = defaultReactor(reactor)
+        self._identify = identify or IdentifyOptions()
+        self._authSecret = authSecret
+        self.maxPending = maxPending
+        self._log = _aio.makeLogger("txnsq.client.Producer")
+        self._links: list[NSQDLink] = []
+        for address in nsqdAddresses:
+            if isinstance(address, str):
+                key = address
+                if endpointFactory is not None:
+                    endpoint = endpointFactory(address)
+                else:
+                    endpoint = clientEndpoint(reactor, address)
+            else:
+                key, endpoint = repr(address), address
+            self._links.append(
+                NSQDLink(
+                    key,
+                    endpoint,
+                    reactor,
+                    self._handshake,
+                    self,
+                    reconnect=True,
+                    retryPolicy=retryPolicy,
+                    handshakeTimeout=handshakeTimeout,
+                )
+            )
+        self._ready: list[NSQClientProtocol] = []
+        self._next = 0
+        self._queue: deque[tuple[bytes, Deferred[None]]] = deque()
+        # Validated topics and their PUB line, so a publish is one
+        # concatenation.
+        self._pubPrefixes: dict[str, bytes] = {}
+        self.outstandingCount = 0
+        self._idleWaiters: list[Deferred[None]] = []
+        self._connectedWaiters: list[Deferred[None]] = []
+        self._started = False
+        self._stopping: Deferred[None] | None = None
+        self._stopWaiters: list[Deferred[None]] = []
+        self._stopResult: Failure | bool | None = None
+
+    def __repr__(self) -> str:
+        return f"<Producer {[link.address for link in self._links]}>"
+
+    @property
+    def pendingCount(self) -> int:
+        """
+        Publishes waiting for a connection.
+        """
+        return len(self._queue)
+
+    @property
+    def connectionCount(self) -> int:
+        """
+        Connections ready to publish on.
+        """
+        return len(self._ready)
+
+    def start(self) -> None:
+        """
+        Connect (publishes made before are queued meanwhile).
+        """
+        if self._started:
+            return
+        self._started = True
+        self.running = True
+        for link in self._links:
+            link.start()
+
+    def whenConnected(self) -> Deferred[None]:
+        """
+        A future that fires once a connection is ready (or fails with
+        L{NotConnected} if the producer stops first).
+        """
+        if self._ready:
+            return _aio.succeeded(None)
+        waiter = _aio.createFuture()
+        self._connectedWaiters.append(waiter)
+        return waiter
+
+    def stop(self) -> Deferred[None]:
+        """
+        Stop: fail the publishes still waiting for a connection with
+        L{NotConnected}, wait for nsqd to answer those already sent, then
+        close the connections.
+
+        @return: a future that fires when everything is closed.
+        """
+        waiter = _aio.createFuture()
+        if self._stopResult is not None:
+            _fire(waiter, self._stopResult)
+            return waiter
+        self._stopWaiters.append(waiter)
+        if self._stopping is None:
+            self._stopping = Deferred.fromCoroutine(self._stop())
+            self._stopping.addBoth(self._stopped)
+        return waiter
+
+    def _stopped(self, result: object) -> None:
+        self._stopResult = result if isinstance(result, Failure) else True
+        waiters, self._stopWaiters = self._stopWaiters, []
+        for waiter in waiters:
+            _fire(waiter, self._stopResult)
+
+    async def _stop(self) -> None:
+        self.running = False
+        waiting, self._connectedWaiters = self._connectedWaiters, []
+        for waiter in waiting:
+            _aio.reject(waiter, NotConnected("producer stopped before connecting"))
+        queue, self._queue = self._queue, deque()
+        for _, future in queue:
+            _aio.reject(
+                future,
+                NotConnected("producer stopped before a connection to nsqd was ready"),
+            )
+        if self.outstandingCount:
+            idle: Deferred[None] = Deferred()
+            self._idleWaiters.append(idle)
+            await idle
+        await _aio.gather([link.stop() for link in self._links])
+
+    def startService(self) -> None:
+        """
+        L{IService}: L{start}.
+        """
+        Service.startService(self)  # type: ignore[no-untyped-call]
+        self.start()
+
+    def stopService(self) -> Deferred[None]:
+        """
+        L{IService}: L{stop}.
+        """
+        Service.stopService(self)  # type: ignore[no-untyped-call]
+        return self.stop()
+
+    # Publishing.
+
+    def publish(self, topic: str, body: bytes) -> Deferred[None]:
+        """
+        Publish one message (PUB).
+
+        @return: a future firing with L{None} on nsqd's C{OK}.
+        """
+        prefix = self._pubPrefixes.get(topic)
+        if prefix is None or not body:
+            error = checkPublish(topic, body)
+            if error is not None:
+                return _aio.failed(error)
+            prefix = self._pubPrefixes[topic] = b"PUB %s\n" % (topic.encode(),)
+        return self._submit(prefix + _packSize(len(body)) + body)
+
+    def multiPublish(self, topic: str, bodies: Sequence[bytes]) -> Deferred[None]:
+        """
+        Publish several messages at once (MPUB): nsqd queues all or none.
+
+        @return: a future firing with L{None} on nsqd's C{OK}.
+        """
+        error = checkMultiPublish(topic, bodies)
+        if error is not None:
+            return _aio.failed(error)
+        return self._submit(encodeMPub(topic.encode(), bodies))
+
+    def deferredPublish(self, topic: str, delayMs: int, body: bytes) -> Deferred[None]:
+        """
+        Publish a message nsqd delivers only after C{delayMs} milliseconds
+        (DPUB; at most nsqd's C{--max-req-timeout}).
+
+        @return: a future firing with L{None} on nsqd's C{OK}.
+        """
+        error = checkDeferredPublish(topic, delayMs, body)
+        if error is not None:
+            return _aio.failed(error)
+        command = encodeCommand(
+            b"DPUB", topic.encode(), b"%d" % (delayMs,), body=bytes(body)
+        )
+        return self._submit(command)
+
+    def _submit(self, command: bytes) -> Deferred[None]:
+        if self._stopping is not None:
+            return _aio.failed(NotConnected("producer is stopping"))
+        ready = self._ready
+        while ready:
+            index = self._next % len(ready)
+            connection = ready[index]
+            if connection.closed:
+                # Ending after a fatal error; linkLost will follow.
+                del ready[index]
+                continue
+            self._next = index + 1
+            future: Deferred[None] = _aio.createFuture()
+            self.outstandingCount += 1
+            future.addBoth(self._settled)
+            connection.sendCommand(command, _OK, future)
+            return future
+        if len(self._queue) >= self.maxPending:
+            return _aio.failed(
+                PublishQueueFull(
+                    f"no connection to nsqd and {self.maxPending} publishes waiting"
+                )
+            )
+        future = _aio.createFuture()
+        self.outstandingCount += 1
+        future.addBoth(self._settled)
+        self._queue.append((command, future))
+        return future
+
+    def _settled(self, result: _T) -> _T:
+        # The first callback of every publish's future: whatever happened,
+        # it is no longer outstanding.
+        self.outstandingCount -= 1
+        if self.outstandingCount == 0 and self._idleWaiters:
+            waiters, self._idleWaiters = self._idleWaiters, []
+            for waiter in waiters:
+                waiter.callback(None)
+        return result
+
+    # Connections.
+
+    def _handshake(self, protocol: NSQClientProtocol) -> Deferred[None]:
+        protocol.delegate = self
+
+        async def handshake() -> None:
+            response = await protocol.identify(self._identify)
+            if response.authRequired:
+                if self._authSecret is None:
+                    raise NSQAuthError(
+                        E_AUTH_FIRST, "nsqd requires AUTH and no authSecret is set"
+                    )
+                await protocol.authenticate(self._authSecret)
+
+        return Deferred.fromCoroutine(handshake())
+
+    def linkReady(self, link: NSQDLink, connection: NSQClientProtocol) -> None:
+        """
+        L{LinkListener}: publish on C{connection}, starting with the queue.
+        """
+        if self._stopping is not None:
+            connection.loseConnection()
+            return
+        self._log.info("connected to nsqd {address}", address=link.address)
+        self._ready.append(connection)
+        queue = self._queue
+        while queue and not connection.closed:
+            command, future = queue.popleft()
+            connection.sendCommand(command, _OK, future)
+        waiters, self._connectedWaiters = self._connectedWaiters, []
+        for waiter in waiters:
+            _aio.resolve(waiter)
+
+    def linkLost(
+        self, link: NSQDLink, connection: NSQClientProtocol, reason: Failure
+    ) -> None:
+        """
+        L{LinkListener}: stop using C{connection}.
+        """
+        if connection in self._ready:
+            self._ready.remove(connection)
+        if self._stopping is None:
+            self._log.info(
+                "connection to nsqd {address} lost: {why}",
+                address=link.address,
+                why=reason.getErrorMessage(),
+            )
+
+    def linkFailed(self, link: NSQDLink, reason: Failure) -> None:
+        """
+        L{LinkListener}: nothing to do (the link retries).
+        """
+
+    # ClientDelegate.
+
+    def messageReceived(
+        self,
+        connection: NSQClientProtocol,
+        timestamp: int,
+        attempts: int,
+        messageID: bytes,
+        body: bytes,
+    ) -> None:
+        """
+        L{ClientDelegate}: never happens (a producer does not subscribe).
+        """
+
+    def heartbeatReceived(self, connection: NSQClientProtocol) -> None:
+        """
+        L{ClientDelegate}: nothing to do (the protocol answered it).
+        """
+
+    def errorReceived(self, connection: NSQClientProtocol, error: NSQError) -> None:
+        """
+        L{ClientDelegate}: log errors no publish waited for.
+        """
+        self._log.warn("nsqd error: {error}", error=str(error))
+
+    def connectionClosed(self, connection: NSQClientProtocol, reason: Failure) -> None:
+        """
+        L{ClientDelegate}: nothing to do (the link reports it).
+        """
