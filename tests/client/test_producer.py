@@ -29,12 +29,8 @@ def drain(nsqd: MemoryNSQD, topic: str) -> list[bytes]:
     publishing), in order, emptying it.
     """
     channel = nsqd.channel(topic, "c")
-    bodies: list[bytes] = []
-    while True:
-        message = channel._take(nsqd.clock.seconds())
-        if message is None:
-            return bodies
-        bodies.append(message.body)
+    taken = channel._take(channel.depth(), nsqd.clock.seconds())
+    return [message.body for message in taken]
 
 
 class ProducerTests(SynchronousTestCase):
