@@ -5,6 +5,8 @@ from Go's flags with Twisted's TLS (pyOpenSSL).
 
 from __future__ import annotations
 
+from typing import Any
+
 from OpenSSL import SSL
 from twisted.internet.ssl import (
     Certificate,
@@ -60,14 +62,22 @@ def serverTLSOptions(config: NSQDConfig) -> CertificateOptions | None:
     policy = config.tls_client_auth_policy
     if policy == "require-verify":
         verify = True
+    if minimum in (TLSVersion.TLSv1_0, TLSVersion.TLSv1_1):
+        # Go's default accepts TLS 1.0 and 1.1; Twisted and OpenSSL 3 refuse
+        # them unless asked explicitly (and at security level 0).
+        versions: dict[str, Any] = {"insecurelyLowerMinimumTo": minimum}
+    else:
+        versions = {"raiseMinimumTo": minimum}
     options = CertificateOptions(
         privateKey=identity.privateKey.original,
         certificate=identity.original,
         verify=verify,
         caCerts=caCerts if verify else None,
         requireCertificate=verify,
-        raiseMinimumTo=minimum,
+        **versions,
     )
+    if "insecurelyLowerMinimumTo" in versions:
+        options.getContext().set_cipher_list(b"DEFAULT:@SECLEVEL=0")
     if policy == "require":
         # Any certificate will do: request one, accept whatever comes.
         context = options.getContext()

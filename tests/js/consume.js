@@ -12,11 +12,21 @@
  * Options: --max-in-flight K, --msg-timeout-ms MS (IDENTIFY msg_timeout),
  * --heartbeat-interval SECONDS, --requeue-first-ms MS (REQ first attempts
  * with that delay), --ignore-first (never answer first attempts),
- * --hold (each Reader holds its message until every Reader holds one).
+ * --hold (each Reader holds its message until every Reader holds one);
+ * and common.js's connection options (TLS, compression, AUTH), after
+ * which each connection prints "identified" (and "authed") once
+ * subscribed.
  */
 
 const nsq = require('nsqjs')
-const {emit, exit, parse, keepAlive} = require('./common')
+const {
+  emit,
+  exit,
+  parse,
+  keepAlive,
+  connectionOptions,
+  emitNegotiated,
+} = require('./common')
 
 const args = parse({
   channel: {type: 'string', multiple: true},
@@ -110,6 +120,7 @@ class ObservedReader extends nsq.Reader {
 
   registerConnectionListeners(conn) {
     conn.readerName = this.readerName
+    conn.on(nsq.NSQDConnection.READY, () => emitNegotiated(conn, this.readerName))
     return super.registerConnectionListeners(conn)
   }
 }
@@ -118,6 +129,7 @@ for (const channel of args.channel || []) {
   for (let index = 0; index < Number(args.readers); index++) {
     const name = `${channel}/${index}`
     const options = {
+      ...connectionOptions(args),
       nsqdTCPAddresses: [args.nsqd],
       maxInFlight: Number(args['max-in-flight']),
       maxAttempts: 0,

@@ -5,16 +5,26 @@
  * Runs each operation of the JSON list in order, waiting for nsqd's
  * reply: ["pub", body], ["mpub", [body, ...]] (nsqjs sends MPUB for a list
  * of more than one), ["dpub", delayMs, body].  Prints one "published" line
- * per reply; exits 0 if every reply was OK.
+ * per reply; exits 0 if every reply was OK.  Takes common.js's
+ * connection options (TLS, compression, AUTH) and prints "identified"
+ * (and "authed") once ready; exits 1 if refused before that.
  */
 
 const nsq = require('nsqjs')
-const {emit, exit, parse, keepAlive} = require('./common')
+const {
+  emit,
+  exit,
+  parse,
+  keepAlive,
+  connectionOptions,
+  emitNegotiated,
+} = require('./common')
 
 const args = parse({ops: {type: 'string'}})
 const ops = JSON.parse(args.ops || '[]')
 const alive = keepAlive(Number(args.timeout))
-const writer = new nsq.Writer(args.host, args.port)
+const writer = new nsq.Writer(args.host, args.port, connectionOptions(args))
+let ready = false
 
 function run(index, failed) {
   if (index === ops.length) {
@@ -44,6 +54,14 @@ function run(index, failed) {
   }
 }
 
-writer.on('ready', () => run(0, false))
+writer.on('ready', () => {
+  ready = true
+  emitNegotiated(writer.conn, 'writer')
+  run(0, false)
+})
 writer.on('error', (err) => emit('error', {error: String(err.message || err)}))
+writer.on('closed', () => {
+  // Refused before it could publish (TLS, AUTH): no retrying.
+  if (!ready) exit(1)
+})
 writer.connect()

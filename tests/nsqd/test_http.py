@@ -95,6 +95,13 @@ class FakeClient:
         self.messageCount += len(messages)
         self.received.extend(messages)
 
+    def messagesFinished(self, messages: list[Message]) -> None:
+        """
+        Messages were finished.
+        """
+        for message in messages:
+            self.messageDone(message, 0)
+
     def messageDone(self, message: Message, outcome: int) -> None:
         """
         One message left flight.

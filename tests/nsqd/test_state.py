@@ -63,6 +63,10 @@ class FakeConsumer:
             self.received.append(message)
             self.attempts.append(message.attempts)
 
+    def messagesFinished(self, messages: list[Message]) -> None:
+        for message in messages:
+            self.messageDone(message, FINISHED)
+
     def messageDone(self, message: Message, outcome: int) -> None:
         self.inFlight -= 1
         self.done.append((message.id, outcome))

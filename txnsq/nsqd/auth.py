@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
+from txnsq._gojson import encodeJSON
 from txnsq.nsqd.config import NSQDConfig
 
 _log = Logger(namespace="txnsq.nsqd")
@@ -79,52 +80,89 @@ class Authorizations:
 
     def reply(self) -> bytes:
         """
-        What nsqd answers AUTH with.
+        What nsqd answers AUTH with (Go's JSON encoding).
         """
-        return json.dumps(
+        return encodeJSON(
             {
                 "identity": self.identity,
                 "identity_url": self.identityURL,
                 "permission_count": len(self.entries),
-            },
-            separators=(",", ":"),
-        ).encode("utf-8")
+            }
+        )
+
+
+def _string(value: object, what: str) -> str:
+    # Go decodes into string fields: null leaves "", anything else fails.
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise AuthError(f"{what} is not a string")
+    return value
+
+
+def _strings(value: object, what: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise AuthError(f"{what} is not a list")
+    return [_string(item, what) for item in value]
+
+
+# RE2 (Go's regexp) has no lookaround and no backreferences; Python's re
+# would accept them and grant what Go refuses.
+_NOT_RE2 = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?P=")
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    if _NOT_RE2.search(pattern):
+        raise AuthError(f"regex {pattern!r} is not RE2 syntax")
+    # RE2's \z (end of text) is Python's \Z.
+    return re.compile(pattern.replace("\\z", "\\Z"))
 
 
 def parseAuthReply(body: bytes, now: float) -> Authorizations:
     """
-    Validate an auth server's JSON as Go does: known permissions only,
-    regexes that compile, a positive TTL.
+    Validate an auth server's JSON as Go does: its field types, known
+    permissions only, regexes that compile, a positive TTL.
 
     @raise AuthError: anything else.
     """
     try:
         data = json.loads(body)
-        ttl = data["ttl"]
+        if not isinstance(data, dict):
+            raise AuthError("auth reply is not an object")
+        ttl = data.get("ttl")
         if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
             raise AuthError(f"invalid TTL {ttl!r}")
+        items = data.get("authorizations")
+        if items is not None and not isinstance(items, list):
+            raise AuthError("authorizations is not a list")
         entries = []
-        for item in data.get("authorizations") or ():
-            permissions = frozenset(item.get("permissions") or ())
+        for item in items or ():
+            if not isinstance(item, dict):
+                raise AuthError("authorization is not an object")
+            permissions = frozenset(_strings(item.get("permissions"), "permissions"))
             unknown = permissions - _PERMISSIONS
             if unknown:
                 raise AuthError(f"unknown permission {sorted(unknown)[0]!r}")
             entries.append(
                 Authorization(
-                    re.compile(item.get("topic", "")),
-                    tuple(re.compile(c) for c in item.get("channels") or ()),
+                    _compile(_string(item.get("topic"), "topic")),
+                    tuple(
+                        _compile(c) for c in _strings(item.get("channels"), "channels")
+                    ),
                     permissions,
                 )
             )
         return Authorizations(
-            str(data.get("identity", "")),
-            str(data.get("identity_url", "")),
+            _string(data.get("identity"), "identity"),
+            _string(data.get("identity_url"), "identity_url"),
             now + ttl,
             tuple(entries),
         )
     except AuthError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError, re.error) as e:
+    except (ValueError, re.error) as e:
         raise AuthError(f"invalid auth reply: {e}") from None
 
 
@@ -175,10 +213,10 @@ class AuthClient:
             url = authURL(address)
             try:
                 if config.auth_http_request_method == "post":
-                    body = json.dumps({k: [v] for k, v in sorted(fields.items())})
+                    body = encodeJSON({k: [v] for k, v in sorted(fields.items())})
                     request = client.post(
                         url,
-                        data=body.encode("utf-8"),
+                        data=body,
                         headers=Headers(
                             dict([accept, ("Content-Type", ["application/json"])])
                         ),

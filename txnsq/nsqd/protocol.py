@@ -38,7 +38,6 @@ from txnsq._tls import serverTLSOptions
 from txnsq.nsqd.auth import AuthClient, Authorizations
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import (
-    FINISHED,
     REQUEUED,
     Broker,
     Channel,
@@ -388,12 +387,15 @@ class NSQDProtocol(Protocol):
         if self._pendingBytes >= self.outputBufferSize:
             self.flush()
 
+    def messagesFinished(self, messages: list[Message]) -> None:
+        count = len(messages)
+        self.inFlightCount = max(0, self.inFlightCount - count)
+        self.finishCount += count
+
     def messageDone(self, message: Message, outcome: int) -> None:
         if self.inFlightCount:
             self.inFlightCount -= 1
-        if outcome == FINISHED:
-            self.finishCount += 1
-        elif outcome == REQUEUED:
+        if outcome == REQUEUED:
             self.requeueCount += 1
 
     def inFlightReset(self) -> None:
@@ -679,6 +681,15 @@ class NSQDProtocol(Protocol):
             channel.finish(self, messageID, self.clock.seconds())
         except ChannelError as e:
             self._inFlightError(E_FIN_FAILED, "FIN", messageID, e)
+
+    def finMany(self, messageIDs: list[bytes]) -> None:
+        channel = self.channel
+        if channel is None:
+            failed = [(messageID, "ID not in flight") for messageID in messageIDs]
+        else:
+            failed = channel.finishMany(self, messageIDs, self.clock.seconds())
+        for messageID, reason in failed:
+            self._inFlightError(E_FIN_FAILED, "FIN", messageID, ChannelError(reason))
 
     def req(self, messageID: bytes, timeoutMs: int) -> None:
         channel = self.channel

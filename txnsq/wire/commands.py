@@ -83,6 +83,9 @@ class CommandReceiver(Protocol):
     def fin(self, messageID: bytes) -> None:
         """FIN."""
 
+    def finMany(self, messageIDs: list[bytes]) -> None:
+        """Consecutive FINs, in order (one state check covers them all)."""
+
     def req(self, messageID: bytes, timeoutMs: int) -> None:
         """REQ, timeout not yet clamped."""
 
@@ -220,18 +223,33 @@ class CommandDecoder:
                     break
                 end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
                 if end - pos == 20 and buf.startswith(b"FIN ", pos):
-                    # The hot command: one per consumed message.
-                    messageID = bytes(buf[pos + 4 : end])
+                    # The hot command, one per consumed message: consecutive
+                    # FINs go to the receiver together.
+                    fins = [bytes(buf[pos + 4 : end])]
                     pos = nl + 1
+                    while True:
+                        nl = buf.find(b"\n", pos)
+                        end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
+                        if (
+                            nl < 0
+                            or end - pos != 20
+                            or not buf.startswith(b"FIN ", pos)
+                        ):
+                            break
+                        fins.append(bytes(buf[pos + 4 : end]))
+                        pos = nl + 1
                     if receiver.commandAllowed(b"FIN"):
-                        receiver.fin(messageID)
+                        receiver.finMany(fins)
                     continue
                 params = bytes(buf[pos:end]).split(b" ")
                 pos = nl + 1
                 handler = commands.get(params[0])
                 if handler is None:
-                    name = params[0].decode("utf-8", "surrogateescape")
-                    self._fail(ProtocolError(E_INVALID, f"invalid command {name}"))
+                    # Go applies the TLS policy before it looks the command
+                    # up, so the receiver may refuse it first.
+                    if receiver.commandAllowed(params[0]):
+                        name = params[0].decode("utf-8", "surrogateescape")
+                        self._fail(ProtocolError(E_INVALID, f"invalid command {name}"))
                     break
                 if self._receiver.commandAllowed(params[0]):
                     handler(params)

@@ -25,6 +25,14 @@ client error and 2 when its own time limit (C{--timeout}) ran out.
       C{--ignore-first} (never answer first attempts), C{--hold} (each
       Reader holds its message until every Reader holds one).
 
+  Connection options, for both commands: C{--tls} (IDENTIFY C{tls_v1}),
+  C{--tls-ca FILE} (verify nsqd's certificate against this CA; without it
+  the certificate is not checked), C{--tls-cert FILE --tls-key FILE} (a
+  client certificate), C{--snappy}, C{--deflate}, C{--deflate-level N},
+  C{--auth-secret S}.  Each connection prints C{identified} with the
+  features nsqd agreed to, and C{authed} with nsqd's AUTH reply; a Writer
+  that fails before it is ready prints C{error} and exits 1.
+
   The same commands and options as C{tests/js/publish.js} and
   C{tests/js/consume.js}, so one test drives either client.
 """
@@ -35,6 +43,7 @@ import argparse
 import asyncio
 import json
 import logging
+import ssl
 import sys
 import time
 from typing import Any
@@ -48,6 +57,54 @@ def emit(kind: str, **fields: Any) -> None:
     Print one event line.
     """
     print(json.dumps({"event": kind, **fields}), flush=True)
+
+
+def connectionOptions(args: argparse.Namespace) -> dict[str, Any]:
+    """
+    pynsq's connection keyword arguments for the TLS, compression and
+    AUTH options.
+    """
+    options: dict[str, Any] = {}
+    if args.tls:
+        tlsOptions: dict[str, Any] = {"cert_reqs": ssl.CERT_NONE}
+        if args.tls_ca:
+            tlsOptions = {"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": args.tls_ca}
+        if args.tls_cert:
+            tlsOptions.update(certfile=args.tls_cert, keyfile=args.tls_key)
+        options.update(tls_v1=True, tls_options=tlsOptions)
+    if args.snappy:
+        options["snappy"] = True
+    if args.deflate:
+        options["deflate"] = True
+    if args.deflate_level is not None:
+        options["deflate_level"] = args.deflate_level
+    if args.auth_secret is not None:
+        options["auth_secret"] = args.auth_secret
+    return options
+
+
+def emitIdentified(name: str, data: dict[str, Any]) -> None:
+    """
+    Print what nsqd agreed to in IDENTIFY for reader or writer C{name}.
+    """
+    features = ("tls_v1", "snappy", "deflate", "deflate_level", "auth_required")
+    emit("identified", reader=name, **{k: data.get(k) for k in features})
+
+
+def observe(conn: Any, name: str) -> None:
+    """
+    Print what nsqd agreed to in IDENTIFY, and its AUTH reply, for the
+    connection C{conn} of reader C{name}.
+    """
+
+    def identified(conn: Any, data: dict[str, Any], **kwargs: Any) -> None:
+        emitIdentified(name, data)
+
+    def authed(conn: Any, data: Any, **kwargs: Any) -> None:
+        emit("authed", reader=name, reply=data)
+
+    conn.on(nsqEvent.IDENTIFY_RESPONSE, identified)
+    conn.on(nsqEvent.AUTH_RESPONSE, authed)
 
 
 def reply(data: Any) -> str:
@@ -67,13 +124,37 @@ async def publish(args: argparse.Namespace) -> int:
     ready: asyncio.Future[None] = loop.create_future()
 
     class ReadyWriter(nsq.Writer):  # type: ignore[misc]
+        # Writer.connect_to_nsqd does not return its connection: observe
+        # through the Writer's own handlers.
+        def _on_connection_identify_response(
+            self, conn: Any, data: dict[str, Any], **kwargs: Any
+        ) -> None:
+            emitIdentified("writer", data)
+            super()._on_connection_identify_response(conn, data, **kwargs)
+
+        def _on_connection_auth_response(
+            self, conn: Any, data: Any, **kwargs: Any
+        ) -> None:
+            emit("authed", reader="writer", reply=data)
+            super()._on_connection_auth_response(conn, data, **kwargs)
+
         def _on_connection_ready(self, conn: Any, **kwargs: Any) -> None:
             super()._on_connection_ready(conn, **kwargs)
             if not ready.done():
                 ready.set_result(None)
 
-    writer = ReadyWriter([args.nsqd])
-    await ready
+        def _on_connection_error(self, conn: Any, error: Any, **kwargs: Any) -> None:
+            super()._on_connection_error(conn, error, **kwargs)
+            if not ready.done():
+                # Refused before it could publish (TLS, AUTH): no retrying.
+                emit("error", error=str(error))
+                ready.set_exception(ConnectionError(str(error)))
+
+    writer = ReadyWriter([args.nsqd], **connectionOptions(args))
+    try:
+        await ready
+    except ConnectionError:
+        return 1
     failed = 0
     for op in json.loads(args.ops):
         done: asyncio.Future[str] = loop.create_future()
@@ -176,11 +257,17 @@ async def consume(args: argparse.Namespace) -> int:
 
     def makeReader(name: str, channel: str) -> nsq.Reader:
         subscribed = False
+        ready = False
+
+        def onReady(conn: Any, **kwargs: Any) -> None:
+            nonlocal ready
+            ready = True
 
         def onResponse(conn: Any, data: bytes, **kwargs: Any) -> None:
             nonlocal subscribed
-            # The first response after IDENTIFY is SUB's OK.
-            if not subscribed and data == b"OK":
+            # Once the connection is ready (upgrades and AUTH answered),
+            # the Reader sends SUB: the next OK is SUB's.
+            if ready and not subscribed and data == b"OK":
                 subscribed = True
                 emit("subscribed", reader=name, channel=channel)
 
@@ -202,13 +289,15 @@ async def consume(args: argparse.Namespace) -> int:
             def connect_to_nsqd(self, host: str, port: int) -> Any:
                 conn = super().connect_to_nsqd(host, port)
                 if conn is not None:
+                    observe(conn, name)
                     conn.on(nsqEvent.RESPONSE, onResponse)
+                    conn.on(nsqEvent.READY, onReady)
                     conn.on(nsqEvent.HEARTBEAT, onHeartbeat)
                     conn.on(nsqEvent.CLOSE, onClose)
                     conn.on(nsqEvent.ERROR, onError)
                 return conn
 
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = connectionOptions(args)
         if args.msg_timeout_ms is not None:
             # pynsq takes seconds and sends milliseconds.
             kwargs["msg_timeout"] = args.msg_timeout_ms / 1000
@@ -261,6 +350,14 @@ def main(argv: list[str]) -> int:
         p.add_argument("--nsqd", required=True)
         p.add_argument("--topic", required=True)
         p.add_argument("--timeout", type=float, default=30.0)
+        p.add_argument("--tls", action="store_true")
+        p.add_argument("--tls-ca", default=None)
+        p.add_argument("--tls-cert", default=None)
+        p.add_argument("--tls-key", default=None)
+        p.add_argument("--snappy", action="store_true")
+        p.add_argument("--deflate", action="store_true")
+        p.add_argument("--deflate-level", type=int, default=None)
+        p.add_argument("--auth-secret", default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO)
     run = publish if args.command == "publish" else consume

@@ -9,7 +9,7 @@ import random
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING
 
-from txnsq.nsqd.state.consumer import FINISHED, REQUEUED, TIMED_OUT, Consumer
+from txnsq.nsqd.state.consumer import REQUEUED, TIMED_OUT, Consumer
 from txnsq.nsqd.state.message import Message
 from txnsq.wire.names import isEphemeral
 
@@ -257,10 +257,43 @@ class Channel:
         """
         message = self._popInFlight(consumer, messageID)
         message.owner = None
-        consumer.messageDone(message, FINISHED)
+        consumer.messagesFinished([message])
         if self.e2eLatency is not None and now is not None:
             self.e2eLatency.insert(message.timestamp, now)
         return message
+
+    def finishMany(
+        self, consumer: Consumer, messageIDs: list[bytes], now: float
+    ) -> list[tuple[bytes, str]]:
+        """
+        FIN several messages (the common case: a consumer's batch).
+
+        @return: C{(id, reason)} for each that could not be finished, with
+            L{finish}'s reasons, in order.
+        """
+        inFlight = self.inFlight
+        timeouts = self._timeouts
+        failed: list[tuple[bytes, str]] = []
+        done: list[Message] = []
+        for messageID in messageIDs:
+            message = inFlight.get(messageID)
+            if message is None:
+                failed.append((messageID, "ID not in flight"))
+                continue
+            if message.owner is not consumer:
+                failed.append((messageID, "client does not own message"))
+                continue
+            del inFlight[messageID]
+            timeouts[message.timeout].pop(messageID, None)
+            message.owner = None
+            done.append(message)
+        if done:
+            consumer.messagesFinished(done)
+            latency = self.e2eLatency
+            if latency is not None:
+                for message in done:
+                    latency.insert(message.timestamp, now)
+        return failed
 
     def requeue(
         self, consumer: Consumer, messageID: bytes, delay: float, now: float

@@ -33,10 +33,15 @@ class Consumer(Protocol):
         Deliver messages (their attempts already incremented), in order.
         """
 
+    def messagesFinished(self, messages: list[Message]) -> None:
+        """
+        Some of its in-flight messages were FINished.
+        """
+
     def messageDone(self, message: Message, outcome: int) -> None:
         """
-        One of its in-flight messages left flight: L{FINISHED}, L{REQUEUED}
-        or L{TIMED_OUT}.
+        One of its in-flight messages left flight otherwise: L{REQUEUED} or
+        L{TIMED_OUT}.
         """
 
     def inFlightReset(self) -> None:

@@ -77,14 +77,22 @@ class Message:
         # every message read back from disk.
         if len(data) < 26:
             raise ValueError(f"message of {len(data)} bytes is shorter than its header")
-        timestamp, attempts = _HEADER.unpack_from(data)
-        return cls(data[10:26], data[26:], timestamp, attempts)
+        # Built without __init__: the delivery fields are set when the
+        # message is delivered, before anything reads them.
+        message = _new(cls)
+        message.timestamp, message.attempts = _HEADER.unpack_from(data)
+        message.id = data[10:26]
+        message.body = data[26:]
+        message.deferMs = 0
+        message.owner = None
+        return message
 
     def __repr__(self) -> str:
         return f"<Message {self.id!r} attempts={self.attempts} {self.body[:20]!r}>"
 
 
 _HEADER = struct.Struct(">qH")
+_new = object.__new__
 
 # Go's guid epoch, in its 2**20 ns "pseudo-milliseconds".
 _TWEPOCH = 1288834974288
