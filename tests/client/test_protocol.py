@@ -28,9 +28,9 @@ from txnsq.client import (
     NSQInvalid,
     NSQMessageNotInFlight,
     UnexpectedResponse,
-    UnsupportedFeature,
 )
 from txnsq.client.protocol import MAGIC_V2
+from txnsq.wire.compression import SNAPPY_STREAM_IDENTIFIER, SnappyEncoder
 from txnsq.wire.frames import (
     FRAME_TYPE_ERROR,
     encodeError,
@@ -289,21 +289,25 @@ class IdentifyTests(SynchronousTestCase):
         self.assertEqual(response.maxRdyCount, 2500)
         self.assertFalse(response.negotiated)
 
-    def test_upgradeHook(self) -> None:
+    def test_upgradeOKRequired(self) -> None:
         """
-        When nsqd switches on snappy (or TLS, or deflate), the upgrade hook
-        runs; not implemented yet, it fails IDENTIFY with
-        L{UnsupportedFeature} and drops the connection rather than
-        misreading a compressed stream.
+        When nsqd switches on snappy, IDENTIFY fires only once nsqd's C{OK}
+        arrives through the snappy stream, and later frames are read
+        through it too.
         """
         protocol, transport, _ = connected()
         d = protocol.identify(IdentifyOptions(snappy=True))
+        encode = SnappyEncoder()
         protocol.dataReceived(
-            encodeResponse(json.dumps({"snappy": True, "tls_v1": True}).encode())
+            encodeResponse(json.dumps({"snappy": True}).encode())
+            + encode(encodeResponse(b"OK"))
         )
-        error = self.failureResultOf(d, UnsupportedFeature).value
-        self.assertIn("tls_v1, snappy", str(error))
-        self.assertTrue(transport.disconnecting)
+        self.assertTrue(self.successResultOf(d).snappy)
+        transport.clear()
+        published = protocol.publish("t", b"x")
+        self.assertTrue(transport.value().startswith(SNAPPY_STREAM_IDENTIFIER))
+        protocol.dataReceived(encode(encodeResponse(b"OK")))
+        self.successResultOf(published)
 
     def test_badReply(self) -> None:
         """
@@ -716,6 +720,24 @@ class AgainstNSQDTests(SynchronousTestCase):
         network.flush()
         self.assertEqual(len(channel.inFlight), 0)
         self.assertEqual(delegate.errors, [])
+
+    def test_compressionUpgrades(self) -> None:
+        """
+        Against txnsq's nsqd, snappy and deflate are negotiated and a
+        publish and a delivery go through the compressed streams.
+        """
+        for options in (IdentifyOptions(snappy=True), IdentifyOptions(deflate=True)):
+            network, _, protocol, delegate = self.connect()
+            d = protocol.identify(options)
+            network.flush()
+            self.assertNotEqual(self.successResultOf(d).upgrades, [])
+            results = [protocol.publish("t", b"zipped"), protocol.subscribe("t", "c")]
+            network.flush()
+            for result in results:
+                self.assertIsNone(self.successResultOf(result))
+            protocol.ready(1)
+            network.flush()
+            self.assertEqual([m[3] for m in delegate.messages], [b"zipped"])
 
     def test_finTwiceNotFatal(self) -> None:
         """

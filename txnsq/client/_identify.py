@@ -33,12 +33,11 @@ class IdentifyOptions:
     Durations are milliseconds, as on the wire; C{-1} disables a heartbeat,
     the output buffer or its timeout, as nsqd defines.
 
-    C{tls}, C{snappy} and C{deflate} are sent as asked, but this client
-    cannot yet speak an upgraded stream: if nsqd agrees to one the
-    connection fails with L{UnsupportedFeature
-    <txnsq.client.UnsupportedFeature>} (see
+    C{tls}, C{snappy} and C{deflate} ask nsqd for those stream upgrades;
+    what nsqd agrees to is switched on (see
     L{NSQClientProtocol.startUpgrade
-    <txnsq.client.protocol.NSQClientProtocol.startUpgrade>}).
+    <txnsq.client.protocol.NSQClientProtocol.startUpgrade>}), TLS with
+    L{tlsOptions}.
 
     @ivar clientID: C{client_id}, shown in nsqd's C{/stats}.
     @ivar hostname: C{hostname}.
@@ -73,6 +72,10 @@ class IdentifyOptions:
     deflateLevel: int | None = None
     topologyZone: str | None = None
     topologyRegion: str | None = None
+    #: Twisted TLS client options (C{optionsForClientTLS(...)}) used when
+    #: nsqd agrees to C{tls}; L{None} verifies the certificate for the
+    #: address connected to.  Not sent to nsqd.
+    tlsOptions: Any = attrs.field(default=None, eq=False)
 
     def toJSON(self) -> dict[str, Any]:
         """

@@ -41,12 +41,19 @@ from txnsq.client._errors import (
     ConnectionClosed,
     NSQError,
     UnexpectedResponse,
-    UnsupportedFeature,
     errorFromFrame,
     makeError,
 )
 from txnsq.client._identify import IdentifyOptions, IdentifyResponse
 from txnsq.wire.commands import encodeCommand, encodeIdentify, encodeMPub
+from txnsq.wire.compression import (
+    CompressionError,
+    DeflateDecoder,
+    DeflateEncoder,
+    SnappyDecoder,
+    SnappyEncoder,
+    StreamCodec,
+)
 from txnsq.wire.errors import (
     E_BAD_BODY,
     E_BAD_CHANNEL,
@@ -250,6 +257,13 @@ class NSQClientProtocol(Protocol):
         self._lastReceived = 0.0
         self._idleCall: IDelayedCall | None = None
         self._whenClosed: list[Deferred[None]] = []
+        #: TLS client options for the IDENTIFY upgrade (from
+        #: L{IdentifyOptions.tlsOptions}); by default the server certificate
+        #: is verified for the host connected to.
+        self.tlsOptions: Any = None
+        self._encode: StreamCodec | None = None
+        self._decode: StreamCodec | None = None
+        self._streamSwitched = False
 
     # Connection life cycle.
 
@@ -289,6 +303,8 @@ class NSQClientProtocol(Protocol):
     def _write(self, data: bytes) -> None:
         transport = self.transport
         assert transport is not None
+        if self._encode is not None:
+            data = self._encode(data)
         transport.write(data)
 
     def whenClosed(self) -> Deferred[None]:
@@ -334,20 +350,42 @@ class NSQClientProtocol(Protocol):
         """
         self._lastReceived = self.clock.seconds()
         try:
-            for frameType, frame in self._decoder.feed(data):
-                if self.closed:
-                    return
-                if frameType == FRAME_TYPE_MESSAGE:
-                    self._messageFrame(frame)
-                elif frameType == FRAME_TYPE_RESPONSE:
-                    self._responseFrame(frame)
-                elif frameType == FRAME_TYPE_ERROR:
-                    self._errorFrame(frame)
-                else:
-                    self._violation(f"unknown frame type {frameType}")
-                    return
+            if self._decode is not None:
+                data = self._decode(data)
+            self._frames(data)
         except FrameTooLarge as e:
             self._violation(str(e))
+        except CompressionError as e:
+            self._violation(f"bad compressed stream: {e}")
+
+    def _frames(self, data: bytes) -> None:
+        frames = self._decoder.feed(data)
+        for frameType, frame in frames:
+            if self.closed:
+                return
+            if frameType == FRAME_TYPE_MESSAGE:
+                self._messageFrame(frame)
+            elif frameType == FRAME_TYPE_RESPONSE:
+                self._responseFrame(frame)
+            elif frameType == FRAME_TYPE_ERROR:
+                self._errorFrame(frame)
+            else:
+                self._violation(f"unknown frame type {frameType}")
+                return
+            if self._streamSwitched:
+                break
+        else:
+            return
+        # The IDENTIFY reply switched the stream: what followed it in this
+        # read is compressed.
+        self._streamSwitched = False
+        # Closing the generator leaves the undecoded bytes in the buffer.
+        frames.close()
+        rest = self._decoder.takeBuffered()
+        if rest and self._decode is not None:
+            rest = self._decode(rest)
+        if rest:
+            self._frames(rest)
 
     def _messageFrame(self, frame: bytes) -> None:
         if len(frame) < MESSAGE_HEADER_SIZE:
@@ -470,6 +508,7 @@ class NSQClientProtocol(Protocol):
                 self._violation(f"bad IDENTIFY reply: {e}")
                 raise UnexpectedResponse(f"bad IDENTIFY reply {frame[:64]!r}") from e
             self.identifyResponse = response
+            self.tlsOptions = options.tlsOptions
             self._startIdleCheck(options.readTimeout())
             if response.upgrades:
                 return self.startUpgrade(response).addCallback(lambda _: response)
@@ -479,24 +518,47 @@ class NSQClientProtocol(Protocol):
 
     def startUpgrade(self, response: IdentifyResponse) -> Deferred[None]:
         """
-        Hook for the stream upgrades nsqd agreed to (C{response.upgrades}):
-        TLS, then snappy or deflate, each followed by an C{OK} that nsqd
-        sends through the upgraded stream.
+        Switch to the stream upgrades nsqd agreed to (C{response.upgrades}),
+        Go's way: TLS first (client handshake right after the IDENTIFY
+        reply), then snappy or deflate on both directions; nsqd answers
+        each with an C{OK} through the upgraded stream.
 
-        Not implemented yet (txnsq's nsqd does not offer them either): the
-        connection is closed and the Deferred fails with
-        L{UnsupportedFeature}.  An implementation would start TLS on the
-        transport right here, before any further byte is read, then wrap
-        reads and writes in a snappy-framing or raw-deflate codec, then
-        await the extra C{OK} frame through the L{_pending} FIFO.
+        @return: fires once every upgrade's C{OK} arrived.
         """
-        self.closed = True
-        self.abortConnection()
-        return fail(
-            UnsupportedFeature(
-                "nsqd enabled " + ", ".join(response.upgrades) + ", not supported yet"
-            )
-        )
+        compressed: Deferred[Any] = Deferred()
+
+        def compress(_: object = None) -> None:
+            # Called when the stream may switch: at once, or just after the
+            # TLS OK frame (which is not compressed).
+            if response.snappy:
+                self._encode, self._decode = SnappyEncoder(), SnappyDecoder()
+            elif response.deflate:
+                self._encode = DeflateEncoder(response.deflateLevel)
+                self._decode = DeflateDecoder()
+            else:
+                compressed.callback(None)
+                return
+            self._streamSwitched = True
+            self._expectOK().chainDeferred(compressed)
+
+        if response.tls:
+            from twisted.internet.interfaces import ITLSTransport
+            from twisted.internet.ssl import optionsForClientTLS
+
+            options = self.tlsOptions
+            if options is None:
+                peer = self.transport.getPeer() if self.transport else None
+                options = optionsForClientTLS(str(getattr(peer, "host", "")))
+            ITLSTransport(self.transport).startTLS(options)
+            self._expectOK().addCallbacks(compress, compressed.errback)
+        else:
+            compress()
+        return compressed.addCallback(lambda _: None)
+
+    def _expectOK(self) -> Deferred[Any]:
+        deferred: Deferred[Any] = Deferred()
+        self._pending.append((deferred, b"OK"))
+        return deferred
 
     def authenticate(self, secret: bytes) -> Deferred[dict[str, Any]]:
         """

@@ -6,7 +6,7 @@ the frame type and the data.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator
 
 FRAME_TYPE_RESPONSE = 0
 FRAME_TYPE_ERROR = 1
@@ -79,7 +79,16 @@ class FrameDecoder:
         self._buffer = bytearray()
         self._maxFrameSize = maxFrameSize
 
-    def feed(self, data: bytes) -> Iterator[tuple[int, bytes]]:
+    def takeBuffered(self) -> bytes:
+        """
+        Remove and return the bytes not yet decoded (after a stream switch
+        they belong to the new stream).
+        """
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+    def feed(self, data: bytes) -> Generator[tuple[int, bytes], None, None]:
         """
         Add C{data} and yield every frame it completes.
 
