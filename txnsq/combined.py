@@ -28,6 +28,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.usage import UsageError
 
 from txnsq._endpoints import splitHostPort
+from txnsq._exit import exitZeroAfterGracefulStop
 from txnsq._goflags import FlagTable, GoFlagOptions
 from txnsq.nsqd import options as nsqdOptions
 from txnsq.nsqd.config import NSQDConfig
@@ -193,6 +194,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     """
     if reactor is None:
         from twisted.internet import reactor
+    exitZeroAfterGracefulStop(reactor)
     return combinedService(options.config, reactor)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from twisted.application.service import IService
 
+from txnsq._exit import exitZeroAfterGracefulStop
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.http import httpResource
 from txnsq.nsqd.options import Options
@@ -38,4 +39,5 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     """
     if reactor is None:
         from twisted.internet import reactor
+    exitZeroAfterGracefulStop(reactor)
     return nsqdService(options.config, reactor)

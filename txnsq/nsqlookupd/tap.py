@@ -9,6 +9,7 @@ from typing import Any
 
 from twisted.application.service import IService
 
+from txnsq._exit import exitZeroAfterGracefulStop
 from txnsq.nsqlookupd.options import Options
 from txnsq.nsqlookupd.service import NSQLookupdService
 
@@ -25,4 +26,5 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     """
     if reactor is None:
         from twisted.internet import reactor
+    exitZeroAfterGracefulStop(reactor)
     return NSQLookupdService(options.config, reactor)
