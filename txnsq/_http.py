@@ -66,6 +66,7 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from txnsq._gojson import UnsupportedValueError, encodeJSON
+from txnsq.wire.names import isValidName
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -420,6 +421,34 @@ class RequestParams:
         Every value of C{key}, or L{None} if absent.
         """
         return self.values.get(key)
+
+    def topic(self) -> str:
+        """
+        The C{topic} parameter, unvalidated.
+
+        @raise HTTPError: 400 C{MISSING_ARG_TOPIC}.
+        """
+        topic = self.get("topic")
+        if topic is None:
+            raise HTTPError(400, "MISSING_ARG_TOPIC")
+        return topic
+
+    def topicAndChannel(self) -> tuple[str, str]:
+        """
+        Valid C{topic} and C{channel} parameters, checked in the order of
+        Go's C{http_api.GetTopicChannelArgs}.
+
+        @raise HTTPError: 400 with Go's C{MISSING_ARG_*}/C{INVALID_ARG_*}.
+        """
+        topic = self.topic()
+        if not isValidName(topic):
+            raise HTTPError(400, "INVALID_ARG_TOPIC")
+        channel = self.get("channel")
+        if channel is None:
+            raise HTTPError(400, "MISSING_ARG_CHANNEL")
+        if not isValidName(channel):
+            raise HTTPError(400, "INVALID_ARG_CHANNEL")
+        return topic, channel
 
 
 # Routing.

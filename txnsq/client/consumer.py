@@ -62,6 +62,7 @@ from txnsq.client._connection import (
 from txnsq.client._errors import NotConnected, NSQAuthError, NSQError
 from txnsq.client._identify import IdentifyOptions
 from txnsq.client._message import Message
+from txnsq.client._stopping import StopOnce
 from txnsq.client.lookup import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_POLL_JITTER,
@@ -104,13 +105,6 @@ def fullJitterBackoff(
         return float(multiplier * 2 ** min(level, 64)) * random()
 
     return strategy
-
-
-def _fire(waiter: Deferred[None], outcome: Failure | bool) -> None:
-    if isinstance(outcome, Failure):
-        _aio.reject(waiter, outcome)
-    else:
-        _aio.resolve(waiter)
 
 
 _DEFAULT_BACKOFF = exponentialBackoff()
@@ -298,9 +292,7 @@ class Consumer(Service):
         self._needRedistribute = False
         self._redistributeLoop: LoopingCall | None = None
         self._started = False
-        self._stopping: Deferred[None] | None = None
-        self._stopWaiters: list[Deferred[None]] = []
-        self._stopResult: Failure | bool | None = None
+        self._stopper = StopOnce(self._stop)
 
         self.messagesReceived = 0
         self.messagesFinished = 0
@@ -395,21 +387,7 @@ class Consumer(Service):
 
         @return: a future that fires when everything is closed.
         """
-        waiter = _aio.createFuture()
-        if self._stopResult is not None:
-            _fire(waiter, self._stopResult)
-            return waiter
-        self._stopWaiters.append(waiter)
-        if self._stopping is None:
-            self._stopping = Deferred.fromCoroutine(self._stop())
-            self._stopping.addBoth(self._stopped)
-        return waiter
-
-    def _stopped(self, result: object) -> None:
-        self._stopResult = result if isinstance(result, Failure) else True
-        waiters, self._stopWaiters = self._stopWaiters, []
-        for waiter in waiters:
-            _fire(waiter, self._stopResult)
+        return self._stopper()
 
     async def _stop(self) -> None:
         self.running = False
@@ -479,7 +457,7 @@ class Consumer(Service):
         link.start()
 
     def _discovered(self, addresses: set[str]) -> None:
-        if self._stopping is not None:
+        if self._stopper.started:
             return
         for address in sorted(addresses - set(self._links)):
             try:
@@ -511,7 +489,7 @@ class Consumer(Service):
         """
         L{LinkListener}: a connection subscribed.
         """
-        if self._stopping is not None:
+        if self._stopper.started:
             connection.loseConnection()
             return
         self._log.info(
@@ -541,7 +519,7 @@ class Consumer(Service):
         state.rdy = 0
         if link.finished:
             self._links.pop(link.address, None)
-        if self._stopping is None:
+        if not self._stopper.started:
             self._log.info(
                 "connection to nsqd {address} lost: {why}",
                 address=link.address,
@@ -744,7 +722,7 @@ class Consumer(Service):
         Give every connection its even share of C{maxInFlight} (not while
         backing off: the backoff timer decides then).
         """
-        if self._stopping is not None or not self._connections:
+        if self._stopper.started or not self._connections:
             return
         if self.backoffLevel > 0 or self._backoffCall is not None:
             return
@@ -800,7 +778,7 @@ class Consumer(Service):
 
     def _backoffSignal(self, signal: int) -> None:
         strategy = self._backoffStrategy
-        if strategy is None or self._stopping is not None:
+        if strategy is None or self._stopper.started:
             return
         if self._backoffCall is not None:
             # One result per backoff window.
@@ -834,7 +812,7 @@ class Consumer(Service):
 
     def _backoffExpired(self) -> None:
         self._backoffCall = None
-        if self._stopping is not None:
+        if self._stopper.started:
             return
         connections = [c for c in self._connections.values() if not c.protocol.closed]
         if not connections:

@@ -45,6 +45,7 @@ from txnsq.client._errors import (
     PublishQueueFull,
 )
 from txnsq.client._identify import IdentifyOptions
+from txnsq.client._stopping import StopOnce
 from txnsq.client.protocol import (
     NSQClientProtocol,
     checkDeferredPublish,
@@ -59,13 +60,6 @@ __all__ = ["Producer"]
 _T = TypeVar("_T")
 _OK = b"OK"
 _packSize = struct.Struct(">i").pack
-
-
-def _fire(waiter: Deferred[None], outcome: Failure | bool) -> None:
-    if isinstance(outcome, Failure):
-        _aio.reject(waiter, outcome)
-    else:
-        _aio.resolve(waiter)
 
 
 class Producer(Service):
@@ -140,9 +134,7 @@ class Producer(Service):
         self._idleWaiters: list[Deferred[None]] = []
         self._connectedWaiters: list[Deferred[None]] = []
         self._started = False
-        self._stopping: Deferred[None] | None = None
-        self._stopWaiters: list[Deferred[None]] = []
-        self._stopResult: Failure | bool | None = None
+        self._stopper = StopOnce(self._stop)
 
     def __repr__(self) -> str:
         return f"<Producer {[link.address for link in self._links]}>"
@@ -191,21 +183,7 @@ class Producer(Service):
 
         @return: a future that fires when everything is closed.
         """
-        waiter = _aio.createFuture()
-        if self._stopResult is not None:
-            _fire(waiter, self._stopResult)
-            return waiter
-        self._stopWaiters.append(waiter)
-        if self._stopping is None:
-            self._stopping = Deferred.fromCoroutine(self._stop())
-            self._stopping.addBoth(self._stopped)
-        return waiter
-
-    def _stopped(self, result: object) -> None:
-        self._stopResult = result if isinstance(result, Failure) else True
-        waiters, self._stopWaiters = self._stopWaiters, []
-        for waiter in waiters:
-            _fire(waiter, self._stopResult)
+        return self._stopper()
 
     async def _stop(self) -> None:
         self.running = False
@@ -281,7 +259,7 @@ class Producer(Service):
         return self._submit(command)
 
     def _submit(self, command: bytes) -> Deferred[None]:
-        if self._stopping is not None:
+        if self._stopper.started:
             return _aio.failed(NotConnected("producer is stopping"))
         ready = self._ready
         while ready:
@@ -339,7 +317,7 @@ class Producer(Service):
         """
         L{LinkListener}: publish on C{connection}, starting with the queue.
         """
-        if self._stopping is not None:
+        if self._stopper.started:
             connection.loseConnection()
             return
         self._log.info("connected to nsqd {address}", address=link.address)
@@ -360,7 +338,7 @@ class Producer(Service):
         """
         if connection in self._ready:
             self._ready.remove(connection)
-        if self._stopping is None:
+        if not self._stopper.started:
             self._log.info(
                 "connection to nsqd {address} lost: {why}",
                 address=link.address,

@@ -327,26 +327,6 @@ def _readBody(request: IRequest, limit: int) -> bytes:
     return data
 
 
-def _topicName(params: RequestParams) -> str:
-    topic = params.get("topic")
-    if topic is None:
-        raise HTTPError(400, "MISSING_ARG_TOPIC")
-    return topic
-
-
-def _topicChannelArgs(params: RequestParams) -> tuple[str, str]:
-    # Go's http_api.GetTopicChannelArgs, checks in its order.
-    topic = _topicName(params)
-    if not isValidName(topic):
-        raise HTTPError(400, "INVALID_ARG_TOPIC")
-    channel = params.get("channel")
-    if channel is None:
-        raise HTTPError(400, "MISSING_ARG_CHANNEL")
-    if not isValidName(channel):
-        raise HTTPError(400, "INVALID_ARG_CHANNEL")
-    return topic, channel
-
-
 def parseBinaryMPUB(data: bytes, maxMsgSize: int, maxBodySize: int) -> list[bytes]:
     """
     A binary C{/mpub} body: C{[int32 count]} then count times
@@ -525,7 +505,7 @@ class NSQDHTTPAPI:
         # Go's getTopicFromQuery: parse, require and validate the topic,
         # then create it.
         params = RequestParams.fromRequest(request)
-        topic = _topicName(params)
+        topic = params.topic()
         if not isValidName(topic):
             raise HTTPError(400, "INVALID_TOPIC")
         self.broker.getTopic(topic)
@@ -533,7 +513,7 @@ class NSQDHTTPAPI:
 
     def _existingTopic(self, request: IRequest) -> tuple[Topic, str]:
         # Go's getExistingTopicFromQuery.
-        topicName, channelName = _topicChannelArgs(RequestParams.fromRequest(request))
+        topicName, channelName = RequestParams.fromRequest(request).topicAndChannel()
         topic = self.broker.topics.get(topicName)
         if topic is None:
             raise HTTPError(404, "TOPIC_NOT_FOUND")
@@ -715,7 +695,7 @@ class NSQDHTTPAPI:
         C{POST /topic/delete?topic=<t>}: the topic, its channels and their
         messages go (the name is not validated: a bad one is not found).
         """
-        topic = _topicName(RequestParams.fromRequest(request))
+        topic = RequestParams.fromRequest(request).topic()
         if not self.broker.deleteTopic(topic):
             raise HTTPError(404, "TOPIC_NOT_FOUND")
 
@@ -727,7 +707,7 @@ class NSQDHTTPAPI:
         C{POST /topic/empty?topic=<t>}: drop what the topic itself holds
         (its channels keep theirs).
         """
-        topicName = _topicName(RequestParams.fromRequest(request))
+        topicName = RequestParams.fromRequest(request).topic()
         if not isValidName(topicName):
             raise HTTPError(400, "INVALID_TOPIC")
         topic = self.broker.topics.get(topicName)
@@ -736,7 +716,7 @@ class NSQDHTTPAPI:
         topic.empty()
 
     def _pauseTopic(self, request: IRequest, paused: bool) -> None:
-        topic = _topicName(RequestParams.fromRequest(request))
+        topic = RequestParams.fromRequest(request).topic()
         if not self.broker.pauseTopic(topic, paused, self.clock.seconds()):
             raise HTTPError(404, "TOPIC_NOT_FOUND")
 

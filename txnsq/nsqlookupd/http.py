@@ -25,26 +25,6 @@ from txnsq.wire.names import isValidName
 __all__ = ["LookupdHTTPAPI"]
 
 
-def _topic(params: RequestParams) -> str:
-    topic = params.get("topic")
-    if topic is None:
-        raise HTTPError(400, "MISSING_ARG_TOPIC")
-    return topic
-
-
-def _topicChannel(params: RequestParams) -> tuple[str, str]:
-    # Go's http_api.GetTopicChannelArgs, checks in its order.
-    topic = _topic(params)
-    if not isValidName(topic):
-        raise HTTPError(400, "INVALID_ARG_TOPIC")
-    channel = params.get("channel")
-    if channel is None:
-        raise HTTPError(400, "MISSING_ARG_CHANNEL")
-    if not isValidName(channel):
-        raise HTTPError(400, "INVALID_ARG_CHANNEL")
-    return topic, channel
-
-
 class LookupdHTTPAPI:
     """
     The routes of nsqlookupd's HTTP API over a L{RegistrationDB}.
@@ -104,7 +84,7 @@ class LookupdHTTPAPI:
         """
         C{GET /lookup?topic=}: the topic's channels and active producers.
         """
-        topic = _topic(RequestParams.fromRequest(request))
+        topic = RequestParams.fromRequest(request).topic()
         found = self.registry.lookup(topic, self.clock.seconds())
         if found is None:
             raise HTTPError(404, "TOPIC_NOT_FOUND")
@@ -128,7 +108,7 @@ class LookupdHTTPAPI:
         """
         C{GET /channels?topic=}: the topic's known channels.
         """
-        topic = _topic(RequestParams.fromRequest(request))
+        topic = RequestParams.fromRequest(request).topic()
         return {"channels": self.registry.channels(topic)}
 
     @app.route("/nodes", methods=["GET"])
@@ -145,7 +125,7 @@ class LookupdHTTPAPI:
         """
         C{POST /topic/create?topic=}.
         """
-        topic = _topic(RequestParams.fromRequest(request))
+        topic = RequestParams.fromRequest(request).topic()
         if not isValidName(topic):
             raise HTTPError(400, "INVALID_ARG_TOPIC")
         self.registry.createTopic(topic)
@@ -157,7 +137,7 @@ class LookupdHTTPAPI:
         C{POST /topic/delete?topic=}: drops the topic and its channels;
         succeeds even if absent (the name is not validated).
         """
-        topic = _topic(RequestParams.fromRequest(request))
+        topic = RequestParams.fromRequest(request).topic()
         self.registry.deleteTopic(topic)
 
     @app.route("/topic/tombstone", methods=["POST"])
@@ -167,7 +147,7 @@ class LookupdHTTPAPI:
         C{POST /topic/tombstone?topic=&node=<broadcast_address>:<http_port>}.
         """
         params = RequestParams.fromRequest(request)
-        topic = _topic(params)
+        topic = params.topic()
         node = params.get("node")
         if node is None:
             raise HTTPError(400, "MISSING_ARG_NODE")
@@ -179,7 +159,7 @@ class LookupdHTTPAPI:
         """
         C{POST /channel/create?topic=&channel=}: adds the channel and topic.
         """
-        topic, channel = _topicChannel(RequestParams.fromRequest(request))
+        topic, channel = RequestParams.fromRequest(request).topicAndChannel()
         self.registry.createChannel(topic, channel)
 
     @app.route("/channel/delete", methods=["POST"])
@@ -188,6 +168,6 @@ class LookupdHTTPAPI:
         """
         C{POST /channel/delete?topic=&channel=}.
         """
-        topic, channel = _topicChannel(RequestParams.fromRequest(request))
+        topic, channel = RequestParams.fromRequest(request).topicAndChannel()
         if not self.registry.deleteChannel(topic, channel):
             raise HTTPError(404, "CHANNEL_NOT_FOUND")
