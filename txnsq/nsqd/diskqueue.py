@@ -33,6 +33,10 @@ Where this module knowingly differs from Go:
     it unsynced).
   - The tail consistency check (depth must be 0 when nothing is left to
     read) also runs at startup, not only after the next read.
+  - After an unclean shutdown, records written beyond the metadata's write
+    position are counted into the depth at startup: Go reads them whatever
+    the depth says, but nsqd's channels read only while the depth is
+    positive.
 """
 
 from __future__ import annotations
@@ -113,6 +117,7 @@ class DiskQueue:
         maxMsgSize: int,
         syncEvery: int,
         log: Callable[[str], None] = _discardLog,
+        onBuffered: Callable[[DiskQueue], None] | None = None,
     ) -> None:
         """
         Open (or create lazily) the queue C{name} in C{dataPath}, restoring
@@ -126,6 +131,9 @@ class DiskQueue:
         @param syncEvery: L{syncNeeded} turns true after this many
             L{put}s and L{get}s since the last sync.
         @param log: receives one line of text per log event.
+        @param onBuffered: called when a L{put} starts filling an empty
+            write buffer, so the owner knows to L{flush} it soon (nsqd
+            flushes before a publish's C{OK} reaches the socket).
         """
         self.name = name
         self.dataPath = dataPath
@@ -134,6 +142,7 @@ class DiskQueue:
         self._maxMsgSize = maxMsgSize
         self._syncEvery = max(1, syncEvery)
         self._log = log
+        self._onBuffered = onBuffered
 
         self._depth = 0
         self._readFileNum = 0
@@ -223,6 +232,8 @@ class DiskQueue:
             # Flush before appending, so a failure leaves this record out.
             self._flushWrite()
         buf = self._writeBuf
+        if not buf and self._onBuffered is not None:
+            self._onBuffered(self)
         buf += _LENGTH.pack(size)
         buf += data
         self._writePos += total
@@ -520,8 +531,33 @@ class DiskQueue:
                 f" {writeFileName} metadata writePos {writePos}"
                 f" < file size of {fileSize}, skipping to new file",
             )
+            # Go's reader reads those records whatever the depth says; our
+            # owners read only while depth() > 0, so count them in.
+            self._depth += self._countRecords(writeFileName, writePos, fileSize)
             self._writeFileNum += 1
             self._writePos = 0
+
+    def _countRecords(self, fileName: str, start: int, end: int) -> int:
+        """
+        How many whole, valid records lie between C{start} and C{end}.
+        """
+        try:
+            with open(fileName, "rb") as f:
+                f.seek(start)
+                data = f.read(end - start)
+        except OSError:
+            return 0
+        count = 0
+        pos = 0
+        while len(data) - pos >= 4:
+            (size,) = _LENGTH.unpack_from(data, pos)
+            if size < self._minMsgSize or size > self._maxMsgSize:
+                break
+            if len(data) - pos - 4 < size:
+                break
+            pos += 4 + size
+            count += 1
+        return count
 
     def _startAfterExistingFiles(self, reason: str) -> None:
         pattern = re.compile(re.escape(self.name) + r"\.diskqueue\.(\d+)\.dat")

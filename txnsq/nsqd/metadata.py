@@ -148,9 +148,10 @@ def lockDataPath(path: str) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
+        # Go's dirlock text, with Go's wording of EAGAIN.
         raise DataPathLocked(
-            f"cannot flock directory {path} (possibly in use by another "
-            "instance of nsqd)"
+            f"cannot flock directory {path} - resource temporarily unavailable"
+            " (possibly in use by another instance of nsqd)"
         ) from None
     return fd
 

@@ -77,13 +77,12 @@ class Persistence:
         in Go).
     """
 
-    def __init__(
-        self, config: NSQDConfig, runInThread: RunInThread = _runHere
-    ) -> None:
+    def __init__(self, config: NSQDConfig, runInThread: RunInThread = _runHere) -> None:
         self.config = config
         self.dataPath = os.path.abspath(config.data_path or os.getcwd())
         self._runInThread = runInThread
         self._queues: dict[str, DiskQueue] = {}
+        self._buffered: list[DiskQueue] = []
         self._lockFD: int | None = None
         self._broker: Broker | None = None
         self._busy: Deferred[None] | None = None
@@ -95,8 +94,7 @@ class Persistence:
     def openDataPath(self) -> tuple[list[TopicMetadata], DeferredTimes | None]:
         """
         Lock the data path and read what the last run left: the topology and
-        txnsq's deferred due times (that file is removed once read: the
-        next shutdown writes a new one).
+        txnsq's deferred due times.
 
         @raise OSError: the path is locked by another nsqd, or unreadable.
         """
@@ -106,7 +104,9 @@ class Persistence:
         data = readFile(path)
         if data is not None:
             try:
-                topics = decodeMetadata(data, lambda text: _log.warn("{text}", text=text))
+                topics = decodeMetadata(
+                    data, lambda text: _log.warn("{text}", text=text)
+                )
             except (ValueError, AttributeError, TypeError) as e:
                 _log.error(
                     "failed to parse metadata file {path} - {error}; starting "
@@ -124,7 +124,8 @@ class Persistence:
                 _log.error(
                     "ignoring unreadable {path}: {error}", path=deferredPath, error=e
                 )
-            os.remove(deferredPath)
+        # The file stays until the next graceful stop rewrites (or removes)
+        # it, so a crash in between does not lose the due times.
         return topics, deferred
 
     def backend(self, name: str) -> DiskQueue:
@@ -140,9 +141,29 @@ class Persistence:
             config.max_msg_size + MESSAGE_HEADER_SIZE,
             config.sync_every,
             _diskLog,
+            self._buffered.append,
         )
         self._queues[name] = queue
         return queue
+
+    def flushWrites(self) -> None:
+        """
+        Hand every buffered record to the kernel.  It runs after every
+        publish, before the publisher is told C{OK}, so an acknowledged
+        message survives the process being killed (Go writes each record
+        before it replies).
+        """
+        buffered, self._buffered = self._buffered, []
+        for queue in buffered:
+            if not queue.closed:
+                try:
+                    queue.flush()
+                except OSError as e:
+                    _log.error(
+                        "diskqueue({name}) write failed: {error}",
+                        name=queue.name,
+                        error=e,
+                    )
 
     def attach(self, broker: Broker) -> None:
         """
@@ -150,6 +171,7 @@ class Persistence:
         """
         self._broker = broker
         broker.observers.append(self)
+        broker.afterPublish.append(self.flushWrites)
 
     def topologyChanged(self, event: str, topic: str, channel: str | None) -> None:
         """
@@ -176,7 +198,9 @@ class Persistence:
             try:
                 queue.flush()
             except OSError as e:
-                _log.error("diskqueue({name}) write failed: {error}", name=name, error=e)
+                _log.error(
+                    "diskqueue({name}) write failed: {error}", name=name, error=e
+                )
         self._kick(timed)
 
     def _kick(self, timed: bool = False) -> None:
@@ -188,7 +212,11 @@ class Persistence:
                 try:
                     jobs.append(queue.prepareSync())
                 except OSError as e:
-                    _log.error("diskqueue({name}) flush failed: {error}", name=queue.name, error=e)
+                    _log.error(
+                        "diskqueue({name}) flush failed: {error}",
+                        name=queue.name,
+                        error=e,
+                    )
         if self._metadataWanted and self._broker is not None:
             self._metadataWanted = False
             data = encodeMetadata(self._broker.metadata())
@@ -226,10 +254,11 @@ class Persistence:
         broker = self._broker
         if broker is not None:
             deferred = broker.close()
+            deferredPath = os.path.join(self.dataPath, DEFERRED_FILE)
             if deferred.channels or deferred.topics:
-                writeAtomically(
-                    os.path.join(self.dataPath, DEFERRED_FILE), deferred.encode()
-                )
+                writeAtomically(deferredPath, deferred.encode())
+            elif os.path.exists(deferredPath):
+                os.remove(deferredPath)
             writeAtomically(
                 os.path.join(self.dataPath, METADATA_FILE),
                 encodeMetadata(broker.metadata()),

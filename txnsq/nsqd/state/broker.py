@@ -60,6 +60,9 @@ class Broker:
         self.config = config
         self.topics: dict[str, Topic] = {}
         self.observers: list[TopologyObserver] = []
+        #: Called after every publish, before it is acknowledged (the disk
+        #: queues hand their buffered records to the kernel there).
+        self.afterPublish: list[Callable[[], None]] = []
         self.closing = False
         self._backendFactory = backendFactory
         self._backlog: dict[Topic, None] = {}
@@ -84,6 +87,10 @@ class Broker:
 
         @return: whether more remains (the wakeup was called again).
         """
+        if self.closing:
+            # Shut down mid-handover: what is left stays on disk.
+            self._backlog.clear()
+            return False
         backlog, self._backlog = self._backlog, {}
         for topic in backlog:
             if not topic.deleted:
@@ -129,12 +136,15 @@ class Broker:
             self._notify("topic_created", name)
         return topic
 
-    def getChannel(self, topicName: str, channelName: str, now: float) -> Channel:
+    def getChannel(
+        self, topicName: str, channelName: str, now: float, drain: bool = True
+    ) -> Channel:
         """
-        The channel, creating the topic and the channel if needed.
+        The channel, creating the topic and the channel if needed (see
+        L{Topic.getChannel} for C{drain}).
         """
         topic = self.getTopic(topicName)
-        channel, created = topic.getChannel(channelName, now)
+        channel, created = topic.getChannel(channelName, now, drain)
         if created:
             self._notify("channel_created", topicName, channelName)
         return channel
@@ -143,9 +153,12 @@ class Broker:
         self, topicName: str, bodies: list[bytes], now: float, deferMs: int = 0
     ) -> None:
         """
-        Publish to a topic, creating it if needed.
+        Publish to a topic, creating it if needed; then run the
+        L{afterPublish} hooks (before the publisher is told C{OK}).
         """
         self.getTopic(topicName).publish(bodies, now, deferMs)
+        for hook in self.afterPublish:
+            hook()
 
     def deleteTopic(self, name: str) -> bool:
         """
@@ -252,7 +265,7 @@ class Broker:
             topic = self.getTopic(entry.name)
             topic.paused = entry.paused
             for channelEntry in entry.channels:
-                channel = self.getChannel(entry.name, channelEntry.name, now)
+                channel = self.getChannel(entry.name, channelEntry.name, now, False)
                 channel.paused = channelEntry.paused
         if deferred is not None:
             for name, delays in deferred.topics.items():
@@ -265,6 +278,8 @@ class Broker:
                 target = owner.channels.get(channelName) if owner else None
                 if target is not None:
                     target.restoredDue.update(dues)
+        for entry in topics:
+            self.topics[entry.name].drain(now)
 
     def close(self) -> DeferredTimes:
         """

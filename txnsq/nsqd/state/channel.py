@@ -407,6 +407,7 @@ class Channel:
         self._timeouts.clear()
         self._capped.clear()
         self._deferred.clear()
+        self.restoredDue.clear()
         for consumer in self.consumers:
             consumer.inFlightReset()
 

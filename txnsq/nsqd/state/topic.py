@@ -140,22 +140,29 @@ class Topic:
             limit -= 1
         if messages:
             self._fanOut(messages, now)
-        if self.depth():
+        # Nothing moved although the depth says otherwise (an unreadable
+        # backend): do not spin on it.
+        if messages and self.depth():
             if self._onBacklog is not None:
                 self._onBacklog(self)
             return True
         return False
 
-    def getChannel(self, name: str, now: float) -> tuple[Channel, bool]:
+    def getChannel(
+        self, name: str, now: float, drain: bool = True
+    ) -> tuple[Channel, bool]:
         """
         The channel called C{name}, created if needed; the flag says whether
-        it was created.  The first channel receives what the topic held.
+        it was created.  The first channel receives what the topic held,
+        unless C{drain} is false (restoring: every channel must exist before
+        the backlog moves, as in Go).
         """
         channel = self.channels.get(name)
         if channel is not None:
             return channel, False
         channel = self.channels[name] = self._makeChannel(self, name)
-        self.drain(now)
+        if drain:
+            self.drain(now)
         return channel, True
 
     def deleteChannel(self, name: str) -> Channel | None:
@@ -186,6 +193,7 @@ class Topic:
         """
         self._memory.clear()
         self._backend.empty()
+        self.backendDefers.clear()
 
     def close(self) -> dict[str, dict[bytes, float]]:
         """
