@@ -489,38 +489,47 @@ class CommandDecoder:
             return pos + 4
         unpack = _INT32.unpack_from
         bodies = self._mpubBodies
-        while self._mpubRemaining:
-            if self._mpubNextSize is None:
-                if len(buf) - pos < 4:
-                    return pos
-                (size,) = unpack(buf, pos)
-                if size <= 0:
-                    self._bodyKind = None
-                    self._fail(
-                        ProtocolError(
-                            E_BAD_MESSAGE,
-                            f"MPUB invalid message({len(bodies)}) body size {size}",
-                        )
-                    )
-                    return pos + 4
-                if size > self._maxMsgSize:
-                    self._bodyKind = None
-                    self._fail(
-                        ProtocolError(
-                            E_BAD_MESSAGE,
-                            f"MPUB message too big {size} > {self._maxMsgSize}",
-                        )
-                    )
-                    return pos + 4
-                self._mpubNextSize = size
-                pos += 4
-            size = self._mpubNextSize
-            if len(buf) - pos < size:
-                return pos
-            bodies.append(bytes(buf[pos : pos + size]))
-            pos += size
-            self._mpubNextSize = None
-            self._mpubRemaining -= 1
+        # Locals in the loop (one message per iteration in a large MPUB);
+        # the state is written back however the loop ends.
+        remaining = self._mpubRemaining
+        size = self._mpubNextSize
+        maxMsgSize = self._maxMsgSize
+        end = len(buf)
+        error: ProtocolError | None = None
+        try:
+            with memoryview(buf) as view:
+                while remaining:
+                    if size is None:
+                        if end - pos < 4:
+                            return pos
+                        (size,) = unpack(buf, pos)
+                        if size <= 0:
+                            error = ProtocolError(
+                                E_BAD_MESSAGE,
+                                f"MPUB invalid message({len(bodies)}) body size {size}",
+                            )
+                            break
+                        if size > maxMsgSize:
+                            error = ProtocolError(
+                                E_BAD_MESSAGE,
+                                f"MPUB message too big {size} > {maxMsgSize}",
+                            )
+                            break
+                        pos += 4
+                    if end - pos < size:
+                        return pos
+                    bodies.append(bytes(view[pos : pos + size]))
+                    pos += size
+                    size = None
+                    remaining -= 1
+        finally:
+            self._mpubRemaining = remaining
+            self._mpubNextSize = size
+        if error is not None:
+            # Reported once the view is released: failing clears the buffer.
+            self._bodyKind = None
+            self._fail(error)
+            return pos + 4
         self._bodyKind = None
         self._mpubBodies = []
         self._receiver.mpub(self._bodyArgs[0], bodies)

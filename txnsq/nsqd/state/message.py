@@ -69,6 +69,24 @@ class Message:
         return encodeMessage(self.timestamp, self.attempts, self.id, self.body)
 
     @classmethod
+    def fresh(
+        cls, messageID: bytes, body: bytes, timestamp: int, deferMs: int
+    ) -> Message:
+        """
+        A just-published message, built without C{__init__} (the hot
+        publish path): the delivery fields are set on delivery, before
+        anything reads them.
+        """
+        message = _new(cls)
+        message.id = messageID
+        message.body = body
+        message.timestamp = timestamp
+        message.attempts = 0
+        message.deferMs = deferMs
+        message.owner = None
+        return message
+
+    @classmethod
     def decode(cls, data: bytes) -> Message:
         """
         Rebuild a message from a disk record.
@@ -119,14 +137,38 @@ class GUIDFactory:
         """
         The next ID, as 16 lower-case hex ASCII bytes.
         """
+        return self.nextIDs(1, nowNs)[0]
+
+    def nextIDs(self, count: int, nowNs: int) -> list[bytes]:
+        """
+        The next C{count} IDs, as L{nextID} would give them one by one.
+
+        The sequence is the ID's low 12 bits, exactly its last three hex
+        digits, so a batch shares one formatted prefix per tick.
+        """
         tick = nowNs >> 20
         if tick <= self._lastTick:
-            self._sequence = (self._sequence + 1) & _SEQUENCE_MASK
-            if self._sequence == 0:
-                self._lastTick += 1
+            sequence = self._sequence + 1
             tick = self._lastTick
         else:
-            self._sequence = 0
-            self._lastTick = tick
-        value = (((tick - _TWEPOCH) << 22) | self._node | self._sequence) & _MASK64
-        return b"%016x" % value
+            sequence = 0
+        ids: list[bytes] = []
+        while True:
+            if sequence > _SEQUENCE_MASK:
+                # The tick's sequence numbers ran out: borrow the next tick.
+                tick += 1
+                sequence = 0
+            take = min(count - len(ids), _SEQUENCE_MASK + 1 - sequence)
+            prefix = b"%013x" % (
+                ((((tick - _TWEPOCH) << 22) | self._node) & _MASK64) >> 12
+            )
+            ids += [prefix + _SEQUENCE_HEX[n] for n in range(sequence, sequence + take)]
+            sequence += take
+            if len(ids) == count:
+                break
+        self._lastTick = tick
+        self._sequence = sequence - 1
+        return ids
+
+
+_SEQUENCE_HEX = [b"%03x" % n for n in range(_SEQUENCE_MASK + 1)]

@@ -77,8 +77,13 @@ class Topic:
         @raise OSError: the backend could not store an overflowing message.
         """
         nowNs = int(now * 1e9)
-        newMessage = self.newMessage
-        messages = [newMessage(body, nowNs, deferMs) for body in bodies]
+        fresh = Message.fresh
+        messages = [
+            fresh(messageID, body, nowNs, deferMs)
+            for messageID, body in zip(
+                self._guid.nextIDs(len(bodies), nowNs), bodies, strict=True
+            )
+        ]
         self.messageCount += len(messages)
         self.messageBytes += sum(len(body) for body in bodies)
         if self.channels and not self.paused and not self.depth():
