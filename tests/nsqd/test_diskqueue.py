@@ -1075,3 +1075,69 @@ class GoldenDataDirTests(QueueTestCase):
                     readText(os.path.join(path, queueInfo["meta_file"])),
                     readText(os.path.join(source, queueInfo["meta_file"])),
                 )
+
+
+class GetManyTests(QueueTestCase):
+    """
+    L{DiskQueue.getMany} returns what the same number of L{DiskQueue.get}
+    calls would, across segments, the write buffer and damaged files.
+    """
+
+    def test_sameAsGet(self) -> None:
+        """
+        Interleaved puts, flushes and batch reads of every size give the
+        records in order, with the depth and files as single reads leave
+        them.
+        """
+        rng = random.Random(7)
+        one = self.openQueue(self.newDirectory(), maxBytesPerFile=500)
+        many = self.openQueue(self.newDirectory(), maxBytesPerFile=500)
+        self.addCleanup(one.close)
+        self.addCleanup(many.close)
+        fromOne: list[bytes] = []
+        fromMany: list[bytes] = []
+        written = 0
+        for _ in range(400):
+            action = rng.random()
+            if action < 0.5:
+                size = rng.choice((30, 60))
+                for queue in (one, many):
+                    queue.put(record(written, size))
+                written += 1
+            elif action < 0.6:
+                one.flush()
+                many.flush()
+            else:
+                limit = rng.randrange(1, 12)
+                for _ in range(limit):
+                    data = one.get()
+                    if data is None:
+                        break
+                    fromOne.append(data)
+                fromMany += many.getMany(limit)
+            self.assertEqual(fromMany, fromOne)
+            self.assertEqual(many.depth(), one.depth())
+        fromOne += drain(one)
+        fromMany += many.getMany(written)
+        self.assertEqual(fromMany, fromOne)
+        self.assertEqual((one.depth(), many.depth()), (0, 0))
+
+    def test_truncatedSegment(self) -> None:
+        """
+        A segment cut inside a record is handled as L{DiskQueue.get} does:
+        logged, renamed C{.bad}, reading goes on in the next segment.
+        """
+        path = self.newDirectory()
+        queue = self.openQueue(path, maxBytesPerFile=100)
+        for i in range(6):
+            queue.put(record(i))
+        queue.close()
+        segment = os.path.join(path, "q.diskqueue.000000.dat")
+        os.truncate(segment, os.path.getsize(segment) - 5)
+        queue = self.openQueue(path, maxBytesPerFile=100)
+        self.addCleanup(queue.close)
+        records = queue.getMany(10)
+        # Two 34-byte records fit a 100-byte segment: the cut loses r1.
+        self.assertEqual(records, [record(i) for i in (0, 2, 3, 4, 5)])
+        self.assertTrue(os.path.exists(segment + ".bad"))
+        self.assertEqual(queue.depth(), 0)

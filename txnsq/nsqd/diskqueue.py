@@ -321,6 +321,57 @@ class DiskQueue:
             self._checkTailCorruption()
             return data
 
+    def getMany(self, limit: int) -> list[bytes]:
+        """
+        Remove and return up to C{limit} records, as that many L{get} calls
+        would (fewer when the queue runs out).
+
+        Records lying wholly on disk in the open read segment are read in a
+        tight loop; anything else (the write buffer, segment ends, errors)
+        goes through L{get}.
+        """
+        records: list[bytes] = []
+        append = records.append
+        unpack = _LENGTH.unpack
+        minSize = self._minMsgSize
+        maxSize = self._maxMsgSize
+        while len(records) < limit and not self._closed:
+            reader = self._reader
+            if reader is not None and not self._readerBehind:
+                end = self._readFileEnd
+                if end is None and self._readFileNum == self._writeFileNum:
+                    # Only what has left the write buffer is on disk.
+                    end = self._writePos - len(self._writeBuf)
+                readPos = self._readPos
+                if end is not None and readPos + 4 <= end:
+                    header = reader.read(4)
+                    if len(header) == 4:
+                        (size,) = unpack(header)
+                        if minSize <= size <= maxSize and readPos + 4 + size <= end:
+                            data = reader.read(size)
+                            if len(data) == size:
+                                self._readPos = readPos + 4 + size
+                                self._depth -= 1
+                                self._count += 1
+                                append(data)
+                                if self._readFileEnd is not None and (
+                                    self._readPos >= self._readFileEnd
+                                ):
+                                    self._finishReadFile()
+                                    self._checkTailCorruption()
+                                continue
+                    # Anything unusual: let get() re-read from readPos and
+                    # handle it.
+                    self._readerBehind = True
+            record = self.get()
+            if record is None:
+                break
+            append(record)
+        if records and not self._closed:
+            # get() checks the tail after each record; once per batch will do.
+            self._checkTailCorruption()
+        return records
+
     def empty(self) -> None:
         """
         Drop every record: delete segments C{readFileNum..writeFileNum} and

@@ -30,6 +30,11 @@ class BackendQueue(Protocol):
         Remove and return the oldest record, or L{None} when empty.
         """
 
+    def getMany(self, limit: int) -> list[bytes]:
+        """
+        Remove and return up to C{limit} of the oldest records.
+        """
+
     def depth(self) -> int:
         """
         Number of records held.
@@ -65,6 +70,10 @@ class MemoryBackendQueue:
     def get(self) -> bytes | None:
         return self._records.popleft() if self._records else None
 
+    def getMany(self, limit: int) -> list[bytes]:
+        popleft = self._records.popleft
+        return [popleft() for _ in range(min(limit, len(self._records)))]
+
     def depth(self) -> int:
         return len(self._records)
 
@@ -88,6 +97,9 @@ class DiscardBackendQueue:
 
     def get(self) -> bytes | None:
         return None
+
+    def getMany(self, limit: int) -> list[bytes]:
+        return []
 
     def depth(self) -> int:
         return 0

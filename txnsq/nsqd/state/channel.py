@@ -136,19 +136,21 @@ class Channel:
         taken: list[Message] = []
         if backend.depth() and (self._preferBackend or not memory):
             self._preferBackend = False
-            decode = Message.decode
             restored = self.restoredDue
             while len(taken) < count:
-                record = backend.get()
-                if record is None:
+                records = backend.getMany(count - len(taken))
+                if not records:
                     break
-                message = decode(record)
+                messages = Message.decodeMany(records)
                 if restored:
-                    due = restored.pop(message.id, None)
-                    if due is not None and due > now:
-                        self._defer(message, due)
-                        continue
-                taken.append(message)
+                    for message in messages:
+                        due = restored.pop(message.id, None)
+                        if due is not None and due > now:
+                            self._defer(message, due)
+                        else:
+                            taken.append(message)
+                else:
+                    taken += messages
             if taken or not memory:
                 return taken
         self._preferBackend = True

@@ -87,6 +87,26 @@ class Message:
         return message
 
     @classmethod
+    def decodeMany(cls, records: list[bytes]) -> list[Message]:
+        """
+        L{decode} for a batch of disk records (the consume path), with the
+        loop's names bound once.
+        """
+        new = _new
+        unpack = _HEADER.unpack_from
+        messages: list[Message] = []
+        append = messages.append
+        for data in records:
+            message = new(cls)
+            message.timestamp, message.attempts = unpack(data)
+            message.id = data[10:26]
+            message.body = data[26:]
+            message.deferMs = 0
+            message.owner = None
+            append(message)
+        return messages
+
+    @classmethod
     def decode(cls, data: bytes) -> Message:
         """
         Rebuild a message from a disk record.
