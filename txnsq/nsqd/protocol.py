@@ -72,7 +72,7 @@ from txnsq.wire.errors import (
 )
 from txnsq.wire.frames import (
     FRAME_TYPE_MESSAGE,
-    MESSAGE_FRAME_HEADER,
+    MESSAGE_FRAME_HEAD,
     RESPONSE_CLOSE_WAIT,
     RESPONSE_HEARTBEAT,
     RESPONSE_OK,
@@ -374,10 +374,15 @@ class NSQDProtocol(Protocol):
         pending = self._pending
         if not pending:
             self.factory.markDirty(self)
-        pack = MESSAGE_FRAME_HEADER.pack
+        pack = MESSAGE_FRAME_HEAD.pack
         pending += [
-            pack(len(m.body) + 30, FRAME_TYPE_MESSAGE, m.timestamp, m.attempts & 0xFFFF)
-            + m.id
+            pack(
+                len(m.body) + 30,
+                FRAME_TYPE_MESSAGE,
+                m.timestamp,
+                m.attempts & 0xFFFF,
+                m.id,
+            )
             + m.body
             for m in messages
         ]

@@ -120,7 +120,9 @@ class SnappyDecoder:
                 self._sawIdentifier = True
                 continue
             if not self._sawIdentifier:
-                raise CompressionError("snappy stream does not start with its identifier")
+                raise CompressionError(
+                    "snappy stream does not start with its identifier"
+                )
             if kind == 0x00:
                 if length < 4:
                     raise CompressionError("snappy chunk too short")

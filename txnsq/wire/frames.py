@@ -16,6 +16,8 @@ _FRAME_HEADER = struct.Struct(">ii")
 # A message frame header with the message's own timestamp and attempts, so a
 # delivery needs one pack call plus the id and the body.
 MESSAGE_FRAME_HEADER = struct.Struct(">iiqH")
+#: The same header followed by the 16-byte message ID, in one pack.
+MESSAGE_FRAME_HEAD = struct.Struct(">iiqH16s")
 
 HEARTBEAT = b"_heartbeat_"
 

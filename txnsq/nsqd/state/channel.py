@@ -277,18 +277,19 @@ class Channel:
         timeouts = self._timeouts
         failed: list[tuple[bytes, str]] = []
         done: list[Message] = []
+        append = done.append
         for messageID in messageIDs:
-            message = inFlight.get(messageID)
+            message = inFlight.pop(messageID, None)
             if message is None:
                 failed.append((messageID, "ID not in flight"))
                 continue
             if message.owner is not consumer:
+                inFlight[messageID] = message
                 failed.append((messageID, "client does not own message"))
                 continue
-            del inFlight[messageID]
             timeouts[message.timeout].pop(messageID, None)
             message.owner = None
-            done.append(message)
+            append(message)
         if done:
             consumer.messagesFinished(done)
             latency = self.e2eLatency
