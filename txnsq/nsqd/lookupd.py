@@ -19,6 +19,7 @@ import socket
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import MultiService
@@ -29,11 +30,12 @@ from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.client import Agent
 
 from txnsq import NSQ_VERSION
 from txnsq._endpoints import splitHostPort
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.state import Broker
+from txnsq.nsqd.state import Broker, Topic
 from txnsq.wire.lookup import (
     LookupdResponseDecoder,
     ReplyTooLarge,
@@ -43,6 +45,7 @@ from txnsq.wire.lookup import (
     encodeUnregister,
     isErrorReply,
 )
+from txnsq.wire.names import isEphemeral, isValidName
 
 __all__ = ["LookupdPeer", "LookupdPeerProtocol", "LookupdPeers"]
 
@@ -160,6 +163,8 @@ class LookupdPeer(MultiService):
         self._reactor = reactor
         self._ready = ready or (lambda: succeed(None))
         self._protocol: LookupdPeerProtocol | None = None
+        #: The lookupd's HTTP address from its IDENTIFY reply, once known.
+        self.httpAddress: str | None = None
         host, port = splitHostPort(address)
         endpoint = HostnameEndpoint(reactor, host, int(port), timeout=PEER_TIMEOUT)
         factory = Factory.forProtocol(
@@ -216,6 +221,13 @@ class LookupdPeer(MultiService):
         _log.info(
             "LOOKUPD({address}): peer info {info}", address=self.address, info=info
         )
+        if (
+            isinstance(info, dict)
+            and info.get("broadcast_address")
+            and info.get("http_port")
+        ):
+            # Where nsqd asks for a new topic's channels (Go uses the same).
+            self.httpAddress = f"{info['broadcast_address']}:{info['http_port']}"
         # From here on topology changes go straight to this connection, so
         # none made while the registrations below are answered is lost.
         self._protocol = protocol
@@ -280,7 +292,69 @@ class LookupdPeers(MultiService):
         self._ready = ready
         self.peers: dict[str, LookupdPeer] = {}
         broker.observers.append(self)
+        broker.topicStarter = self.startTopic
         self.setAddresses(list(config.nsqlookupd_tcp_addresses))
+
+    def startTopic(self, topic: Topic) -> None:
+        """
+        Go's C{GetTopic}: before a new topic delivers anything, ask every
+        lookupd for the topic's channels and create the non-ephemeral ones,
+        so that messages published now also reach channels whose consumers
+        are not connected yet.  The topic holds its messages meanwhile; a
+        lookupd that fails or is slow only delays this topic.
+        """
+        addresses = [p.httpAddress for p in self.peers.values() if p.httpAddress]
+        if not addresses:
+            if self.peers:
+                _log.error(
+                    "no available nsqlookupd to query for channels to pre-create "
+                    "for topic {topic}",
+                    topic=topic.name,
+                )
+            topic.started(self._reactor.seconds())
+            return
+        querying = Deferred.fromCoroutine(self._channelsOf(topic.name, addresses))
+        querying.addCallback(self._preCreate, topic)
+
+    async def _channelsOf(self, topic: str, addresses: list[str]) -> set[str]:
+        import treq
+
+        client = treq.client.HTTPClient(
+            Agent(
+                self._reactor, connectTimeout=self._config.http_client_connect_timeout
+            )  # type: ignore[no-untyped-call]
+        )
+        query = urlencode({"topic": topic})
+        channels: set[str] = set()
+        for address in addresses:
+            try:
+                request = client.get(f"http://{address}/channels?{query}")
+                request.addTimeout(
+                    self._config.http_client_request_timeout, self._reactor
+                )
+                response = await request
+                body = await treq.json_content(response)
+                channels.update(
+                    name for name in body.get("channels") or () if isinstance(name, str)
+                )
+            except Exception as e:
+                _log.warn(
+                    "failed to query nsqlookupd for channels to pre-create for "
+                    "topic {topic} - {error}",
+                    topic=topic,
+                    error=e,
+                )
+        return channels
+
+    def _preCreate(self, channels: set[str], topic: Topic) -> None:
+        if topic.deleted:
+            return
+        now = self._reactor.seconds()
+        for name in sorted(channels):
+            # Go does not create ephemeral channels without a consumer.
+            if isValidName(name) and not isEphemeral(name):
+                self._broker.getChannel(topic.name, name, now, False)
+        topic.started(now)
 
     def setAddresses(self, addresses: list[str]) -> None:
         """

@@ -63,6 +63,11 @@ class Broker:
         #: Called after every publish, before it is acknowledged (the disk
         #: queues hand their buffered records to the kernel there).
         self.afterPublish: list[Callable[[], None]] = []
+        #: Called with each new topic (not when restoring): it finds the
+        #: topic's channels (nsqd asks nsqlookupd) and then calls
+        #: L{Topic.started}; until then the topic holds its messages.
+        self.topicStarter: Callable[[Topic], None] | None = None
+        self._restoring = False
         self.closing = False
         self._backendFactory = backendFactory
         self._backlog: dict[Topic, None] = {}
@@ -134,6 +139,10 @@ class Broker:
                 self._topicBacklog if self._wakeup is not None else None,
             )
             self._notify("topic_created", name)
+            starter = self.topicStarter
+            if starter is not None and not self._restoring:
+                topic.starting = True
+                starter(topic)
         return topic
 
     def getChannel(
@@ -261,12 +270,24 @@ class Broker:
         Go does, channels exist before any message moves), then the
         deferred due times written at the last shutdown.
         """
+        self._restoring = True
+        try:
+            self._restoreTopology(topics, now)
+        finally:
+            self._restoring = False
+        self._restoreDeferred(deferred)
+        for entry in topics:
+            self.topics[entry.name].drain(now)
+
+    def _restoreTopology(self, topics: list[TopicMetadata], now: float) -> None:
         for entry in topics:
             topic = self.getTopic(entry.name)
             topic.paused = entry.paused
             for channelEntry in entry.channels:
                 channel = self.getChannel(entry.name, channelEntry.name, now, False)
                 channel.paused = channelEntry.paused
+
+    def _restoreDeferred(self, deferred: DeferredTimes | None) -> None:
         if deferred is not None:
             for name, delays in deferred.topics.items():
                 held = self.topics.get(name)
@@ -278,8 +299,6 @@ class Broker:
                 target = owner.channels.get(channelName) if owner else None
                 if target is not None:
                     target.restoredDue.update(dues)
-        for entry in topics:
-            self.topics[entry.name].drain(now)
 
     def close(self) -> DeferredTimes:
         """

@@ -35,6 +35,7 @@ class Topic:
         self.name = name
         self.ephemeral = isEphemeral(name)
         self.paused = False
+        self.starting = False
         self.channels: dict[str, Channel] = {}
         self.messageCount = 0
         self.messageBytes = 0
@@ -51,6 +52,22 @@ class Topic:
 
     def __repr__(self) -> str:
         return f"<Topic {self.name}>"
+
+    @property
+    def held(self) -> bool:
+        """
+        Whether messages stay in the topic: paused, or still starting (its
+        channels are being learnt from nsqlookupd, as Go does before a new
+        topic delivers anything).
+        """
+        return self.paused or self.starting
+
+    def started(self, now: float) -> None:
+        """
+        The topic's channels are known: deliver what it holds.
+        """
+        self.starting = False
+        self.drain(now)
 
     def depth(self) -> int:
         """
@@ -86,12 +103,12 @@ class Topic:
         ]
         self.messageCount += len(messages)
         self.messageBytes += sum(len(body) for body in bodies)
-        if self.channels and not self.paused and not self.depth():
+        if self.channels and not self.held and not self.depth():
             self._fanOut(messages, now)
             return
         for message in messages:
             self._store(message)
-        if self.channels and not self.paused:
+        if self.channels and not self.held:
             self.drain(now)
 
     def _store(self, message: Message) -> None:
@@ -125,7 +142,7 @@ class Topic:
 
         @return: whether messages remain to be handed over.
         """
-        if self.paused or not self.channels:
+        if self.held or not self.channels:
             return False
         limit = self.drainBatch if self._onBacklog is not None else -1
         memory = self._memory

@@ -1,0 +1,116 @@
+"""
+nsqd asks nsqlookupd for a new topic's channels before the topic delivers
+anything, as Go's C{GetTopic} does: messages published to a topic that is
+new on this nsqd also reach channels known elsewhere in the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.internet import reactor
+from twisted.trial.unittest import TestCase
+
+from tests.integration._cluster import http, until
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.state import Topic
+from txnsq.nsqd.tap import nsqdService
+from txnsq.nsqlookupd.config import LookupdConfig
+from txnsq.nsqlookupd.service import NSQLookupdService
+
+
+class PreCreateTests(TestCase):
+    """
+    A real nsqlookupd and nsqd on 127.0.0.1, in this process.
+    """
+
+    timeout = 30
+
+    async def startCluster(self) -> tuple[str, NSQLookupdService, object]:
+        """
+        An nsqlookupd, and an nsqd registered with it; the lookupd's HTTP
+        address.
+        """
+        lookupd = NSQLookupdService(
+            LookupdConfig(
+                tcp_address="127.0.0.1:0",
+                http_address="127.0.0.1:0",
+                broadcast_address="127.0.0.1",
+            ),
+            reactor,
+        )
+        lookupd.startService()
+        self.addCleanup(lookupd.stopService)
+        tcpPort = (await lookupd.whenTCPListening()).getHost().port
+        httpPort = (await lookupd.whenHTTPListening()).getHost().port
+        dataPath = self.mktemp()
+        os.makedirs(dataPath)
+        nsqd = nsqdService(
+            NSQDConfig(
+                tcp_address="127.0.0.1:0",
+                http_address="127.0.0.1:0",
+                broadcast_address="127.0.0.1",
+                data_path=dataPath,
+                nsqlookupd_tcp_addresses=[f"127.0.0.1:{tcpPort}"],
+            ),
+            reactor,
+        )
+        nsqd.startService()
+        self.addCleanup(nsqd.stopService)
+
+        async def registered() -> tuple[bool, object]:
+            peers = list(nsqd.lookupPeers.peers.values())
+            return bool(peers and peers[0].httpAddress), peers
+
+        await until(registered, "nsqd identified with nsqlookupd")
+        return f"127.0.0.1:{httpPort}", lookupd, nsqd
+
+    async def test_channelsPreCreated(self) -> None:
+        """
+        A channel created on nsqlookupd exists on nsqd as soon as nsqd
+        creates the topic, and the first message published there waits in
+        that channel; ephemeral channels are not pre-created.
+        """
+        lookupdHTTP, _, nsqd = await self.startCluster()
+        for channel in ("archive", "tail#ephemeral"):
+            status, _ = await http(
+                lookupdHTTP, "POST", f"/channel/create?topic=orders&channel={channel}"
+            )
+            self.assertEqual(status, 200)
+        broker = nsqd.broker  # type: ignore[attr-defined]
+        broker.publish("orders", [b"first"], reactor.seconds())
+        topic: Topic = broker.topics["orders"]
+
+        async def started() -> tuple[bool, object]:
+            return not topic.starting, sorted(topic.channels)
+
+        channels = await until(started, "topic started")
+        self.assertEqual(channels, ["archive"])
+        self.assertEqual(topic.channels["archive"].depth(), 1)
+        self.assertEqual(topic.depth(), 0)
+
+    async def test_lookupdDownDoesNotHold(self) -> None:
+        """
+        When no nsqlookupd is reachable, the topic starts at once (Go logs
+        an error and goes on).
+        """
+        dataPath = self.mktemp()
+        os.makedirs(dataPath)
+        nsqd = nsqdService(
+            NSQDConfig(
+                tcp_address="127.0.0.1:0",
+                http_address="127.0.0.1:0",
+                broadcast_address="127.0.0.1",
+                data_path=dataPath,
+                nsqlookupd_tcp_addresses=["127.0.0.1:1"],
+            ),
+            reactor,
+        )
+        nsqd.startService()
+        self.addCleanup(nsqd.stopService)
+        nsqd.broker.publish("t", [b"x"], reactor.seconds())
+        topic = nsqd.broker.topics["t"]
+        self.assertFalse(topic.starting)
+        nsqd.broker.getChannel("t", "c", reactor.seconds())
+        self.assertEqual(topic.channels["c"].depth(), 1)
+        self.flushLoggedErrors()
