@@ -72,6 +72,7 @@ import time
 from collections.abc import Callable, Collection
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
+from weakref import WeakKeyDictionary
 
 from klein import Klein
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -487,13 +488,14 @@ class NSQDHTTPAPI:
         service.whenTCPListening().addCallbacks(listening, lambda failure: None)
         return api
 
-    def resource(self) -> IResource:
+    def resource(self, secure: bool = False) -> IResource:
         """
         The root resource to serve (with L{NSQDSite}), with Go's router
         behaviour; with C{--tls-required=true}, Go's C{403 TLS_REQUIRED}
-        for every request on this plain-HTTP listener.
+        for every request on the plain-HTTP listener (C{secure} is for the
+        HTTPS one).
         """
-        if self.config.tls_required == _TLS_REQUIRED:
+        if self.config.tls_required == _TLS_REQUIRED and not secure:
             return _TLSRequired(self.config)
         return _PublishFastPath(
             {b"/pub": self.pub, b"/mpub": self.mpub}, GoRouter.forKlein(self.app)
@@ -989,12 +991,19 @@ class _PublishFastPath(Resource):
         return _untyped(self._router).render(request)
 
 
-def httpResource(service: NSQDService) -> IResource:
+_apis: WeakKeyDictionary[NSQDService, NSQDHTTPAPI] = WeakKeyDictionary()
+
+
+def httpResource(service: NSQDService, secure: bool = False) -> IResource:
     """
-    The L{txnsq.nsqd.service.HTTPResourceFactory} for nsqd's HTTP API.
-    Serve it with L{NSQDSite}.
+    The L{txnsq.nsqd.service.HTTPResourceFactory} for nsqd's HTTP API:
+    one API per service, served by the HTTP listener and (C{secure}) the
+    HTTPS one.  Serve it with L{NSQDSite}.
     """
-    return NSQDHTTPAPI.forService(service).resource()
+    api = _apis.get(service)
+    if api is None:
+        api = _apis[service] = NSQDHTTPAPI.forService(service)
+    return api.resource(secure)
 
 
 class _BoundedRequest(_GoRequest):

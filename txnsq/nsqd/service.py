@@ -30,10 +30,11 @@ __all__ = ["HTTPResourceFactory", "NSQDService"]
 _LOG_NAMESPACE = "txnsq.nsqd"
 
 
-HTTPResourceFactory = Callable[["NSQDService"], IResource]
+HTTPResourceFactory = Callable[..., IResource]
 """
 Makes the HTTP API's root resource for a service (which gives access to the
-broker, the config and the bound TCP port).
+broker, the config and the bound TCP port); called with C{secure=True} for
+the HTTPS listener.
 """
 
 
@@ -103,6 +104,29 @@ class NSQDService(MultiService):
                 reactor, config.http_address, site, "HTTP", _LOG_NAMESPACE
             )
             self.httpService.setServiceParent(self)  # type: ignore[no-untyped-call]
+
+        # HTTPS, as Go: only with a certificate and key and an address.
+        self.httpsService: ListeningService | None = None
+        if (
+            httpResourceFactory is not None
+            and config.https_address
+            and self.factory.tlsOptions is not None
+        ):
+            from twisted.protocols.tls import TLSMemoryBIOFactory
+
+            from txnsq.nsqd.http import NSQDSite
+
+            secureSite = NSQDSite(
+                httpResourceFactory(self, secure=True), config, reactor
+            )
+            self.httpsService = listeningService(
+                reactor,
+                config.https_address,
+                TLSMemoryBIOFactory(self.factory.tlsOptions, False, secureSite),
+                "HTTPS",
+                _LOG_NAMESPACE,
+            )
+            self.httpsService.setServiceParent(self)  # type: ignore[no-untyped-call]
 
         # Go registers the ports it really listens on when the broadcast
         # ports are left at 0 (port 0 listeners included).
@@ -197,6 +221,15 @@ class NSQDService(MultiService):
             return fail(RuntimeError("nsqd has no HTTP listener"))
         return self.httpService.whenListening()
 
+    def whenHTTPSListening(self) -> Deferred[IListeningPort]:
+        """
+        The bound HTTPS port, once listening; fails if there is no HTTPS
+        listener (no certificate, or C{--https-address=""}).
+        """
+        if self.httpsService is None:
+            return fail(RuntimeError("nsqd has no HTTPS listener"))
+        return self.httpsService.whenListening()
+
     def stopService(self) -> Deferred[None]:
         """
         Stop in Go's order (see the class docstring).
@@ -211,9 +244,10 @@ class NSQDService(MultiService):
         try:
             await _stopped(self.tcpService)
             self.factory.disconnectAll()
-            if self.httpService is not None:
-                known.append(self.httpService)
-                await _stopped(self.httpService)
+            for listener in (self.httpService, self.httpsService):
+                if listener is not None:
+                    known.append(listener)
+                    await _stopped(listener)
             await _stopped(self.scanService)
         finally:
             self._log.info("NSQ: closing topics")
