@@ -363,6 +363,94 @@ class DiscoveryEndToEndTests(TestCase):
 
     timeout = 60
 
+    async def startLookupd(self) -> tuple[int, int]:
+        """
+        A txnsq nsqlookupd on ports 0; its TCP and HTTP ports.
+        """
+        from txnsq.nsqlookupd.config import LookupdConfig
+        from txnsq.nsqlookupd.service import NSQLookupdService
+
+        lookupd = NSQLookupdService(
+            LookupdConfig(
+                tcp_address="127.0.0.1:0",
+                http_address="127.0.0.1:0",
+                broadcast_address="127.0.0.1",
+            ),
+            reactor,
+        )
+        lookupd.startService()
+        self.addCleanup(lookupd.stopService)
+        tcp = (await lookupd.whenTCPListening()).getHost().port  # type: ignore[attr-defined]
+        http = (await lookupd.whenHTTPListening()).getHost().port  # type: ignore[attr-defined]
+        return tcp, http
+
+    async def startRegisteredNSQD(self, lookupdTCP: int, nodeID: int) -> int:
+        """
+        A txnsq nsqd registering with the lookupd; its TCP port.
+        """
+        from txnsq.nsqd.tap import nsqdService
+
+        dataPath = self.mktemp()
+        os.makedirs(dataPath)
+        nsqd = nsqdService(
+            NSQDConfig(
+                node_id=nodeID,
+                tcp_address="127.0.0.1:0",
+                http_address="127.0.0.1:0",
+                broadcast_address="127.0.0.1",
+                data_path=dataPath,
+                nsqlookupd_tcp_addresses=[f"127.0.0.1:{lookupdTCP}"],
+            ),
+            reactor,
+        )
+        nsqd.startService()
+        self.addCleanup(nsqd.stopService)
+        return (await nsqd.whenTCPListening()).getHost().port  # type: ignore[attr-defined, no-any-return]
+
+    async def test_secondNSQDAppears(self) -> None:
+        """
+        An nsqd that starts while the consumer runs is found at a later
+        lookupd poll, and what is published there is consumed too.
+        """
+        lookupdTCP, lookupdHTTP = await self.startLookupd()
+        first = await self.startRegisteredNSQD(lookupdTCP, 1)
+        producer = Producer([f"127.0.0.1:{first}"], reactor=reactor)
+        producer.start()
+        self.addCleanup(producer.stop)
+        await producer.publish("grow", b"from the first")
+
+        collector = Collector(1)
+        consumer = Consumer(
+            "grow",
+            "c",
+            collector,
+            lookupdHTTPAddresses=[f"127.0.0.1:{lookupdHTTP}"],
+            reactor=reactor,
+            lookupdPollInterval=0.2,
+            # Enough for both connections (with fewer, RDY would rotate
+            # between them on the redistribution timer).
+            maxInFlight=10,
+        )
+        consumer.start()
+        self.addCleanup(consumer.stop)
+        await collector.done
+
+        second = await self.startRegisteredNSQD(lookupdTCP, 2)
+        collector.expected = 2
+        collector.done = Deferred()
+        other = Producer([f"127.0.0.1:{second}"], reactor=reactor)
+        other.start()
+        self.addCleanup(other.stop)
+        await other.publish("grow", b"from the second")
+        await collector.done
+        self.assertEqual(
+            [(m.body, m.nsqdAddress) for m in collector.messages],
+            [
+                (b"from the first", f"127.0.0.1:{first}"),
+                (b"from the second", f"127.0.0.1:{second}"),
+            ],
+        )
+
     async def test_discoverAndConsume(self) -> None:
         """
         A consumer given only nsqlookupd's HTTP address (and its default
