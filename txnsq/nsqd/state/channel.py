@@ -114,6 +114,21 @@ class Channel:
         else:
             self._enqueue(message)
 
+    def putMany(self, messages: list[Message], now: float) -> None:
+        """
+        L{put} for a batch (a topic's fan-out): messages go to the memory
+        queue in one step when none is deferred and they fit.
+        """
+        memory = self._memory
+        if len(memory) + len(messages) <= self._memQueueSize and not any(
+            message.deferMs for message in messages
+        ):
+            self.messageCount += len(messages)
+            memory.extend(messages)
+            return
+        for message in messages:
+            self.put(message, now)
+
     def _enqueue(self, message: Message) -> None:
         if len(self._memory) < self._memQueueSize:
             self._memory.append(message)

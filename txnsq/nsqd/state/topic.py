@@ -122,10 +122,11 @@ class Topic:
     def _fanOut(self, messages: list[Message], now: float) -> None:
         channels = list(self.channels.values())
         first, rest = channels[0], channels[1:]
-        for message in messages:
-            for channel in rest:
-                channel.put(message.copy(), now)
-            first.put(message, now)
+        # Every channel but the first gets its own copies (attempts and
+        # deadlines are per channel); the first takes the originals.
+        for channel in rest:
+            channel.putMany([message.copy() for message in messages], now)
+        first.putMany(messages, now)
         for channel in channels:
             channel.pump(now)
 
