@@ -31,6 +31,7 @@ from txnsq.nsqd.metadata import (
     writeAtomically,
 )
 from txnsq.nsqd.state import Broker
+from txnsq.nsqd.stats import Health
 from txnsq.wire.message import MESSAGE_HEADER_SIZE
 
 RunInThread = Callable[[Callable[[], None]], "Deferred[None]"]
@@ -83,6 +84,8 @@ class Persistence:
         self._runInThread = runInThread
         self._queues: dict[str, DiskQueue] = {}
         self._buffered: list[DiskQueue] = []
+        #: C{OK} until a disk write fails (C{/ping}, C{/stats}).
+        self.health = Health()
         self._lockFD: int | None = None
         self._broker: Broker | None = None
         self._busy: Deferred[None] | None = None
@@ -159,11 +162,15 @@ class Persistence:
                 try:
                     queue.flush()
                 except OSError as e:
+                    self.health.set(e)
                     _log.error(
                         "diskqueue({name}) write failed: {error}",
                         name=queue.name,
                         error=e,
                     )
+                else:
+                    # Go's SetHealth after each backend write.
+                    self.health.set(None)
 
     def attach(self, broker: Broker) -> None:
         """
@@ -172,6 +179,7 @@ class Persistence:
         self._broker = broker
         broker.observers.append(self)
         broker.afterPublish.append(self.flushWrites)
+        broker.publishFailed.append(self.health.set)
 
     def topologyChanged(self, event: str, topic: str, channel: str | None) -> None:
         """

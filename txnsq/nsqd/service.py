@@ -83,6 +83,8 @@ class NSQDService(MultiService):
         self.config = config
         self._reactor = reactor
         self.persistence = Persistence(config, threadRunner(reactor))
+        #: nsqd's health, as /ping and /stats report it.
+        self.health = self.persistence.health
         self.broker = Broker(config, self.persistence.backend)
         self._dataOpened = False
         self.factory = NSQDFactory(self.broker, config, reactor)

@@ -63,6 +63,9 @@ class Broker:
         #: Called after every publish, before it is acknowledged (the disk
         #: queues hand their buffered records to the kernel there).
         self.afterPublish: list[Callable[[], None]] = []
+        #: Called when a publish could not be stored (a backend write
+        #: failed), before the error reaches the publisher.
+        self.publishFailed: list[Callable[[OSError], None]] = []
         #: Called with each new topic (not when restoring): it finds the
         #: topic's channels (nsqd asks nsqlookupd) and then calls
         #: L{Topic.started}; until then the topic holds its messages.
@@ -165,7 +168,12 @@ class Broker:
         Publish to a topic, creating it if needed; then run the
         L{afterPublish} hooks (before the publisher is told C{OK}).
         """
-        self.getTopic(topicName).publish(bodies, now, deferMs)
+        try:
+            self.getTopic(topicName).publish(bodies, now, deferMs)
+        except OSError as e:
+            for failed in self.publishFailed:
+                failed(e)
+            raise
         for hook in self.afterPublish:
             hook()
 
