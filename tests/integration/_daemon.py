@@ -427,6 +427,9 @@ def startNSQD(testCase: TestCase, *args: str, reactor: Any = None) -> Deferred[D
     flags = [
         "--tcp-address=127.0.0.1:0",
         "--http-address=127.0.0.1:0",
+        # With a certificate nsqd also serves HTTPS, by default on
+        # 0.0.0.0:4152: daemons running side by side need their own ports.
+        "--https-address=127.0.0.1:0",
         f"--data-path={dataPath}",
         *args,
     ]
