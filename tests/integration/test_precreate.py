@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
 from tests.integration._cluster import http, until
@@ -88,6 +89,31 @@ class PreCreateTests(TestCase):
         self.assertEqual(channels, ["archive"])
         self.assertEqual(topic.channels["archive"].depth(), 1)
         self.assertEqual(topic.depth(), 0)
+
+    async def test_replyWaitsForStart(self) -> None:
+        """
+        A PUB that creates the topic is answered once the topic has learnt
+        its channels (Go's GetTopic blocks the same way), so the message is
+        already in the pre-created channel when the client sees C{OK}.
+        """
+        from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+
+        from tests.nsqd._realserver import FrameClient
+
+        lookupdHTTP, _, nsqd = await self.startCluster()
+        status, _ = await http(
+            lookupdHTTP, "POST", "/channel/create?topic=fresh&channel=early"
+        )
+        self.assertEqual(status, 200)
+        port = (await nsqd.whenTCPListening()).getHost().port  # type: ignore[attr-defined]
+        client = FrameClient()
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+        self.addCleanup(lambda: Deferred.fromCoroutine(client.close()))
+        client.send(b"  V2PUB fresh\n\x00\x00\x00\x02hi")
+        self.assertEqual(await client.frame(), (0, b"OK"))
+        topic: Topic = nsqd.broker.topics["fresh"]  # type: ignore[attr-defined]
+        self.assertFalse(topic.starting)
+        self.assertEqual(topic.channels["early"].depth(), 1)
 
     async def test_lookupdDownDoesNotHold(self) -> None:
         """

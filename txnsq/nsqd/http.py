@@ -76,10 +76,12 @@ from weakref import WeakKeyDictionary
 
 from klein import Klein
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
+from twisted.web.server import NOT_DONE_YET
 
 from txnsq import NSQ_VERSION
 from txnsq._endpoints import splitHostPort
@@ -521,6 +523,16 @@ class NSQDHTTPAPI:
             raise HTTPError(404, "TOPIC_NOT_FOUND")
         return topic, channelName
 
+    def _afterStart(self, topic: str, result: str) -> str | Deferred[str]:
+        # Go's GetTopic blocks until a new topic has learnt its channels
+        # from nsqlookupd; the reply waits for the same moment here.
+        created = self.broker.topics.get(topic)
+        if created is None or not created.starting:
+            return result
+        started: Deferred[str] = Deferred()
+        created.whenStarted(lambda: started.callback(result))
+        return started
+
     def _publish(self, topic: str, bodies: list[bytes], deferMs: int = 0) -> None:
         broker = self.broker
         if broker.closing:
@@ -616,7 +628,7 @@ class NSQDHTTPAPI:
 
     @app.route("/pub", methods=["POST"])
     @v1
-    def pub(self, request: IRequest) -> str:
+    def pub(self, request: IRequest) -> str | Deferred[str]:
         """
         C{POST /pub?topic=<t>[&defer=<ms>]}: publish the body as one
         message (deferred by C{defer} milliseconds, at most
@@ -645,11 +657,11 @@ class NSQDHTTPAPI:
                 raise HTTPError(400, "INVALID_DEFER")
             deferMs = deferNs // 1_000_000
         self._publish(topic, [body], deferMs)
-        return "OK"
+        return self._afterStart(topic, "OK")
 
     @app.route("/mpub", methods=["POST"])
     @v1
-    def mpub(self, request: IRequest) -> str:
+    def mpub(self, request: IRequest) -> str | Deferred[str]:
         """
         C{POST /mpub?topic=<t>[&binary=true]}: publish several messages,
         one per line, or in the binary C{MPUB} format when C{binary} is
@@ -678,7 +690,7 @@ class NSQDHTTPAPI:
             data = _readBody(request, config.max_body_size + 1)
             bodies = parseTextMPUB(data, config.max_msg_size, config.max_body_size)
         self._publish(topic, bodies)
-        return "OK"
+        return self._afterStart(topic, "OK")
 
     @app.route("/topic/create", methods=["POST"])
     @v1
@@ -987,7 +999,13 @@ class _PublishFastPath(Resource):
         if request.method == b"POST":
             handler = self._handlers.get(_untyped(request).path)
             if handler is not None:
-                return handler(request)
+                result = handler(request)
+                if isinstance(result, Deferred):
+                    # Answered later (a new topic learning its channels).
+                    result.addCallback(_untyped(request).write)
+                    result.addCallback(lambda _: _untyped(request).finish())
+                    return NOT_DONE_YET
+                return result
         return _untyped(self._router).render(request)
 
 

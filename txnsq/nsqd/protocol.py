@@ -617,7 +617,32 @@ class NSQDProtocol(Protocol):
     def sub(self, topic: str, channel: str) -> None:
         self._checkAuth("SUB", topic, channel, lambda: self._subscribe(topic, channel))
 
+    def _afterTopicStarted(self, topic: str, then: Callable[[], None]) -> None:
+        """
+        Run C{then} once C{topic} has started: at once, or after nsqd has
+        learnt its channels from nsqlookupd, holding this connection's
+        further commands meanwhile (Go's C{GetTopic} blocks the same way).
+        """
+        created = self.broker.getTopic(topic)
+        if not created.starting:
+            then()
+            return
+        assert self._decoder is not None
+        self._decoder.pauseDecoding()
+
+        def resume() -> None:
+            if self._closed:
+                return
+            then()
+            if not self._closed:
+                self._resumeInput()
+
+        created.whenStarted(resume)
+
     def _subscribe(self, topic: str, channel: str) -> None:
+        self._afterTopicStarted(topic, lambda: self._join(topic, channel))
+
+    def _join(self, topic: str, channel: str) -> None:
         broker = self.broker
         subscribed = broker.getChannel(topic, channel, self.clock.seconds())
         error = subscribed.addConsumer(self)
@@ -631,6 +656,11 @@ class NSQDProtocol(Protocol):
     def _publish(
         self, topic: str, bodies: list[bytes], deferMs: int, failure: str
     ) -> None:
+        self._afterTopicStarted(
+            topic, lambda: self._put(topic, bodies, deferMs, failure)
+        )
+
+    def _put(self, topic: str, bodies: list[bytes], deferMs: int, failure: str) -> None:
         try:
             self.broker.publish(topic, bodies, self.clock.seconds(), deferMs)
         except OSError as e:
@@ -650,7 +680,9 @@ class NSQDProtocol(Protocol):
         return not self._closed
 
     def _createTopic(self, topic: str) -> None:
-        self.broker.getTopic(topic)
+        # The body is read once the topic has started (Go creates the topic,
+        # blocking, before it reads MPUB's body).
+        self._afterTopicStarted(topic, lambda: None)
 
     def mpub(self, topic: str, bodies: list[bytes]) -> None:
         self._publish(topic, bodies, 0, E_MPUB_FAILED)

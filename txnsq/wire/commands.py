@@ -135,7 +135,9 @@ class CommandDecoder:
         self._maxBodySize = maxBodySize
         self._buffer = bytearray()
         self._halted = False
-        self._paused = False
+        # Pauses nest (an AUTH query and a topic start may overlap); the
+        # decoder runs again when every pause has been resumed.
+        self._paused = 0
         # Body state: what the pending body is for, and how many bytes the
         # next step needs (the 4-byte size, or the body itself).
         self._bodyKind: int | None = None
@@ -178,14 +180,15 @@ class CommandDecoder:
         Stop calling the receiver until L{resumeDecoding}; used while a
         stream upgrade or an asynchronous check is in progress.
         """
-        self._paused = True
+        self._paused += 1
 
     def resumeDecoding(self) -> None:
         """
         Continue with what is buffered.
         """
-        self._paused = False
-        self.feed(b"")
+        self._paused = max(0, self._paused - 1)
+        if not self._paused:
+            self.feed(b"")
 
     def takeBuffered(self) -> bytes:
         """

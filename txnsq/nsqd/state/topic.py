@@ -36,6 +36,7 @@ class Topic:
         self.ephemeral = isEphemeral(name)
         self.paused = False
         self.starting = False
+        self._startWaiters: list[Callable[[], object]] = []
         self.channels: dict[str, Channel] = {}
         self.messageCount = 0
         self.messageBytes = 0
@@ -64,10 +65,25 @@ class Topic:
 
     def started(self, now: float) -> None:
         """
-        The topic's channels are known: deliver what it holds.
+        The topic's channels are known: deliver what it holds, then tell
+        those waiting (L{whenStarted}).
         """
         self.starting = False
         self.drain(now)
+        waiting, self._startWaiters = self._startWaiters, []
+        for callback in waiting:
+            callback()
+
+    def whenStarted(self, callback: Callable[[], object]) -> None:
+        """
+        Call C{callback} once the topic has started (at once if it has).
+        Go's C{GetTopic} blocks the caller until then; nsqd holds the
+        publisher's reply instead.
+        """
+        if self.starting:
+            self._startWaiters.append(callback)
+        else:
+            callback()
 
     def depth(self) -> int:
         """
