@@ -17,8 +17,8 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.trial.unittest import TestCase
 
+from tests import _services as services
 from txnsq.client import Consumer, Message, Producer, exponentialBackoff
-from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.service import NSQDService
 
 PYNSQ_SCRIPT = os.path.join(
@@ -64,23 +64,15 @@ def subscribersClosed(service: NSQDService) -> Deferred[Any]:
 
 async def startNSQD(testCase: TestCase, **config: Any) -> tuple[NSQDService, str]:
     """
-    Start an nsqd in this process on an ephemeral loopback port, stopped
-    when the test ends.
+    Start an nsqd in this process on an ephemeral loopback port (no HTTP
+    API unless asked), stopped when the test ends.
 
     @return: the service and its C{host:port}.
     """
-    dataPath = testCase.mktemp()
-    os.makedirs(dataPath)
-    # A data path of its own: nsqd persists its queues there on stop.
-    config.setdefault("data_path", dataPath)
-    config.setdefault("tcp_address", "127.0.0.1:0")
     config.setdefault("http_address", "")
-    config.setdefault("broadcast_address", "127.0.0.1")
-    service = NSQDService(NSQDConfig(node_id=1, **config), reactor)
-    service.startService()
-    testCase.addCleanup(service.stopService)
-    port = await service.whenTCPListening()
-    return service, f"127.0.0.1:{port.getHost().port}"  # type: ignore[attr-defined]
+    config.setdefault("node_id", 1)
+    service, port = await services.startNSQD(testCase, **config)
+    return service, f"127.0.0.1:{port}"
 
 
 class Collector:
@@ -363,57 +355,13 @@ class DiscoveryEndToEndTests(TestCase):
 
     timeout = 60
 
-    async def startLookupd(self) -> tuple[int, int]:
-        """
-        A txnsq nsqlookupd on ports 0; its TCP and HTTP ports.
-        """
-        from txnsq.nsqlookupd.config import LookupdConfig
-        from txnsq.nsqlookupd.service import NSQLookupdService
-
-        lookupd = NSQLookupdService(
-            LookupdConfig(
-                tcp_address="127.0.0.1:0",
-                http_address="127.0.0.1:0",
-                broadcast_address="127.0.0.1",
-            ),
-            reactor,
-        )
-        lookupd.startService()
-        self.addCleanup(lookupd.stopService)
-        tcp = (await lookupd.whenTCPListening()).getHost().port  # type: ignore[attr-defined]
-        http = (await lookupd.whenHTTPListening()).getHost().port  # type: ignore[attr-defined]
-        return tcp, http
-
-    async def startRegisteredNSQD(self, lookupdTCP: int, nodeID: int) -> int:
-        """
-        A txnsq nsqd registering with the lookupd; its TCP port.
-        """
-        from txnsq.nsqd.tap import nsqdService
-
-        dataPath = self.mktemp()
-        os.makedirs(dataPath)
-        nsqd = nsqdService(
-            NSQDConfig(
-                node_id=nodeID,
-                tcp_address="127.0.0.1:0",
-                http_address="127.0.0.1:0",
-                broadcast_address="127.0.0.1",
-                data_path=dataPath,
-                nsqlookupd_tcp_addresses=[f"127.0.0.1:{lookupdTCP}"],
-            ),
-            reactor,
-        )
-        nsqd.startService()
-        self.addCleanup(nsqd.stopService)
-        return (await nsqd.whenTCPListening()).getHost().port  # type: ignore[attr-defined, no-any-return]
-
     async def test_secondNSQDAppears(self) -> None:
         """
         An nsqd that starts while the consumer runs is found at a later
         lookupd poll, and what is published there is consumed too.
         """
-        lookupdTCP, lookupdHTTP = await self.startLookupd()
-        first = await self.startRegisteredNSQD(lookupdTCP, 1)
+        _, lookupdTCP, lookupdHTTP = await services.startLookupd(self)
+        _, first = await services.startNSQD(self, lookupdTCP, node_id=1)
         producer = Producer([f"127.0.0.1:{first}"], reactor=reactor)
         producer.start()
         self.addCleanup(producer.stop)
@@ -435,7 +383,7 @@ class DiscoveryEndToEndTests(TestCase):
         self.addCleanup(consumer.stop)
         await collector.done
 
-        second = await self.startRegisteredNSQD(lookupdTCP, 2)
+        _, second = await services.startNSQD(self, lookupdTCP, node_id=2)
         collector.expected = 2
         collector.done = Deferred()
         other = Producer([f"127.0.0.1:{second}"], reactor=reactor)
@@ -457,39 +405,8 @@ class DiscoveryEndToEndTests(TestCase):
         treq client) finds the nsqd that registered the topic, connects and
         receives what was published there.
         """
-        from txnsq.nsqd.tap import nsqdService
-        from txnsq.nsqlookupd.config import LookupdConfig
-        from txnsq.nsqlookupd.service import NSQLookupdService
-
-        lookupd = NSQLookupdService(
-            LookupdConfig(
-                tcp_address="127.0.0.1:0",
-                http_address="127.0.0.1:0",
-                broadcast_address="127.0.0.1",
-            ),
-            reactor,
-        )
-        lookupd.startService()
-        self.addCleanup(lookupd.stopService)
-        lookupdTCP = (await lookupd.whenTCPListening()).getHost().port  # type: ignore[attr-defined]
-        lookupdHTTP = (await lookupd.whenHTTPListening()).getHost().port  # type: ignore[attr-defined]
-
-        dataPath = self.mktemp()
-        os.makedirs(dataPath)
-        nsqd = nsqdService(
-            NSQDConfig(
-                node_id=1,
-                tcp_address="127.0.0.1:0",
-                http_address="127.0.0.1:0",
-                broadcast_address="127.0.0.1",
-                data_path=dataPath,
-                nsqlookupd_tcp_addresses=[f"127.0.0.1:{lookupdTCP}"],
-            ),
-            reactor,
-        )
-        nsqd.startService()
-        self.addCleanup(nsqd.stopService)
-        nsqdTCP = (await nsqd.whenTCPListening()).getHost().port  # type: ignore[attr-defined]
+        _, lookupdTCP, lookupdHTTP = await services.startLookupd(self)
+        _, nsqdTCP = await services.startNSQD(self, lookupdTCP, node_id=1)
 
         producer = Producer([f"127.0.0.1:{nsqdTCP}"], reactor=reactor)
         producer.start()

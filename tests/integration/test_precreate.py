@@ -6,17 +6,14 @@ new on this nsqd also reach channels known elsewhere in the cluster.
 
 from __future__ import annotations
 
-import os
-
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import TestCase
 
+from tests._services import startLookupd, startNSQD
 from tests.integration._cluster import http, until
-from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.service import NSQDService
 from txnsq.nsqd.state import Topic
-from txnsq.nsqd.tap import nsqdService
-from txnsq.nsqlookupd.config import LookupdConfig
 from txnsq.nsqlookupd.service import NSQLookupdService
 
 
@@ -27,37 +24,13 @@ class PreCreateTests(TestCase):
 
     timeout = 30
 
-    async def startCluster(self) -> tuple[str, NSQLookupdService, object]:
+    async def startCluster(self) -> tuple[str, NSQLookupdService, NSQDService]:
         """
         An nsqlookupd, and an nsqd registered with it; the lookupd's HTTP
         address.
         """
-        lookupd = NSQLookupdService(
-            LookupdConfig(
-                tcp_address="127.0.0.1:0",
-                http_address="127.0.0.1:0",
-                broadcast_address="127.0.0.1",
-            ),
-            reactor,
-        )
-        lookupd.startService()
-        self.addCleanup(lookupd.stopService)
-        tcpPort = (await lookupd.whenTCPListening()).getHost().port
-        httpPort = (await lookupd.whenHTTPListening()).getHost().port
-        dataPath = self.mktemp()
-        os.makedirs(dataPath)
-        nsqd = nsqdService(
-            NSQDConfig(
-                tcp_address="127.0.0.1:0",
-                http_address="127.0.0.1:0",
-                broadcast_address="127.0.0.1",
-                data_path=dataPath,
-                nsqlookupd_tcp_addresses=[f"127.0.0.1:{tcpPort}"],
-            ),
-            reactor,
-        )
-        nsqd.startService()
-        self.addCleanup(nsqd.stopService)
+        lookupd, tcpPort, httpPort = await startLookupd(self)
+        nsqd, _ = await startNSQD(self, tcpPort)
 
         async def registered() -> tuple[bool, object]:
             peers = list(nsqd.lookupPeers.peers.values())
@@ -120,20 +93,7 @@ class PreCreateTests(TestCase):
         When no nsqlookupd is reachable, the topic starts at once (Go logs
         an error and goes on).
         """
-        dataPath = self.mktemp()
-        os.makedirs(dataPath)
-        nsqd = nsqdService(
-            NSQDConfig(
-                tcp_address="127.0.0.1:0",
-                http_address="127.0.0.1:0",
-                broadcast_address="127.0.0.1",
-                data_path=dataPath,
-                nsqlookupd_tcp_addresses=["127.0.0.1:1"],
-            ),
-            reactor,
-        )
-        nsqd.startService()
-        self.addCleanup(nsqd.stopService)
+        nsqd, _ = await startNSQD(self, 1)
         nsqd.broker.publish("t", [b"x"], reactor.seconds())
         topic = nsqd.broker.topics["t"]
         self.assertFalse(topic.starting)
