@@ -347,13 +347,14 @@ class LookupdPeers(MultiService):
         return channels
 
     def _preCreate(self, channels: set[str], topic: Topic) -> None:
-        if topic.deleted:
-            return
         now = self._reactor.seconds()
-        for name in sorted(channels):
-            # Go does not create ephemeral channels without a consumer.
-            if isValidName(name) and not isEphemeral(name):
-                self._broker.getChannel(topic.name, name, now, False)
+        if not topic.deleted:
+            for name in sorted(channels):
+                # Go does not create ephemeral channels without a consumer.
+                if isValidName(name) and not isEphemeral(name):
+                    self._broker.getChannel(topic.name, name, now, False)
+        # Even for a topic deleted meanwhile: publishers waiting for it to
+        # start must get their answer.
         topic.started(now)
 
     def setAddresses(self, addresses: list[str]) -> None:
