@@ -988,3 +988,43 @@ class StopTests(SynchronousTestCase):
         self.successResultOf(harness.peers.stopService())
         harness.elapse(4 * PING_INTERVAL)
         self.assertEqual(harness.attempts(), 1)
+
+
+class TopicStartTests(SynchronousTestCase):
+    """
+    A new topic waits for its channels from nsqlookupd; whatever happens
+    meanwhile, those waiting for it are answered.
+    """
+
+    def peers(self, addresses: list[str]) -> tuple[Broker, LookupdPeers, Any]:
+        """
+        A broker and its lookupd peers on a memory reactor.
+        """
+        reactor = MemoryReactorClock()
+        config = NSQDConfig(node_id=1, nsqlookupd_tcp_addresses=addresses)
+        broker = Broker(config)
+        return broker, LookupdPeers(config, broker, reactor), reactor
+
+    def test_noLookupdStartsAtOnce(self) -> None:
+        """
+        Without lookupd addresses a new topic starts at once.
+        """
+        broker, _, _ = self.peers([])
+        self.assertFalse(broker.getTopic("t").starting)
+
+    def test_deletedWhileStartingAnswersWaiters(self) -> None:
+        """
+        A topic deleted before the lookupds answered still releases the
+        publishers waiting for it, and pre-creates nothing.
+        """
+        broker, peers, _ = self.peers(["127.0.0.1:4160"])
+        next(iter(peers.peers.values())).httpAddress = "127.0.0.1:4161"
+        topic = broker.getTopic("t")
+        self.assertTrue(topic.starting)
+        answered: list[bool] = []
+        topic.whenStarted(lambda: answered.append(True))
+        broker.deleteTopic("t")
+        peers._preCreate({"c"}, topic)
+        self.assertEqual(answered, [True])
+        self.assertEqual(topic.channels, {})
+        self.assertNotIn("t", broker.topics)
