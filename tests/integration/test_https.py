@@ -91,12 +91,15 @@ class HTTPSTests(TestCase):
 
     async def test_tlsRequired(self) -> None:
         """
-        With C{--tls-required=true} plain HTTP answers 403 C{TLS_REQUIRED}
-        while HTTPS serves the API.
+        With C{--tls-required=true} plain HTTP answers 403 C{TLS_REQUIRED},
+        naming the HTTPS port really bound, while HTTPS serves the API.
         """
         _, http, https, ca = await self.start(tls_required=2)
-        status, _ = await self.curl(f"http://127.0.0.1:{http}/ping")
-        self.assertEqual(status, 403)
+        status, body = await self.curl(f"http://127.0.0.1:{http}/ping")
+        self.assertEqual(
+            (status, body),
+            (403, b'{"message": "TLS_REQUIRED", "https_port": %d}' % (https,)),
+        )
         status, body = await self.curl(
             "--cacert", ca, f"https://127.0.0.1:{https}/ping"
         )

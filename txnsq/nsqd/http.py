@@ -436,6 +436,8 @@ class NSQDHTTPAPI:
         self.clock = clock
         self.health = health if health is not None else Health()
         self.tcpPort = tcpPort
+        #: The bound HTTPS port, once known (Go's TLS_REQUIRED names it).
+        self.httpsPort: Callable[[], int | None] = lambda: None
         self.startTime = clock.seconds() if startTime is None else startTime
         self.onLookupdAddresses = onLookupdAddresses
         self.onLogLevel = onLogLevel
@@ -488,6 +490,7 @@ class NSQDHTTPAPI:
             )
 
         service.whenTCPListening().addCallbacks(listening, lambda failure: None)
+        api.httpsPort = lambda: getattr(service, "boundHTTPSPort", None)
         return api
 
     def resource(self, secure: bool = False) -> IResource:
@@ -498,7 +501,7 @@ class NSQDHTTPAPI:
         HTTPS one).
         """
         if self.config.tls_required == _TLS_REQUIRED and not secure:
-            return _TLSRequired(self.config)
+            return _TLSRequired(self.config, self.httpsPort)
         return _PublishFastPath(
             {b"/pub": self.pub, b"/mpub": self.mpub}, GoRouter.forKlein(self.app)
         )
@@ -953,13 +956,20 @@ class _TLSRequired(Resource):
 
     isLeaf = True
 
-    def __init__(self, config: NSQDConfig) -> None:
+    def __init__(self, config: NSQDConfig, boundPort: Callable[[], int | None]) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         try:
-            port = int(splitHostPort(config.https_address)[1])
+            self._configuredPort = int(splitHostPort(config.https_address)[1])
         except ValueError:
-            port = 0
-        self._body = b'{"message": "TLS_REQUIRED", "https_port": %d}' % (port,)
+            self._configuredPort = 0
+        self._boundPort = boundPort
+
+    @property
+    def _body(self) -> bytes:
+        port = self._boundPort()
+        if port is None:
+            port = self._configuredPort
+        return b'{"message": "TLS_REQUIRED", "https_port": %d}' % (port,)
 
     def render(self, request: IRequest) -> bytes:
         """

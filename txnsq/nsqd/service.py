@@ -109,6 +109,8 @@ class NSQDService(MultiService):
 
         # HTTPS, as Go: only with a certificate and key and an address.
         self.httpsService: ListeningService | None = None
+        #: The port HTTPS listens on, once bound.
+        self.boundHTTPSPort: int | None = None
         if (
             httpResourceFactory is not None
             and config.https_address
@@ -129,6 +131,9 @@ class NSQDService(MultiService):
                 _LOG_NAMESPACE,
             )
             self.httpsService.setServiceParent(self)  # type: ignore[no-untyped-call]
+            self.httpsService.whenListening().addCallbacks(
+                self._httpsListening, _ignore
+            )
 
         # Go registers the ports it really listens on when the broadcast
         # ports are left at 0 (port 0 listeners included).
@@ -160,6 +165,11 @@ class NSQDService(MultiService):
             host, IPv4Address | IPv6Address
         ):
             self.config.broadcast_http_port = host.port
+
+    def _httpsListening(self, port: IListeningPort) -> None:
+        host = port.getHost()
+        if isinstance(host, IPv4Address | IPv6Address):
+            self.boundHTTPSPort = host.port
 
     def _queueScan(self) -> None:
         now = self._reactor.seconds()
