@@ -57,7 +57,11 @@ class _Daemon:
 
 
 def _nsqdRoute(config: Any) -> LogRoute:
-    return LogRoute("txnsq.nsqd", config.log_prefix, logLevelFromName(config.log_level))
+    # The route reads the config's level at each event, so that
+    # PUT /config/log_level takes effect.
+    return LogRoute(
+        "txnsq.nsqd", config.log_prefix, logLevelFromName(config.log_level), config
+    )
 
 
 def _lookupdRoute(config: Any) -> LogRoute:

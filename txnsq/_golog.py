@@ -75,6 +75,17 @@ class LogRoute:
     namespace: str
     prefix: str
     level: LogLevel = LogLevel.info
+    #: When given, its C{log_level} decides instead of L{level}, read at
+    #: each event: C{PUT /config/log_level} changes it at run time.
+    config: Any = attrs.field(default=None, eq=False)
+
+    def currentLevel(self) -> LogLevel:
+        """
+        The level in force now.
+        """
+        if self.config is not None:
+            return logLevelFromName(self.config.log_level)
+        return self.level
 
     def matches(self, namespace: str) -> bool:
         """
@@ -109,11 +120,12 @@ class GoLogObserver:
     def _route(self, namespace: str) -> tuple[str, LogLevel]:
         for route in self._routes:
             if route.matches(namespace):
-                return route.prefix, route.level
+                return route.prefix, route.currentLevel()
         fallback = self._routes[0]
+        level = fallback.currentLevel()
         if namespace == "txnsq" or namespace.startswith("txnsq."):
-            return fallback.prefix, fallback.level
-        return fallback.prefix, max(fallback.level, LogLevel.warn, key=_severity)
+            return fallback.prefix, level
+        return fallback.prefix, max(level, LogLevel.warn, key=_severity)
 
     def __call__(self, event: dict[str, Any]) -> None:
         """
