@@ -5,7 +5,8 @@ Sphinx configuration for txnsq's documentation.
 import os
 import sys
 
-sys.path.insert(0, os.path.abspath(".."))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, _ROOT)
 
 from txnsq import __version__  # noqa: E402
 
@@ -16,6 +17,33 @@ release = __version__
 version = __version__
 
 # The narrative is Sphinx; the API reference is rendered from the epytext
-# docstrings by pydoctor (as Twisted's is), into the same tree:
-#   python -m pydoctor --docformat=epytext --html-output=docs/_build/html/api txnsq
+# docstrings by pydoctor (as Twisted's is), into the same tree (api/), when
+# the HTML build finishes.  A docstring pydoctor cannot parse fails the build.
 extensions: list[str] = []
+
+
+def _apiDocs(app: object, exception: object) -> None:
+    if exception is not None or getattr(app, "builder").name != "html":
+        return
+    from pydoctor.driver import main
+
+    outdir = os.path.join(str(getattr(app, "outdir")), "api")
+    status = main(
+        [
+            "--project-name=txnsq",
+            f"--project-version={__version__}",
+            "--docformat=epytext",
+            "-q",
+            f"--html-output={outdir}",
+            os.path.join(_ROOT, "txnsq"),
+        ]
+    )
+    if status:
+        raise RuntimeError(f"pydoctor failed ({status}): see its messages above")
+
+
+def setup(app: object) -> None:
+    """
+    Hook the API reference into the HTML build.
+    """
+    getattr(app, "connect")("build-finished", _apiDocs)

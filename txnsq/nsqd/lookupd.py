@@ -3,7 +3,7 @@
 nsqd's registration with nsqlookupd: one reconnecting peer per
 C{--lookupd-tcp-address}.
 
-On every (re)connection a peer sends the magic C{"  V1"}, IDENTIFYs with
+On every (re)connection a peer sends the magic (two spaces, C{V1}), IDENTIFYs with
 nsqd's broadcast address and ports, then REGISTERs every channel and every
 topic, as Go's C{connectCallback} does.  Afterwards topic and channel
 creation and deletion become REGISTER / UNREGISTER, and a PING goes out

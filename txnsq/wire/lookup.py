@@ -2,7 +2,7 @@
 """
 nsqlookupd's TCP protocol ("V1"), sans I/O.
 
-nsqd opens a connection to nsqlookupd, sends the magic C{"  V1"}, then text
+nsqd opens a connection to nsqlookupd, sends the magic (two spaces, C{V1}), then text
 command lines::
 
     PING\\n
@@ -49,9 +49,23 @@ _INT32 = struct.Struct(">i")
 
 #: C{strings.TrimSpace} removes Unicode white space (Go's C{unicode.IsSpace}),
 #: which is not the same set as Python's C{str.strip()}.
-_GO_SPACE = (
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_GO_SPACE = "".join(
+    map(
+        chr,
+        (
+            *range(0x09, 0x0E),
+            0x20,
+            0x85,
+            0xA0,
+            0x1680,
+            *range(0x2000, 0x200B),
+            0x2028,
+            0x2029,
+            0x202F,
+            0x205F,
+            0x3000,
+        ),
+    )
 )
 
 
