@@ -18,11 +18,11 @@ from urllib.parse import urlencode
 
 import attrs
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
 from txnsq._gojson import encodeJSON
+from txnsq._logging import Logger
 from txnsq.nsqd.config import NSQDConfig
 
 _log = Logger(namespace="txnsq.nsqd")

@@ -78,7 +78,6 @@ from klein import Klein
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime
-from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
@@ -102,6 +101,7 @@ from txnsq._http import (
     respondV1,
     v1,
 )
+from txnsq._logging import Logger
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import Broker, Topic
 from txnsq.nsqd.stats import (

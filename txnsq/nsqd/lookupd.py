@@ -28,12 +28,12 @@ from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.client import Agent
 
 from txnsq import NSQ_VERSION
 from txnsq._endpoints import splitHostPort
+from txnsq._logging import Logger
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import Broker, Topic
 from txnsq.wire.lookup import (

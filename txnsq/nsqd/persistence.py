@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.logger import Logger
 
+from txnsq._logging import Logger
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.diskqueue import DiskQueue
 from txnsq.nsqd.metadata import (

@@ -30,10 +30,10 @@ from twisted.internet.interfaces import (
     ITLSTransport,
 )
 from twisted.internet.protocol import Factory, Protocol, connectionDone
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txnsq import NSQ_VERSION
+from txnsq._logging import Logger
 from txnsq._tls import serverTLSOptions
 from txnsq.nsqd.auth import AuthClient, Authorizations
 from txnsq.nsqd.config import NSQDConfig

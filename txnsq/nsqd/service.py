@@ -14,10 +14,10 @@ from twisted.application.service import IService, MultiService, Service
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, fail, gatherResults
 from twisted.internet.interfaces import IListeningPort, IReactorTime
-from twisted.logger import Logger
 from twisted.web.resource import IResource
 
 from txnsq._endpoints import ListeningService, listeningService
+from txnsq._logging import Logger, setLogLevel
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.lookupd import LookupdPeers
 from txnsq.nsqd.options import versionString
@@ -82,6 +82,7 @@ class NSQDService(MultiService):
         super().__init__()  # type: ignore[no-untyped-call]
         self.config = config
         self._reactor = reactor
+        setLogLevel(_LOG_NAMESPACE, config.log_level)
         self.persistence = Persistence(config, threadRunner(reactor))
         #: nsqd's health, as /ping and /stats report it.
         self.health = self.persistence.health
@@ -216,6 +217,12 @@ class NSQDService(MultiService):
         if self.httpService is not None:
             waits.append(self.httpService.whenListening())
         return gatherResults(waits)
+
+    def logLevelChanged(self, level: str) -> None:
+        """
+        C{PUT /config/log_level}: log at C{level} from now on.
+        """
+        setLogLevel(_LOG_NAMESPACE, level)
 
     def whenTCPListening(self) -> Deferred[IListeningPort]:
         """

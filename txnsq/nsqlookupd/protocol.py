@@ -17,11 +17,11 @@ from zope.interface import implementer
 
 from twisted.internet.interfaces import IHalfCloseableProtocol, IReactorTime
 from twisted.internet.protocol import Factory, Protocol, connectionDone
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txnsq import NSQ_VERSION
 from txnsq._endpoints import formatAddress
+from txnsq._logging import Logger
 from txnsq.nsqlookupd.registry import PeerInfo, Registration, RegistrationDB
 from txnsq.wire.errors import ProtocolError
 from txnsq.wire.lookup import (

@@ -11,10 +11,10 @@ from typing import Any
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime
-from twisted.logger import Logger
 
 from txnsq._endpoints import listeningService
 from txnsq._http import GoSite
+from txnsq._logging import Logger, setLogLevel
 from txnsq.nsqlookupd.config import LookupdConfig
 from txnsq.nsqlookupd.http import LookupdHTTPAPI
 from txnsq.nsqlookupd.options import versionString
@@ -51,6 +51,7 @@ class NSQLookupdService(MultiService):
         """
         super().__init__()  # type: ignore[no-untyped-call]
         self.config = config
+        setLogLevel(LOG_NAMESPACE, config.log_level)
         self.registry = RegistrationDB(
             config.inactive_producer_timeout, config.tombstone_lifetime
         )
