@@ -1,6 +1,7 @@
 """
-Graceful stop shared by L{Producer} and L{Consumer}: the stop runs once,
-and every caller of C{stop()} gets a future for its outcome.
+What L{Producer} and L{Consumer} share as services: a graceful stop that
+runs once, every caller of C{stop()} getting a future for its outcome, and
+the L{IService} methods mapped onto their C{start()} and C{stop()}.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -54,3 +56,36 @@ class StopOnce:
             _aio.reject(waiter, self._result)
         else:
             _aio.resolve(waiter)
+
+
+class StartStopService(Service):
+    """
+    A service whose public C{start()} and C{stop()} are also its
+    L{IService} start and stop.
+    """
+
+    def start(self) -> None:
+        """
+        Start (subclasses).
+        """
+        raise NotImplementedError
+
+    def stop(self) -> Deferred[None]:
+        """
+        Stop gracefully (subclasses).
+        """
+        raise NotImplementedError
+
+    def startService(self) -> None:
+        """
+        L{IService}: L{start}.
+        """
+        Service.startService(self)  # type: ignore[no-untyped-call]
+        self.start()
+
+    def stopService(self) -> Deferred[None]:
+        """
+        L{IService}: L{stop}.
+        """
+        Service.stopService(self)  # type: ignore[no-untyped-call]
+        return self.stop()

@@ -46,7 +46,6 @@ import random as _random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IStreamClientEndpoint
 from twisted.internet.task import LoopingCall
@@ -62,7 +61,7 @@ from txnsq.client._connection import (
 from txnsq.client._errors import NotConnected, NSQAuthError, NSQError
 from txnsq.client._identify import IdentifyOptions
 from txnsq.client._message import Message
-from txnsq.client._stopping import StopOnce
+from txnsq.client._stopping import StartStopService, StopOnce
 from txnsq.client.lookup import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_POLL_JITTER,
@@ -141,7 +140,7 @@ class _Connection:
         self.lastRdyTime = now
 
 
-class Consumer(Service):
+class Consumer(StartStopService):
     """
     Consumes one channel of one topic from any number of nsqds.
 
@@ -423,20 +422,6 @@ class Consumer(Service):
         self._log.info(
             "consumer {topic}/{channel} stopped", topic=self.topic, channel=self.channel
         )
-
-    def startService(self) -> None:
-        """
-        L{IService}: L{start}.
-        """
-        Service.startService(self)  # type: ignore[no-untyped-call]
-        self.start()
-
-    def stopService(self) -> Deferred[None]:
-        """
-        L{IService}: L{stop}.
-        """
-        Service.stopService(self)  # type: ignore[no-untyped-call]
-        return self.stop()
 
     # Connections.
 

@@ -26,7 +26,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.python.failure import Failure
@@ -45,7 +44,7 @@ from txnsq.client._errors import (
     PublishQueueFull,
 )
 from txnsq.client._identify import IdentifyOptions
-from txnsq.client._stopping import StopOnce
+from txnsq.client._stopping import StartStopService, StopOnce
 from txnsq.client.protocol import (
     NSQClientProtocol,
     checkDeferredPublish,
@@ -62,7 +61,7 @@ _OK = b"OK"
 _packSize = struct.Struct(">i").pack
 
 
-class Producer(Service):
+class Producer(StartStopService):
     """
     Publishes messages to nsqd.
 
@@ -201,20 +200,6 @@ class Producer(Service):
             self._idleWaiters.append(idle)
             await idle
         await _aio.gather([link.stop() for link in self._links])
-
-    def startService(self) -> None:
-        """
-        L{IService}: L{start}.
-        """
-        Service.startService(self)  # type: ignore[no-untyped-call]
-        self.start()
-
-    def stopService(self) -> Deferred[None]:
-        """
-        L{IService}: L{stop}.
-        """
-        Service.stopService(self)  # type: ignore[no-untyped-call]
-        return self.stop()
 
     # Publishing.
 
