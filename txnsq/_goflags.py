@@ -1008,3 +1008,40 @@ def _listHandler(flag: Flag) -> Callable[[GoFlagOptions, str], None]:
 
     handler.__doc__ = f"{flag.usage}"
     return handler
+
+
+# -- what every NSQ daemon has ------------------------------------------------
+
+
+def daemonVersion(program: str) -> str:
+    """
+    What a daemon's C{--version} prints: Go's C{nsqd v1.3.0 (built
+    w/go1.19.8)} with txnsq in place of the Go toolchain.
+    """
+    from txnsq import NSQ_VERSION, __version__
+
+    return f"{program} v{NSQ_VERSION} (built w/txnsq-{__version__})"
+
+
+def daemonFlags() -> list[Flag]:
+    """
+    The flags nsqd and nsqlookupd share: C{--config}, C{--version} and the
+    logging ones.
+    """
+    return [
+        Flag("config", STRING, "path to config file", default=""),
+        Flag("version", BOOL, "print version string", default=False),
+        Flag(
+            "log-level",
+            LOG_LEVEL,
+            "set log verbosity: debug, info, warn, error, or fatal",
+            "log_level",
+        ),
+        Flag("log-prefix", STRING, "log message prefix", "log_prefix"),
+        Flag(
+            "verbose",
+            BOOL,
+            "[deprecated] has no effect, use --log-level",
+            default=False,
+        ),
+    ]

@@ -13,13 +13,11 @@ from typing import Any
 import attrs
 from twisted.python.usage import UsageError
 
-from txnsq import NSQ_VERSION, __version__
 from txnsq._goflags import (
     BOOL,
     DURATION,
     FLOAT_LIST,
     INT,
-    LOG_LEVEL,
     STRING,
     STRING_LIST,
     Flag,
@@ -27,6 +25,8 @@ from txnsq._goflags import (
     FlagType,
     FlagValueError,
     GoFlagOptions,
+    daemonFlags,
+    daemonVersion,
     formatFloat,
     goQuote,
     parseBool,
@@ -57,10 +57,9 @@ class InvalidOptions(ValueError):
 
 def versionString(program: str = "nsqd") -> str:
     """
-    What C{--version} prints: Go's C{nsqd v1.3.0 (built w/go1.19.8)} with
-    txnsq in place of the Go toolchain.
+    What C{--version} prints (see L{daemonVersion}).
     """
-    return f"{program} v{NSQ_VERSION} (built w/txnsq-{__version__})"
+    return daemonVersion(program)
 
 
 # -- nsqd's own flag types -----------------------------------------------------
@@ -157,21 +156,7 @@ EXPERIMENTS = ("topology-aware-consumption",)
 def _flags() -> list[Flag]:
     # Go's declaration order (apps/nsqd/options.go); usage sorts by name.
     return [
-        Flag("version", BOOL, "print version string", default=False),
-        Flag("config", STRING, "path to config file", default=""),
-        Flag(
-            "log-level",
-            LOG_LEVEL,
-            "set log verbosity: debug, info, warn, error, or fatal",
-            "log_level",
-        ),
-        Flag("log-prefix", STRING, "log message prefix", "log_prefix"),
-        Flag(
-            "verbose",
-            BOOL,
-            "[deprecated] has no effect, use --log-level",
-            default=False,
-        ),
+        *daemonFlags(),
         Flag(
             "node-id",
             INT,

@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from txnsq import NSQ_VERSION, __version__
 from txnsq._goflags import (
-    BOOL,
     DURATION,
-    LOG_LEVEL,
     STRING,
     Flag,
     FlagTable,
     GoFlagOptions,
+    daemonFlags,
+    daemonVersion,
 )
 from txnsq.nsqlookupd.config import LookupdConfig
 
@@ -27,30 +26,15 @@ __all__ = ["LOOKUPD_FLAGS", "Options", "configure", "versionString"]
 
 def versionString(program: str = "nsqlookupd") -> str:
     """
-    What C{--version} prints: Go's C{nsqlookupd v1.3.0 (built w/go1.19.8)}
-    with txnsq in place of the Go toolchain.
+    What C{--version} prints (see L{daemonVersion}).
     """
-    return f"{program} v{NSQ_VERSION} (built w/txnsq-{__version__})"
+    return daemonVersion(program)
 
 
 def _flags() -> list[Flag]:
     # Go's declaration order (apps/nsqlookupd/main.go); usage sorts by name.
     return [
-        Flag("config", STRING, "path to config file", default=""),
-        Flag("version", BOOL, "print version string", default=False),
-        Flag(
-            "log-level",
-            LOG_LEVEL,
-            "set log verbosity: debug, info, warn, error, or fatal",
-            "log_level",
-        ),
-        Flag("log-prefix", STRING, "log message prefix", "log_prefix"),
-        Flag(
-            "verbose",
-            BOOL,
-            "[deprecated] has no effect, use --log-level",
-            default=False,
-        ),
+        *daemonFlags(),
         Flag(
             "tcp-address",
             STRING,
