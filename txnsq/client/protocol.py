@@ -46,14 +46,7 @@ from txnsq.client._errors import (
 )
 from txnsq.client._identify import IdentifyOptions, IdentifyResponse
 from txnsq.wire.commands import encodeCommand, encodeIdentify, encodeMPub
-from txnsq.wire.compression import (
-    CompressionError,
-    DeflateDecoder,
-    DeflateEncoder,
-    SnappyDecoder,
-    SnappyEncoder,
-    StreamCodec,
-)
+from txnsq.wire.compression import CompressionError, StreamCodec, streamCodecs
 from txnsq.wire.errors import (
     E_BAD_BODY,
     E_BAD_CHANNEL,
@@ -530,14 +523,13 @@ class NSQClientProtocol(Protocol):
         def compress(_: object = None) -> None:
             # Called when the stream may switch: at once, or just after the
             # TLS OK frame (which is not compressed).
-            if response.snappy:
-                self._encode, self._decode = SnappyEncoder(), SnappyDecoder()
-            elif response.deflate:
-                self._encode = DeflateEncoder(response.deflateLevel)
-                self._decode = DeflateDecoder()
-            else:
+            codecs = streamCodecs(
+                response.snappy, response.deflate, response.deflateLevel
+            )
+            if codecs is None:
                 compressed.callback(None)
                 return
+            self._encode, self._decode = codecs
             self._streamSwitched = True
             self._expectOK().chainDeferred(compressed)
 

@@ -45,14 +45,7 @@ from txnsq.nsqd.state import (
     Message,
 )
 from txnsq.wire.commands import CommandDecoder
-from txnsq.wire.compression import (
-    CompressionError,
-    DeflateDecoder,
-    DeflateEncoder,
-    SnappyDecoder,
-    SnappyEncoder,
-    StreamCodec,
-)
+from txnsq.wire.compression import CompressionError, StreamCodec, streamCodecs
 from txnsq.wire.errors import (
     E_AUTH_DISABLED,
     E_AUTH_FAILED,
@@ -478,15 +471,13 @@ class NSQDProtocol(Protocol):
             ITLSTransport(self.transport).startTLS(options)
             # Written after the handshake, encrypted.
             self._writeFrame(RESPONSE_OK)
-        if result.snappy:
-            self.snappy = True
-            self._encode, self._decode = SnappyEncoder(), SnappyDecoder()
-            self._writeFrame(RESPONSE_OK)
-        elif result.deflate:
-            self.deflate = True
-            self.deflateLevel = result.deflateLevel
-            self._encode = DeflateEncoder(result.deflateLevel)
-            self._decode = DeflateDecoder()
+        codecs = streamCodecs(result.snappy, result.deflate, result.deflateLevel)
+        if codecs is not None:
+            self.snappy = result.snappy
+            self.deflate = result.deflate
+            if result.deflate:
+                self.deflateLevel = result.deflateLevel
+            self._encode, self._decode = codecs
             self._writeFrame(RESPONSE_OK)
 
     def _finishUpgrade(self, decoder: CommandDecoder) -> None:

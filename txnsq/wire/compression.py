@@ -139,3 +139,17 @@ class SnappyDecoder:
             # 0x80..0xfe: skippable padding.
         del buf[:pos]
         return b"".join(out)
+
+
+def streamCodecs(
+    snappy: bool, deflate: bool, deflateLevel: int
+) -> tuple[StreamCodec, StreamCodec] | None:
+    """
+    The C{(encode, decode)} pair for what IDENTIFY negotiated (snappy wins,
+    as nsqd never grants both), or L{None} for an uncompressed stream.
+    """
+    if snappy:
+        return SnappyEncoder(), SnappyDecoder()
+    if deflate:
+        return DeflateEncoder(deflateLevel), DeflateDecoder()
+    return None
