@@ -33,6 +33,20 @@ memory and idle):
 
 C{--target dummy} runs the throughput phases against L{nsqbench}'s
 trivial dummy server instead, to show what the generator can drive.
+
+To compare with Go nsqd on the same machine and measure the way issue 8's
+reference figures were measured, build Go NSQ 1.3.0 somewhere outside this
+checkout and point the harness at it (nothing of Go's is kept here):
+
+  - C{--target go --go-nsqd PATH}: run Go's C{nsqd} binary instead of
+    txnsq (same flags, ports and data directory handling);
+  - C{--go-bench DIR}: drive the throughput phases with Go's
+    C{DIR/bench_writer} and C{DIR/bench_reader} instead of L{nsqbench}
+    (C{GOMAXPROCS} set to C{--connections}, which is how many connections
+    Go's tools open).  Go's reader always runs for C{--runfor}; so that it
+    cannot run out of messages, the C{pubsub} phase tops the channel up
+    with a second, unreported writer run before it, and says so if the
+    channel emptied anyway.
 """
 
 from __future__ import annotations
@@ -40,6 +54,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -127,6 +142,16 @@ def describeRuntime(python: str) -> str:
     ).stdout.strip()
 
 
+def _goVersion(binary: str) -> str:
+    try:
+        output = subprocess.run(
+            [binary, "--version"], capture_output=True, timeout=10
+        ).stdout
+    except OSError:
+        return binary
+    return output.decode(errors="replace").strip() or binary
+
+
 def describeCommit() -> str:
     """
     The short commit of the checkout, with C{+dirty} when it has changes.
@@ -158,9 +183,15 @@ class Daemon:
     """
 
     def __init__(
-        self, python: str, flags: list[str], target: str = "nsqd", root: str = ROOT
+        self,
+        python: str,
+        flags: list[str],
+        target: str = "nsqd",
+        root: str = ROOT,
+        goNSQD: str = "nsqd",
     ) -> None:
         self.python = python
+        self.goNSQD = goNSQD
         self.root = root
         self.flags = flags
         self.target = target
@@ -196,13 +227,13 @@ class Daemon:
                 f"--address={self.tcpAddress}",
             ]
         else:
+            command = (
+                [self.goNSQD]
+                if self.target == "go"
+                else [self.python, "-c", _TWISTD, "--pidfile=", "-n", "nsqd"]
+            )
             argv = [
-                self.python,
-                "-c",
-                _TWISTD,
-                "--pidfile=",
-                "-n",
-                "nsqd",
+                *command,
                 f"--tcp-address={self.tcpAddress}",
                 f"--http-address=127.0.0.1:{self.httpPort}",
                 f"--data-path={self.dataPath}",
@@ -305,7 +336,11 @@ def running(args: argparse.Namespace, flags: tuple[str, ...] = ()) -> Iterator[D
     A started daemon, stopped on the way out.
     """
     daemon = Daemon(
-        args.python, [*args.nsqd_flag, *flags], args.target, args.source_root
+        args.python,
+        [*args.nsqd_flag, *flags],
+        args.target,
+        args.source_root,
+        args.go_nsqd,
     )
     try:
         daemon.start()
@@ -344,6 +379,70 @@ def _spec(args: argparse.Namespace, daemon: Daemon, **changes: Any) -> LoadSpec:
     return replace(spec, **changes)
 
 
+# Go's bench tools end with "[bench_writer] duration: 10.0s - 62.9mb/s -
+# 329912.3ops/s - 3.031us/op".
+_GO_RESULT = re.compile(rb"duration: ([0-9.]+)(ms|s) - [0-9.]+mb/s - ([0-9.]+)ops/s")
+
+
+def _goCommand(args: argparse.Namespace, spec: LoadSpec, kind: str) -> list[str]:
+    argv = [
+        os.path.join(args.go_bench, f"bench_{kind}"),
+        f"--nsqd-tcp-address={spec.address}",
+        f"--runfor={spec.runfor:g}s",
+        f"--size={spec.size}",
+        f"--topic={spec.topic}",
+    ]
+    if kind == "writer":
+        argv.append(f"--batch-size={spec.batchSize}")
+    else:
+        argv += [f"--rdy={spec.rdy}", f"--channel={spec.channel}"]
+    return argv
+
+
+def goLoad(
+    args: argparse.Namespace, writers: LoadSpec | None, readers: LoadSpec | None
+) -> tuple[Rate | None, Rate | None]:
+    """
+    L{nsqbench.runLoad}'s counterpart with Go NSQ's own bench_writer and
+    bench_reader, started together, one connection per C{GOMAXPROCS}.
+    """
+    started = []
+    for spec, kind in ((writers, "writer"), (readers, "reader")):
+        if spec is None:
+            continue
+        env = dict(os.environ, GOMAXPROCS=str(spec.connections))
+        process = subprocess.Popen(
+            _goCommand(args, spec, kind),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        started.append((spec, kind, process))
+    rates: dict[str, Rate] = {}
+    for spec, kind, process in started:
+        output, _ = process.communicate()
+        found = _GO_RESULT.search(output)
+        if process.returncode != 0 or found is None:
+            raise RuntimeError(
+                f"bench_{kind} failed:\n{output.decode(errors='replace')}"
+            )
+        seconds = float(found.group(1)) / (1000 if found.group(2) == b"ms" else 1)
+        count = round(float(found.group(3)) * seconds)
+        rates[kind] = Rate(count, seconds, spec.size)
+    return rates.get("writer"), rates.get("reader")
+
+
+def load(
+    args: argparse.Namespace, writers: LoadSpec | None, readers: LoadSpec | None
+) -> tuple[Rate | None, Rate | None]:
+    """
+    One load run with the generator asked for (L{nsqbench} or Go's tools).
+    """
+    if args.go_bench:
+        return goLoad(args, writers, readers)
+    return nsqbench.runLoad(writers, readers)
+
+
 def _report(rate: Rate | None, name: str) -> float:
     assert rate is not None
     print(f"    {rate.describe(name)}", flush=True)
@@ -361,13 +460,18 @@ def pubsub(
     """
     with running(args, flags) as daemon:
         daemon.createChannel(args.topic, args.channel)
-        written, _ = nsqbench.runLoad(_spec(args, daemon), None)
+        written, _ = load(args, _spec(args, daemon), None)
         pubRow = f"{prefix}publish" if prefix else "publish (MPUB 200)"
         results.add(pubRow, _report(written, "publish"))
-        _, read = nsqbench.runLoad(None, _spec(args, daemon, drainIdle=1.0))
+        if args.go_bench:
+            # Go's reader runs for --runfor whatever the depth: top up.
+            load(args, _spec(args, daemon), None)
+        _, read = load(args, None, _spec(args, daemon, drainIdle=1.0))
         subRow = f"{prefix}consume" if prefix else "consume with FIN (pre-filled)"
         results.add(subRow, _report(read, "consume"))
-        if not prefix and args.target == "nsqd":
+        if args.go_bench and daemon.channelDepth(args.topic, args.channel) == 0:
+            print("    !!! the channel emptied: the consume figure is a lower bound")
+        if not prefix and args.target != "dummy":
             status = daemon.status()
             results.add("peak RSS, default flags (MB)", status["VmHWM"] / 1e6)
             print(
@@ -381,10 +485,10 @@ def combined(args: argparse.Namespace, results: Results) -> None:
     """
     with running(args) as daemon:
         daemon.createChannel(args.topic, args.channel)
-        written, read = nsqbench.runLoad(_spec(args, daemon), _spec(args, daemon))
+        written, read = load(args, _spec(args, daemon), _spec(args, daemon))
         results.add("combined: publish", _report(written, "publish"))
         results.add("combined: consume", _report(read, "consume"))
-        if args.target == "nsqd":
+        if args.target != "dummy":
             hwm = daemon.status()["VmHWM"]
             results.add("combined: peak RSS (MB)", hwm / 1e6)
             print(f"    nsqd VmHWM {hwm / 1e6:.1f} MB")
@@ -396,7 +500,7 @@ def single(args: argparse.Namespace, results: Results) -> None:
     """
     with running(args) as daemon:
         daemon.createChannel(args.topic, args.channel)
-        written, _ = nsqbench.runLoad(_spec(args, daemon, batchSize=1), None)
+        written, _ = load(args, _spec(args, daemon, batchSize=1), None)
         results.add("publish, 1 msg per MPUB", _report(written, "publish"))
 
 
@@ -580,7 +684,18 @@ def main(argv: list[str] | None = None) -> None:
         default=ROOT,
         help="the tree nsqd runs from (PYTHONPATH); this checkout by default",
     )
-    parser.add_argument("--target", choices=["nsqd", "dummy"], default="nsqd")
+    parser.add_argument("--target", choices=["nsqd", "dummy", "go"], default="nsqd")
+    parser.add_argument(
+        "--go-nsqd",
+        default="nsqd",
+        help="--target go: Go nsqd's binary (built outside this checkout)",
+    )
+    parser.add_argument(
+        "--go-bench",
+        metavar="DIR",
+        help="drive the throughput phases with DIR/bench_writer and "
+        "DIR/bench_reader (Go NSQ's tools) instead of nsqbench",
+    )
     parser.add_argument(
         "--nsqd-flag",
         action="append",
@@ -610,11 +725,20 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     python = os.path.abspath(args.python) if os.sep in args.python else args.python
     args.python = python
-    runtime = describeRuntime(python) if args.target == "nsqd" else "dummy server"
-    source = "" if args.source_root == ROOT else f" from {args.source_root}"
+    if args.target == "go":
+        server = f"Go nsqd ({_goVersion(args.go_nsqd)})"
+    elif args.target == "dummy":
+        server = "dummy server"
+    else:
+        source = "" if args.source_root == ROOT else f" from {args.source_root}"
+        server = f"nsqd{source} on {describeRuntime(python)}"
+    generator = (
+        f"Go's bench_writer/bench_reader from {args.go_bench}"
+        if args.go_bench
+        else f"generator on {describeRuntime(sys.executable)}"
+    )
     header = (
-        f"commit {describeCommit()}, nsqd{source} on {runtime}, generator on "
-        f"{describeRuntime(sys.executable)}, {os.cpu_count()} CPUs, "
+        f"commit {describeCommit()}, {server}, {generator}, {os.cpu_count()} CPUs, "
         f"{args.runs} runs of {args.runfor:g}s, {args.connections} connections per side"
     )
     print(header, flush=True)

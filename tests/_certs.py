@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from OpenSSL import SSL
 from twisted.internet.ssl import (
     Certificate,
     CertificateOptions,
@@ -79,7 +80,7 @@ def _sign(
     authority: bool,
     server: bool = False,
 ) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
+    now = datetime.datetime.now(datetime.timezone.utc)
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(subject))
@@ -207,6 +208,15 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
+#: OpenSSL's protocol version numbers.
+_PROTOCOL = {
+    TLSVersion.TLSv1_0: SSL.TLS1_VERSION,
+    TLSVersion.TLSv1_1: SSL.TLS1_1_VERSION,
+    TLSVersion.TLSv1_2: SSL.TLS1_2_VERSION,
+    TLSVersion.TLSv1_3: SSL.TLS1_3_VERSION,
+}
+
+
 def clientTLSOptions(
     files: CertificateFiles,
     certificate: str | None = None,
@@ -237,16 +247,18 @@ def clientTLSOptions(
     ca = Certificate.loadPEM(_read(files.caCert))
     versions: dict[str, object] = {}
     if maximumVersion is not None:
-        versions = {
-            "lowerMaximumSecurityTo": maximumVersion,
-            "insecurelyLowerMinimumTo": TLSVersion.TLSv1_0,
-        }
+        versions = {"insecurelyLowerMinimumTo": TLSVersion.TLSv1_0}
     options = CertificateOptions(
         verify=True,
         caCerts=[ca.original],
         **identity,  # type: ignore[arg-type]
         **versions,  # type: ignore[arg-type]
     )
+    if maximumVersion is not None:
+        # Set on the context rather than with lowerMaximumSecurityTo:
+        # Twisted 25.5's option flags leave OpenSSL 3.3 no protocol at all
+        # for a TLS 1.2 maximum.  getContext() caches the context.
+        options.getContext().set_max_proto_version(_PROTOCOL[maximumVersion])
     if insecureCiphers:
         context = options.getContext()
         context.set_cipher_list(b"DEFAULT:@SECLEVEL=0")

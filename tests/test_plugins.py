@@ -69,7 +69,7 @@ class PluginTests(SynchronousTestCase):
         imported = [
             node.module if isinstance(node, ast.ImportFrom) else "import"
             for node in ast.walk(tree)
-            if isinstance(node, ast.Import | ast.ImportFrom)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
         ]
         self.assertEqual(imported, ["twisted.application.service"])
         self.assertFalse(plugins.child("__init__.py").exists())

@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
 from twisted.python import usage
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.9 and 3.10 (PyPy): the same parser, from PyPI
+    import tomli as tomllib
 
 __all__ = [
     "BOOL",
@@ -340,7 +344,7 @@ class FlagType:
 def _configString(value: object) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, bool | int | float):
+    if isinstance(value, (bool, int, float)):
         return str(value)
     raise TypeError(f"invalid string value type {type(value).__name__}")
 
@@ -395,7 +399,7 @@ def _configFloatList(value: object) -> list[float]:
     for item in value:
         if isinstance(item, str):
             result.append(parseFloat(item.strip()))
-        elif isinstance(item, int | float) and not isinstance(item, bool):
+        elif isinstance(item, (int, float)) and not isinstance(item, bool):
             result.append(float(item))
         else:
             raise TypeError(f"invalid float64 value type {type(item).__name__}")
@@ -453,7 +457,7 @@ def _showBool(value: object) -> str:
 
 
 def _showDuration(value: object) -> str:
-    assert isinstance(value, int | float)
+    assert isinstance(value, (int, float))
     return formatDuration(value)
 
 

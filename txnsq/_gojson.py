@@ -105,7 +105,7 @@ def _encode(value: Any, out: list[str]) -> None:
             out.append(":")
             _encode(item, out)
         out.append("}")
-    elif isinstance(value, list | tuple):
+    elif isinstance(value, (list, tuple)):
         out.append("[")
         for index, item in enumerate(value):
             if index:

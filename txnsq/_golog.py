@@ -146,7 +146,7 @@ class GoLogObserver:
             prefix,
             _LEVEL_NAMES[level],
             text,
-            when if isinstance(when, int | float) else None,
+            when if isinstance(when, (int, float)) else None,
         )
         self._stream.write(line)
         self._stream.flush()

@@ -53,7 +53,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import unquote_to_bytes
 
 import attrs
@@ -260,9 +260,14 @@ def _internalError(request: IRequest, failure: Failure) -> bytes:
 
 
 S = TypeVar("S")
-P = ParamSpec("P")
-Handler = Callable[Concatenate[S, IRequest, P], Any]
-Rendered = Callable[Concatenate[S, IRequest, P], "bytes | Deferred[bytes]"]
+if TYPE_CHECKING:
+    # Only the type checker needs these: Python 3.9's Callable can't take a
+    # Concatenate at run time, and the decorators below only annotate.
+    from typing_extensions import Concatenate, ParamSpec
+
+    P = ParamSpec("P")
+    Handler = Callable[Concatenate[S, IRequest, P], Any]
+    Rendered = Callable[Concatenate[S, IRequest, P], "bytes | Deferred[bytes]"]
 
 
 def _decorate(
@@ -311,7 +316,7 @@ def v1(f: Handler[S, P]) -> Rendered[S, P]:
 
 
 def _plainTextData(request: IRequest, data: Any) -> bytes:
-    if not isinstance(data, str | bytes):
+    if not isinstance(data, (str, bytes)):
         # Go's PlainText panics on anything else, even nil, and the panic
         # handler answers 500 (POST /debug/freememory does this).
         raise TypeError(f"unknown response type {type(data).__name__}")
@@ -573,7 +578,7 @@ class Route:
         if len(elements) != len(self.segments):
             return None
         fixed = []
-        for element, segment in zip(elements, self.segments, strict=True):
+        for element, segment in zip(elements, self.segments):
             if segment.startswith(":"):
                 if not element:
                     return None

@@ -56,7 +56,7 @@ def _tombstones(node: dict[str, Any]) -> dict[str, bool]:
     """
     A C{/nodes} producer's topics with their tombstone flags.
     """
-    return dict(zip(node["topics"], node["tombstones"], strict=True))
+    return dict(zip(node["topics"], node["tombstones"]))
 
 
 class DiscoveryTests(TestCase):

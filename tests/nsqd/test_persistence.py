@@ -371,7 +371,7 @@ def assertSameSequence(
     if actual == expected:
         return
     index = next(
-        (i for i, (a, e) in enumerate(zip(actual, expected, strict=False)) if a != e),
+        (i for i, (a, e) in enumerate(zip(actual, expected)) if a != e),
         min(len(actual), len(expected)),
     )
     testCase.fail(

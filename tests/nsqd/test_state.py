@@ -1125,7 +1125,7 @@ class CloseTests(StateTestCase):
         broker = self.broker()
         channel, consumer = self.subscribe(broker, ready=3)
         broker.publish("t", [b"a", b"b", b"c"], 0)
-        for message, delay in zip(consumer.received, (3.0, 1.0, 2.0), strict=True):
+        for message, delay in zip(consumer.received, (3.0, 1.0, 2.0)):
             channel.requeue(consumer, message.id, delay, 0)
         broker.close()
         backend = self.backends["t:c"]

@@ -325,7 +325,7 @@ class RangeTests(IdentifyTestCase):
             "IDENTIFY sample rate (100) is invalid",
             "IDENTIFY msg timeout (1) is invalid",
         ]
-        for key, text in zip(list(bad), texts, strict=True):
+        for key, text in zip(list(bad), texts):
             self.assertIdentifyError(bad, text)
             del bad[key]
 

@@ -154,7 +154,7 @@ def checkTopic(command: str, topic: str) -> NSQError | None:
 
 
 def _emptyBody(body: bytes) -> bool:
-    if not isinstance(body, bytes | bytearray | memoryview):
+    if not isinstance(body, (bytes, bytearray, memoryview)):
         raise TypeError(f"message body must be bytes, not {type(body).__name__}")
     return len(body) == 0
 

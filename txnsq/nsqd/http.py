@@ -71,7 +71,7 @@ import sys
 import time
 from collections.abc import Callable, Collection
 from io import BytesIO
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 from klein import Klein
@@ -117,14 +117,19 @@ from txnsq.wire.errors import goQuote
 from txnsq.wire.names import isValidName
 
 if TYPE_CHECKING:
+    # Python 3.9's Callable can't take a Concatenate at run time; these only
+    # annotate.
+    from typing_extensions import Concatenate, ParamSpec
+
     from txnsq.nsqd.service import NSQDService
+
+    P = ParamSpec("P")
 
 __all__ = ["NSQDHTTPAPI", "NSQDSite", "httpResource"]
 
 _log = Logger(namespace="txnsq.nsqd.http")
 
 S = TypeVar("S")
-P = ParamSpec("P")
 R = TypeVar("R")
 
 #: Go's boolParams: what C{binary}, C{include_clients} and C{include_mem}
@@ -486,7 +491,7 @@ class NSQDHTTPAPI:
         def listening(port: IListeningPort) -> None:
             host = port.getHost()
             api.tcpPort = (
-                host.port if isinstance(host, IPv4Address | IPv6Address) else -1
+                host.port if isinstance(host, (IPv4Address, IPv6Address)) else -1
             )
 
         service.whenTCPListening().addCallbacks(listening, lambda failure: None)
@@ -573,7 +578,7 @@ class NSQDHTTPAPI:
         """
         config = self.config
         host = _untyped(request).getHost()
-        httpPort = host.port if isinstance(host, IPv4Address | IPv6Address) else -1
+        httpPort = host.port if isinstance(host, (IPv4Address, IPv6Address)) else -1
         return {
             "version": NSQ_VERSION,
             "broadcast_address": config.broadcast_address,

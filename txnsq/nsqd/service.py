@@ -156,20 +156,20 @@ class NSQDService(MultiService):
     def _tcpListening(self, port: IListeningPort) -> None:
         host = port.getHost()
         if self.config.broadcast_tcp_port == 0 and isinstance(
-            host, IPv4Address | IPv6Address
+            host, (IPv4Address, IPv6Address)
         ):
             self.config.broadcast_tcp_port = host.port
 
     def _httpListening(self, port: IListeningPort) -> None:
         host = port.getHost()
         if self.config.broadcast_http_port == 0 and isinstance(
-            host, IPv4Address | IPv6Address
+            host, (IPv4Address, IPv6Address)
         ):
             self.config.broadcast_http_port = host.port
 
     def _httpsListening(self, port: IListeningPort) -> None:
         host = port.getHost()
-        if isinstance(host, IPv4Address | IPv6Address):
+        if isinstance(host, (IPv4Address, IPv6Address)):
             self.boundHTTPSPort = host.port
 
     def _queueScan(self) -> None:

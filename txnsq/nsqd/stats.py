@@ -443,7 +443,10 @@ class GCPauseRecorder:
         """
         if cls._installed is None:
             cls._installed = cls()
-            gc.callbacks.append(cls._installed)
+            # PyPy has no gc.callbacks: its GC is incremental, and /stats
+            # then reports no pauses rather than made-up ones.
+            if hasattr(gc, "callbacks"):
+                gc.callbacks.append(cls._installed)
         return cls._installed
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
@@ -487,7 +490,7 @@ def memoryStats(recorder: GCPauseRecorder | None = None) -> JSONObject:
     Go's C{memStats} keys with Python's figures:
 
       - C{heap_objects}: memory blocks the Python allocator holds
-        (C{sys.getallocatedblocks()});
+        (C{sys.getallocatedblocks()}; 0 on PyPy);
       - C{heap_in_use_bytes}: the process's resident set size (from
         C{/proc/self/statm}; peak RSS from C{getrusage} elsewhere);
       - C{heap_idle_bytes}, C{heap_released_bytes}, C{next_gc_bytes}: 0,
@@ -496,11 +499,13 @@ def memoryStats(recorder: GCPauseRecorder | None = None) -> JSONObject:
         returned to the OS);
       - C{gc_pause_usec_100/99/95}: percentiles of the latest 256 garbage
         collection pauses timed by L{GCPauseRecorder}, in microseconds;
-      - C{gc_total_runs}: collections of every generation since start.
+      - C{gc_total_runs}: collections of every generation since start
+        (0 on PyPy, whose collector neither counts runs nor calls
+        C{gc.callbacks}, so it reports no pauses either).
     """
     pauses = sorted(recorder.pauses) if recorder is not None else []
     return {
-        "heap_objects": sys.getallocatedblocks(),
+        "heap_objects": _allocatedBlocks(),
         "heap_idle_bytes": 0,
         "heap_in_use_bytes": _residentBytes(),
         "heap_released_bytes": 0,
@@ -508,10 +513,23 @@ def memoryStats(recorder: GCPauseRecorder | None = None) -> JSONObject:
         "gc_pause_usec_99": _percentile(99.0, pauses) // 1000,
         "gc_pause_usec_95": _percentile(95.0, pauses) // 1000,
         "next_gc_bytes": 0,
-        "gc_total_runs": sum(
-            generation["collections"] for generation in gc.get_stats()
-        ),
+        "gc_total_runs": _collections(),
     }
+
+
+def _allocatedBlocks() -> int:
+    # CPython's allocator count; PyPy has no such figure.
+    counter = getattr(sys, "getallocatedblocks", None)
+    return counter() if counter is not None else 0
+
+
+def _collections() -> int:
+    # CPython lists a dict per generation; PyPy's gc.get_stats() is a
+    # summary of its incremental collector with no run count.
+    stats: object = gc.get_stats()
+    if not isinstance(stats, list):
+        return 0
+    return sum(generation["collections"] for generation in stats)
 
 
 # Text.

@@ -11,13 +11,13 @@ disappears from C{/lookup} and C{/nodes} at once.
 from __future__ import annotations
 
 import socket
-from typing import assert_never
 
 from zope.interface import implementer
 
 from twisted.internet.interfaces import IHalfCloseableProtocol, IReactorTime
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
+from typing_extensions import assert_never
 
 from txnsq import NSQ_VERSION
 from txnsq._endpoints import formatAddress
@@ -107,56 +107,52 @@ class LookupdProtocol(Protocol):
 
     def _apply(self, records: list[LookupdRecord]) -> None:
         for record in records:
-            match record:
-                case Ping():
-                    self._ping()
-                case Identify(peer=identity):
-                    now = self.factory.clock.seconds()
-                    peer = PeerInfo(
-                        id=self._id,
-                        remoteAddress=self._id,
-                        hostname=identity.hostname,
-                        broadcastAddress=identity.broadcastAddress,
-                        tcpPort=identity.tcpPort,
-                        httpPort=identity.httpPort,
-                        version=identity.version,
-                        lastUpdate=now,
-                    )
-                    self._log.info(
-                        "CLIENT({client}): IDENTIFY Address:{address} TCP:{tcp} "
-                        "HTTP:{http} Version:{version}",
-                        client=self._id,
-                        address=peer.broadcastAddress,
-                        tcp=peer.tcpPort,
-                        http=peer.httpPort,
-                        version=peer.version,
-                    )
-                    self.peer = peer
-                    if self.factory.registry.identify(peer):
-                        self._logRegistration(
-                            "REGISTER", Registration("client", "", "")
-                        )
-                    self.transport.write(  # type: ignore[union-attr]
-                        encodeReply(self.factory.identifyReply())
-                    )
-                case Register(topic=topic, channel=channel):
-                    assert self.peer is not None
-                    for key in self.factory.registry.register(
-                        self.peer, topic, channel
-                    ):
-                        self._logRegistration("REGISTER", key)
-                    self.transport.write(REPLY_OK)  # type: ignore[union-attr]
-                case Unregister(topic=topic, channel=channel):
-                    assert self.peer is not None
-                    for key in self.factory.registry.unregister(
-                        self.peer, topic, channel
-                    ):
-                        self._logRegistration("UNREGISTER", key)
-                    self.transport.write(REPLY_OK)  # type: ignore[union-attr]
-                case ProtocolError():
-                    self._fail(record)
-                case _:
-                    assert_never(record)
+            if isinstance(record, Ping):
+                self._ping()
+            elif isinstance(record, Identify):
+                identity = record.peer
+                now = self.factory.clock.seconds()
+                peer = PeerInfo(
+                    id=self._id,
+                    remoteAddress=self._id,
+                    hostname=identity.hostname,
+                    broadcastAddress=identity.broadcastAddress,
+                    tcpPort=identity.tcpPort,
+                    httpPort=identity.httpPort,
+                    version=identity.version,
+                    lastUpdate=now,
+                )
+                self._log.info(
+                    "CLIENT({client}): IDENTIFY Address:{address} TCP:{tcp} "
+                    "HTTP:{http} Version:{version}",
+                    client=self._id,
+                    address=peer.broadcastAddress,
+                    tcp=peer.tcpPort,
+                    http=peer.httpPort,
+                    version=peer.version,
+                )
+                self.peer = peer
+                if self.factory.registry.identify(peer):
+                    self._logRegistration("REGISTER", Registration("client", "", ""))
+                self.transport.write(  # type: ignore[union-attr]
+                    encodeReply(self.factory.identifyReply())
+                )
+            elif isinstance(record, Register):
+                topic, channel = record.topic, record.channel
+                assert self.peer is not None
+                for key in self.factory.registry.register(self.peer, topic, channel):
+                    self._logRegistration("REGISTER", key)
+                self.transport.write(REPLY_OK)  # type: ignore[union-attr]
+            elif isinstance(record, Unregister):
+                topic, channel = record.topic, record.channel
+                assert self.peer is not None
+                for key in self.factory.registry.unregister(self.peer, topic, channel):
+                    self._logRegistration("UNREGISTER", key)
+                self.transport.write(REPLY_OK)  # type: ignore[union-attr]
+            elif isinstance(record, ProtocolError):
+                self._fail(record)
+            else:
+                assert_never(record)
 
     def _ping(self) -> None:
         # A PING may come before IDENTIFY; it only refreshes an identified

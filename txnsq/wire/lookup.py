@@ -27,7 +27,7 @@ import json
 import re
 import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Union
 
 import attrs
 
@@ -129,8 +129,8 @@ class Unregister:
     channel: str = ""
 
 
-LookupdCommand = Ping | Identify | Register | Unregister
-LookupdRecord = LookupdCommand | ProtocolError
+LookupdCommand = Union[Ping, Identify, Register, Unregister]
+LookupdRecord = Union[LookupdCommand, ProtocolError]
 
 
 # Go's JSON decoding of the IDENTIFY body into its PeerInfo struct.

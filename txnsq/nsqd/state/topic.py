@@ -113,9 +113,7 @@ class Topic:
         fresh = Message.fresh
         messages = [
             fresh(messageID, body, nowNs, deferMs)
-            for messageID, body in zip(
-                self._guid.nextIDs(len(bodies), nowNs), bodies, strict=True
-            )
+            for messageID, body in zip(self._guid.nextIDs(len(bodies), nowNs), bodies)
         ]
         self.messageCount += len(messages)
         self.messageBytes += sum(len(body) for body in bodies)
