@@ -356,6 +356,29 @@ class RoundTripTests(SynchronousTestCase):
             ],
         )
 
+    def test_mpubBodiesPastOuterSize(self) -> None:
+        """
+        Messages whose inner sizes run past a too-small outer size are still
+        read whole, as Go reads them from the stream, whether the bytes come
+        at once or one at a time.
+        """
+        data = (
+            b"MPUB t\n"
+            + size(6)
+            + size(2)
+            + size(5)
+            + b"hello"
+            + size(5)
+            + b"world"
+            + encodeCommand(b"PUB", b"t", body=b"next")
+        )
+        for chunks in ([data], [data[i : i + 1] for i in range(len(data))]):
+            receiver, _ = decode(chunks)
+            self.assertEqual(
+                [call for call in receiver.calls if call[0] in ("mpub", "pub")],
+                [("mpub", "t", [b"hello", b"world"]), ("pub", "t", b"next")],
+            )
+
     def test_mpubStartedBeforeBody(self) -> None:
         """
         C{mpubStarted} is called as soon as the MPUB line is complete, before
