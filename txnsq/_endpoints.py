@@ -116,6 +116,16 @@ def endpointDescription(address: str) -> str:
     return f"tcp:{portNumber}:interface={quoteArgument(host)}"
 
 
+def ipPort(address: IAddress) -> int | None:
+    """
+    The port of an IPv4 or IPv6 address; L{None} for any other kind (a unix
+    socket), which has none.
+    """
+    if isinstance(address, (IPv4Address, IPv6Address)):
+        return address.port
+    return None
+
+
 def formatAddress(address: IAddress) -> str:
     """
     Show a bound address as Go's C{net.Addr.String} does: C{127.0.0.1:4150},

@@ -75,7 +75,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 from klein import Klein
-from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.web.iweb import IRequest
@@ -83,7 +82,7 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 
 from txnsq import NSQ_VERSION
-from txnsq._endpoints import splitHostPort
+from txnsq._endpoints import ipPort, splitHostPort
 from txnsq._goflags import formatDurationNanoseconds
 from txnsq._gojson import encodeJSON
 from txnsq._http import (
@@ -489,10 +488,8 @@ class NSQDHTTPAPI:
         )
 
         def listening(port: IListeningPort) -> None:
-            host = port.getHost()
-            api.tcpPort = (
-                host.port if isinstance(host, (IPv4Address, IPv6Address)) else -1
-            )
+            bound = ipPort(port.getHost())
+            api.tcpPort = -1 if bound is None else bound
 
         service.whenTCPListening().addCallbacks(listening, lambda failure: None)
         api.httpsPort = lambda: getattr(service, "boundHTTPSPort", None)
@@ -577,8 +574,8 @@ class NSQDHTTPAPI:
         (durations in nanoseconds).
         """
         config = self.config
-        host = _untyped(request).getHost()
-        httpPort = host.port if isinstance(host, (IPv4Address, IPv6Address)) else -1
+        bound = ipPort(_untyped(request).getHost())
+        httpPort = -1 if bound is None else bound
         return {
             "version": NSQ_VERSION,
             "broadcast_address": config.broadcast_address,

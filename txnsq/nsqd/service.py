@@ -11,12 +11,11 @@ from typing import Any
 
 from twisted.application.internet import TimerService
 from twisted.application.service import IService, MultiService, Service
-from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, fail, gatherResults
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.web.resource import IResource
 
-from txnsq._endpoints import ListeningService, listeningService
+from txnsq._endpoints import ListeningService, ipPort, listeningService
 from txnsq._logging import Logger, setLogLevel
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.lookupd import LookupdPeers
@@ -154,23 +153,19 @@ class NSQDService(MultiService):
         self.lookupPeers.setServiceParent(self)  # type: ignore[no-untyped-call]
 
     def _tcpListening(self, port: IListeningPort) -> None:
-        host = port.getHost()
-        if self.config.broadcast_tcp_port == 0 and isinstance(
-            host, (IPv4Address, IPv6Address)
-        ):
-            self.config.broadcast_tcp_port = host.port
+        bound = ipPort(port.getHost())
+        if self.config.broadcast_tcp_port == 0 and bound is not None:
+            self.config.broadcast_tcp_port = bound
 
     def _httpListening(self, port: IListeningPort) -> None:
-        host = port.getHost()
-        if self.config.broadcast_http_port == 0 and isinstance(
-            host, (IPv4Address, IPv6Address)
-        ):
-            self.config.broadcast_http_port = host.port
+        bound = ipPort(port.getHost())
+        if self.config.broadcast_http_port == 0 and bound is not None:
+            self.config.broadcast_http_port = bound
 
     def _httpsListening(self, port: IListeningPort) -> None:
-        host = port.getHost()
-        if isinstance(host, (IPv4Address, IPv6Address)):
-            self.boundHTTPSPort = host.port
+        bound = ipPort(port.getHost())
+        if bound is not None:
+            self.boundHTTPSPort = bound
 
     def _queueScan(self) -> None:
         now = self._reactor.seconds()
