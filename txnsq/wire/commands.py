@@ -507,7 +507,8 @@ class CommandDecoder:
         # A body past that copy (a size that disagrees with the outer one,
         # which Go tolerates) is copied on its own.
         base = pos
-        limit = min(end, pos + self._bodySize) if self._bodySize else pos
+        assert self._bodySize is not None  # read by _bodyStep before any step
+        limit = min(end, pos + self._bodySize)
         error: ProtocolError | None = None
         try:
             with memoryview(buf) as view:
