@@ -1,5 +1,5 @@
 """
-Tests for L{txnsq._cli} (the C{txnsq} command) and L{txnsq._golog} (Go's
+Tests for L{txnsq._cli} (the C{txnsq} command) and L{txnsq._go.log} (Go's
 log format).
 """
 
@@ -18,7 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq import __version__
 from txnsq._cli import run
-from txnsq._golog import GoLogObserver, LogRoute, formatLine, logLevelFromName
+from txnsq._go.log import GoLogObserver, LogRoute, formatLine, logLevelFromName
 from txnsq.nsqd.options import NSQD_FLAGS, versionString
 
 # [nsqd] 2026/11/26 21:27:30.966582 INFO: TCP: listening on 127.0.0.1:24150

@@ -5,7 +5,7 @@ C{txnsq nsq ...} run the daemons with Go's command line and Go's log
 format, as drop-in replacements for the Go binaries in scripts and test
 harnesses.
 
-  - flags are parsed exactly as Go's C{flag} package does (L{txnsq._goflags});
+  - flags are parsed exactly as Go's C{flag} package does (L{txnsq._go.flags});
   - log lines go to stderr as C{[nsqd] 2026/11/26 21:27:30.966582 INFO: ...};
   - a bad flag prints the error and the usage and exits 2, C{-h} exits 0,
     C{--version} prints Go's version line, invalid options log C{FATAL} and
@@ -27,8 +27,8 @@ from twisted.application.service import IService
 from twisted.logger import globalLogBeginner, globalLogPublisher
 
 from txnsq import NSQ_VERSION, __version__
-from txnsq._goflags import ConfigFileError, FlagError, FlagTable, HelpRequested
-from txnsq._golog import GoLogObserver, LogRoute, formatLine, logLevelFromName
+from txnsq._go.flags import ConfigFileError, FlagError, FlagTable, HelpRequested
+from txnsq._go.log import GoLogObserver, LogRoute, formatLine, logLevelFromName
 
 __all__ = ["main", "run"]
 

@@ -65,7 +65,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
-from txnsq._gojson import UnsupportedValueError, encodeJSON
+from txnsq._go.json import UnsupportedValueError, encodeJSON
 from txnsq.wire.names import isValidName
 
 __all__ = [

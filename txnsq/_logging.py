@@ -13,7 +13,7 @@ from __future__ import annotations
 from twisted.logger import Logger as _TwistedLogger
 from twisted.logger import LogLevel
 
-from txnsq._golog import logLevelFromName
+from txnsq._go.log import logLevelFromName
 
 _ORDER = {
     LogLevel.debug: 0,

@@ -28,8 +28,8 @@ from twisted.internet.defer import Deferred
 from twisted.python.usage import UsageError
 
 from txnsq._endpoints import splitHostPort
-from txnsq._exit import exitZeroAfterGracefulStop
-from txnsq._goflags import FlagTable, GoFlagOptions
+from txnsq._go.exit import exitZeroAfterGracefulStop
+from txnsq._go.flags import FlagTable, GoFlagOptions
 from txnsq.nsqd import options as nsqdOptions
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.tap import nsqdService

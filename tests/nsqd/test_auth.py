@@ -296,7 +296,7 @@ class GoDecodingTests(SynchronousTestCase):
             b'"identity_url":"https://auth.example/?u=zoe\\u0026v=1",'
             b'"permission_count":1}',
             "Go's json.Marshal keeps UTF-8 and escapes <, >, & "
-            "(txnsq._gojson.encodeJSON does the same)",
+            "(txnsq._go.json.encodeJSON does the same)",
         )
 
 

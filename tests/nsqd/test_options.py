@@ -13,7 +13,7 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq import __version__
-from txnsq._goflags import FlagError
+from txnsq._go.flags import FlagError
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.options import (
     NSQD_FLAGS,

@@ -34,9 +34,9 @@ from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.metadata import DataPathLocked
 from txnsq.nsqd.service import NSQDService
 from txnsq.nsqd.state.channel import Channel
+from txnsq.nsqd.state.metadata import DataPathLocked
 from txnsq.nsqd.state.topic import Topic
 from txnsq.wire.commands import encodeCommand, encodeMPub
 from txnsq.wire.frames import (

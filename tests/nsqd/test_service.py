@@ -22,10 +22,10 @@ from twisted.web.server import Site
 
 from txnsq._endpoints import ListenError
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.metadata import DeferredTimes
 from txnsq.nsqd.options import versionString
 from txnsq.nsqd.protocol import NSQDFactory
 from txnsq.nsqd.service import NSQDService
+from txnsq.nsqd.state.metadata import DeferredTimes
 
 
 def _config(**changes: Any) -> NSQDConfig:

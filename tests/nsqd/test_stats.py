@@ -1,5 +1,5 @@
 """
-Tests for L{txnsq.nsqd.stats} and L{txnsq.nsqd.quantile}: the pieces of
+Tests for L{txnsq.nsqd.stats} and L{txnsq.nsqd.state.quantile}: the pieces of
 C{/stats} that the HTTP tests do not pin down (latency percentiles, client
 details, memory figures, text formatting).
 """
@@ -14,8 +14,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.nsqd.test_http import FakeClient
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.quantile import LatencyWindow, mergedResult
 from txnsq.nsqd.state import Broker
+from txnsq.nsqd.state.quantile import LatencyWindow, mergedResult
 from txnsq.nsqd.stats import (
     E2ELatencyTracker,
     GCPauseRecorder,

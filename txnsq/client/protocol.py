@@ -37,6 +37,7 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from txnsq._go.values import goQuote
 from txnsq.client._errors import (
     ConnectionClosed,
     NSQError,
@@ -53,7 +54,6 @@ from txnsq.wire.errors import (
     E_BAD_MESSAGE,
     E_BAD_TOPIC,
     E_INVALID,
-    goQuote,
 )
 from txnsq.wire.frames import (
     FRAME_TYPE_ERROR,

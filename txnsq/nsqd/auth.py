@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
-from txnsq._gojson import encodeJSON
+from txnsq._go.json import encodeJSON
 from txnsq._logging import Logger
 from txnsq.nsqd.config import NSQDConfig
 

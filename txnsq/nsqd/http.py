@@ -64,7 +64,6 @@ from __future__ import annotations
 import functools
 import gc
 import json
-import re
 import socket
 import struct
 import sys
@@ -83,8 +82,8 @@ from twisted.web.server import NOT_DONE_YET
 
 from txnsq import NSQ_VERSION
 from txnsq._endpoints import ipPort, splitHostPort
-from txnsq._goflags import formatDurationNanoseconds
-from txnsq._gojson import encodeJSON
+from txnsq._go.json import encodeJSON
+from txnsq._go.values import formatDurationNanoseconds, goQuote, parseInt
 from txnsq._http import (
     JSON_CONTENT_TYPE,
     NSQ_CONTENT_TYPE,
@@ -112,7 +111,6 @@ from txnsq.nsqd.stats import (
     gatherStats,
     memoryStats,
 )
-from txnsq.wire.errors import goQuote
 from txnsq.wire.names import isValidName
 
 if TYPE_CHECKING:
@@ -143,7 +141,6 @@ _TLS_VERSIONS.update({"tls1.2": 0x0303, "tls1.3": 0x0304})
 _TLS_REQUIRED = 2
 
 _INT32 = struct.Struct(">i")
-_DECIMAL = re.compile(r"[+-]?[0-9]+\Z")
 
 
 def _untyped(request: object) -> Any:
@@ -158,21 +155,6 @@ def _nanoseconds(seconds: float) -> int:
 def _wrapInt64(value: int) -> int:
     value &= 2**64 - 1
     return value - 2**64 if value >= 2**63 else value
-
-
-def _parseGoInt(text: str, bits: int = 64) -> int:
-    """
-    Go's C{strconv.ParseInt(text, 10, bits)}.
-
-    @raise ValueError: with Go's error suffix (C{invalid syntax} or
-        C{value out of range}).
-    """
-    if not _DECIMAL.match(text):
-        raise ValueError("invalid syntax")
-    value = int(text)
-    if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
-        raise ValueError("value out of range")
-    return value
 
 
 # What GET /config/:opt can read: each config-file name Go's Options
@@ -652,7 +634,7 @@ class NSQDHTTPAPI:
         deferText = params.get("defer")
         if deferText is not None:
             try:
-                milliseconds = _parseGoInt(deferText)
+                milliseconds = parseInt(deferText, base=10)
             except ValueError:
                 raise HTTPError(400, "INVALID_DEFER") from None
             # Go multiplies into a time.Duration, which wraps around: a huge
@@ -900,9 +882,9 @@ class NSQDHTTPAPI:
         """
         rate = _formValue(request, "rate")
         try:
-            _parseGoInt(rate)
+            parseInt(rate, base=10)
         except ValueError as e:
-            quoted = goQuote(rate.encode("utf-8", "surrogateescape"))
+            quoted = goQuote(rate)
             message = f"invalid block rate : strconv.Atoi: parsing {quoted}: {e}"
             raise HTTPError(400, message) from None
 

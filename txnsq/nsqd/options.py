@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 from twisted.python.usage import UsageError
 
-from txnsq._goflags import (
+from txnsq._go.flags import (
     BOOL,
     DURATION,
     FLOAT_LIST,
@@ -27,10 +27,8 @@ from txnsq._goflags import (
     GoFlagOptions,
     daemonFlags,
     daemonVersion,
-    formatFloat,
-    goQuote,
-    parseBool,
 )
+from txnsq._go.values import formatFloat, goQuote, parseBool
 from txnsq.nsqd.config import NSQDConfig
 
 __all__ = [

@@ -19,7 +19,8 @@ from twisted.internet.defer import Deferred, succeed
 from txnsq._logging import Logger
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.diskqueue import DiskQueue
-from txnsq.nsqd.metadata import (
+from txnsq.nsqd.state import Broker
+from txnsq.nsqd.state.metadata import (
     DEFERRED_FILE,
     METADATA_FILE,
     DeferredTimes,
@@ -30,7 +31,6 @@ from txnsq.nsqd.metadata import (
     readFile,
     writeAtomically,
 )
-from txnsq.nsqd.state import Broker
 from txnsq.nsqd.stats import Health
 from txnsq.wire.message import MESSAGE_HEADER_SIZE
 

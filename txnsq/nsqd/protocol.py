@@ -33,8 +33,9 @@ from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
 from txnsq import NSQ_VERSION
+from txnsq._go.values import goQuote
 from txnsq._logging import Logger
-from txnsq._tls import serverTLSOptions
+from txnsq.nsqd._tls import serverTLSOptions
 from txnsq.nsqd.auth import AuthClient, Authorizations
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import (
@@ -61,7 +62,6 @@ from txnsq.wire.errors import (
     E_TOUCH_FAILED,
     E_UNAUTHORIZED,
     ProtocolError,
-    goQuote,
 )
 from txnsq.wire.frames import (
     FRAME_TYPE_MESSAGE,

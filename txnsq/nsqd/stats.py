@@ -2,7 +2,7 @@
 """
 nsqd's statistics: what C{GET /stats} reports, as Go nsqd 1.3.0 shapes it,
 in JSON (L{gatherStats} builds the objects, in Go's field order, ready for
-L{txnsq._gojson.encodeJSON}) and as Go's plain-text page
+L{txnsq._go.json.encodeJSON}) and as Go's plain-text page
 (L{formatStatsText}).
 
 Go's quirks are kept (they are part of what clients and the golden
@@ -17,7 +17,7 @@ recordings see):
     C{pub_counts}, and reports C{message_count} 0;
   - C{e2e_processing_latency} is C{{"count":0,"percentiles":null}} unless
     C{--e2e-processing-latency-percentile} is set (see
-    L{txnsq.nsqd.quantile}); in text it is then empty, leaving
+    L{txnsq.nsqd.state.quantile}); in text it is then empty, leaving
     C{e2e%: } with its trailing space.
 
 C{memory} holds Go runtime figures in Go; here the same nine keys carry the
@@ -41,10 +41,10 @@ from typing import Any, Protocol, cast
 import attrs
 
 from txnsq import NSQ_VERSION
-from txnsq._goflags import formatDurationNanoseconds
+from txnsq._go.values import formatDurationNanoseconds
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.quantile import LatencyWindow, mergedResult
 from txnsq.nsqd.state import Broker, Channel, Topic
+from txnsq.nsqd.state.quantile import LatencyWindow, mergedResult
 
 __all__ = [
     "STATS_TEXT_VERSION",

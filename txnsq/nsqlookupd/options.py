@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from txnsq._goflags import (
+from txnsq._go.flags import (
     DURATION,
     STRING,
     Flag,

@@ -9,7 +9,7 @@ from typing import Any
 
 from twisted.application.service import IService
 
-from txnsq._exit import exitZeroAfterGracefulStop
+from txnsq._go.exit import exitZeroAfterGracefulStop
 from txnsq.nsqlookupd.options import Options
 from txnsq.nsqlookupd.service import NSQLookupdService
 

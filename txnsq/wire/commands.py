@@ -23,6 +23,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from txnsq._go.values import goQuote
 from txnsq.wire.errors import (
     E_BAD_BODY,
     E_BAD_CHANNEL,
@@ -30,7 +31,6 @@ from txnsq.wire.errors import (
     E_BAD_TOPIC,
     E_INVALID,
     ProtocolError,
-    goQuote,
 )
 from txnsq.wire.message import MESSAGE_ID_LENGTH
 from txnsq.wire.names import isValidName

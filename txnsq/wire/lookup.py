@@ -31,7 +31,7 @@ from typing import Any, Union
 
 import attrs
 
-from txnsq._gojson import encodeJSON
+from txnsq._go.json import encodeJSON
 from txnsq.wire.errors import (
     E_BAD_BODY,
     E_BAD_CHANNEL,

@@ -10,11 +10,6 @@ from collections.abc import Callable
 from typing import Protocol
 
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.metadata import (
-    ChannelMetadata,
-    DeferredTimes,
-    TopicMetadata,
-)
 from txnsq.nsqd.state.backend import (
     BackendQueue,
     DiscardBackendQueue,
@@ -22,6 +17,11 @@ from txnsq.nsqd.state.backend import (
 )
 from txnsq.nsqd.state.channel import Channel
 from txnsq.nsqd.state.message import GUIDFactory
+from txnsq.nsqd.state.metadata import (
+    ChannelMetadata,
+    DeferredTimes,
+    TopicMetadata,
+)
 from txnsq.nsqd.state.topic import Topic
 from txnsq.wire.names import isEphemeral
 

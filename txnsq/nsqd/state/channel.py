@@ -14,8 +14,8 @@ from txnsq.nsqd.state.message import Message
 from txnsq.wire.names import isEphemeral
 
 if TYPE_CHECKING:
-    from txnsq.nsqd.quantile import LatencyWindow
     from txnsq.nsqd.state.backend import BackendQueue
+    from txnsq.nsqd.state.quantile import LatencyWindow
 
 
 class ChannelError(Exception):

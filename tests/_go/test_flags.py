@@ -1,5 +1,5 @@
 """
-Tests for L{txnsq._goflags}: Go's C{flag} syntax, Go durations, the TOML
+Tests for L{txnsq._go.flags}: Go's C{flag} syntax, Go durations, the TOML
 config file and the generated twistd options.
 """
 
@@ -8,12 +8,10 @@ from __future__ import annotations
 import io
 from contextlib import redirect_stdout
 
-from hypothesis import given
-from hypothesis import strategies as st
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from txnsq._goflags import (
+from txnsq._go.flags import (
     BOOL,
     DURATION,
     FLOAT_LIST,
@@ -27,12 +25,6 @@ from txnsq._goflags import (
     FlagTable,
     GoFlagOptions,
     HelpRequested,
-    formatDuration,
-    formatDurationNanoseconds,
-    goQuote,
-    parseDuration,
-    parseDurationNanoseconds,
-    parseInt,
 )
 
 
@@ -70,128 +62,6 @@ def _table() -> FlagTable:
         ],
         version="demo v1",
     )
-
-
-class DurationTests(SynchronousTestCase):
-    """
-    Go's C{time.ParseDuration} and C{Duration.String}.
-    """
-
-    def test_parse(self) -> None:
-        """
-        Every unit, fractions, signs and combined units parse to seconds as
-        Go parses them.
-        """
-        cases = {
-            "0": 0.0,
-            "1m30s": 90.0,
-            "250ms": 0.25,
-            "2h": 7200.0,
-            "1.5s": 1.5,
-            "300us": 0.0003,
-            "300\u00b5s": 0.0003,
-            "300\u03bcs": 0.0003,
-            "7ns": 7e-9,
-            "-1s": -1.0,
-            "+5s": 5.0,
-            ".5s": 0.5,
-            "1.s": 1.0,
-            "1h2m3s": 3723.0,
-        }
-        for text, seconds in cases.items():
-            self.assertAlmostEqual(parseDuration(text), seconds, msg=text)
-
-    def test_parseExactNanoseconds(self) -> None:
-        """
-        Parsing is exact in nanoseconds, fractions included.
-        """
-        self.assertEqual(parseDurationNanoseconds("1h2m3s4ms5us6ns"), 3723004005006)
-        self.assertEqual(parseDurationNanoseconds("1.000000001s"), 1000000001)
-
-    def test_parseErrors(self) -> None:
-        """
-        Malformed durations raise C{ValueError} with Go's messages.
-        """
-        cases = {
-            "": 'time: invalid duration ""',
-            "1": 'time: missing unit in duration "1"',
-            "s": 'time: invalid duration "s"',
-            ".s": 'time: invalid duration ".s"',
-            "1x": 'time: unknown unit "x" in duration "1x"',
-            "1s ": 'time: unknown unit "s " in duration "1s "',
-            "-": 'time: invalid duration "-"',
-            "3000000h": 'time: invalid duration "3000000h"',
-        }
-        for text, message in cases.items():
-            with self.assertRaises(ValueError, msg=text) as raised:
-                parseDuration(text)
-            self.assertEqual(str(raised.exception), message)
-
-    def test_format(self) -> None:
-        """
-        Durations print as Go's C{Duration.String} prints them (these are
-        the texts Go's usage shows for nsqd's defaults).
-        """
-        cases = {
-            0.0: "0s",
-            60.0: "1m0s",
-            90.0: "1m30s",
-            0.25: "250ms",
-            0.025: "25ms",
-            3600.0: "1h0m0s",
-            600.0: "10m0s",
-            900.0: "15m0s",
-            1.5: "1.5s",
-            2.0: "2s",
-            0.0003: "300\u00b5s",
-            1e-9: "1ns",
-            -2.0: "-2s",
-        }
-        for seconds, text in cases.items():
-            self.assertEqual(formatDuration(seconds), text)
-
-    @given(st.integers(min_value=-(2**62), max_value=2**62))
-    def test_roundTrip(self, nanoseconds: int) -> None:
-        """
-        Whatever Go would print parses back to the same duration.
-        """
-        text = formatDurationNanoseconds(nanoseconds)
-        self.assertEqual(parseDurationNanoseconds(text), nanoseconds)
-
-
-class ValueSyntaxTests(SynchronousTestCase):
-    """
-    Go's integer parsing and C{%q} quoting.
-    """
-
-    def test_integers(self) -> None:
-        """
-        Integers accept Go's base prefixes, leading-zero octal and
-        underscores, as C{strconv.ParseInt(s, 0, 64)}.
-        """
-        cases = {"10": 10, "-3": -3, "0x1f": 31, "0o17": 15, "017": 15, "0b101": 5}
-        cases["1_000"] = 1000
-        cases["0"] = 0
-        for text, value in cases.items():
-            self.assertEqual(parseInt(text), value, text)
-
-    def test_integerErrors(self) -> None:
-        """
-        Bad integers say C{parse error}; too large ones C{value out of range}.
-        """
-        for text in ("", "ten", "1.5", "08", "1__0", "_1", " 1"):
-            with self.assertRaises(ValueError, msg=text) as raised:
-                parseInt(text)
-            self.assertEqual(str(raised.exception), "parse error")
-        with self.assertRaises(ValueError) as raised:
-            parseInt("9223372036854775808")
-        self.assertEqual(str(raised.exception), "value out of range")
-
-    def test_goQuote(self) -> None:
-        """
-        Strings in messages are quoted as Go's C{%q} quotes them.
-        """
-        self.assertEqual(goQuote('a"b\\c\n\x01'), '"a\\"b\\\\c\\n\\x01"')
 
 
 class ParseTests(SynchronousTestCase):

@@ -1,5 +1,5 @@
 """
-Tests for L{txnsq._golog}: Go-style log lines and their levels.
+Tests for L{txnsq._go.log}: Go-style log lines and their levels.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import io
 from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 
-from txnsq._golog import GoLogObserver, LogRoute
+from txnsq._go.log import GoLogObserver, LogRoute
 from txnsq.nsqd.config import NSQDConfig
 
 

@@ -1,12 +1,12 @@
 """
-Tests for L{txnsq._gojson}: JSON as Go 1.19's C{json.Marshal} writes it.
+Tests for L{txnsq._go.json}: JSON as Go 1.19's C{json.Marshal} writes it.
 """
 
 from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txnsq._gojson import UnsupportedValueError, encodeJSON, formatFloat
+from txnsq._go.json import UnsupportedValueError, encodeJSON, formatFloat
 
 
 class EncodeJSONTests(SynchronousTestCase):

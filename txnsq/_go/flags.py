@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_goflags -*-
+# -*- test-case-name: tests._go.test_flags -*-
 """
 Go's C{flag} package semantics over a declarative table of options.
 
@@ -17,13 +17,23 @@ C{int}, C{bool}, C{float} seconds for durations, and lists.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
 from twisted.python import usage
+
+from txnsq._go.values import (
+    SYNTAX,
+    NumError,
+    formatDuration,
+    goQuote,
+    parseBool,
+    parseDuration,
+    parseFloat,
+    parseInt,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,10 +57,6 @@ __all__ = [
     "GoFlagOptions",
     "HelpRequested",
     "ParsedFlags",
-    "formatDuration",
-    "formatDurationNanoseconds",
-    "goQuote",
-    "parseDuration",
 ]
 
 
@@ -84,227 +90,6 @@ class ConfigFileError(Exception):
     The C{--config} file could not be read, or one of its values has the
     wrong type or syntax.  Go logs this at FATAL and exits with status 1.
     """
-
-
-# -- Go value syntax ---------------------------------------------------------
-
-_NS_PER_UNIT = {
-    "ns": 1,
-    "us": 1_000,
-    "\u00b5s": 1_000,  # MICRO SIGN
-    "\u03bcs": 1_000,  # GREEK SMALL LETTER MU
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
-
-# Go's time.Duration is an int64 of nanoseconds.
-_MAX_DURATION_NS = (1 << 63) - 1
-
-
-def goQuote(text: str) -> str:
-    """
-    Quote C{text} as Go's C{%q} verb does, for error messages.
-    """
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-def parseDurationNanoseconds(text: str) -> int:
-    """
-    Parse a Go duration (C{"1m30s"}, C{"250ms"}, C{"1.5h"}, C{"0"}) into
-    nanoseconds, like Go's C{time.ParseDuration}.
-
-    @raise ValueError: with Go's message, e.g.
-        C{time: missing unit in duration "1"}.
-    """
-    original = text
-    quoted = goQuote(original)
-    negative = False
-    if text and text[0] in "+-":
-        negative = text[0] == "-"
-        text = text[1:]
-    if text == "0":
-        return 0
-    if not text:
-        raise ValueError(f"time: invalid duration {quoted}")
-    total = 0
-    while text:
-        if not (text[0] == "." or (text[0].isascii() and text[0].isdigit())):
-            raise ValueError(f"time: invalid duration {quoted}")
-        match = re.match(r"([0-9]*)(?:\.([0-9]*))?", text)
-        assert match is not None  # the pattern can match the empty string
-        whole, fraction = match.group(1), match.group(2)
-        if not whole and not fraction:
-            # "." or ".s": a dot with no digits on either side
-            raise ValueError(f"time: invalid duration {quoted}")
-        text = text[match.end() :]
-        unitEnd = 0
-        while unitEnd < len(text) and not (
-            text[unitEnd] == "."
-            or (text[unitEnd].isascii() and text[unitEnd].isdigit())
-        ):
-            unitEnd += 1
-        unit, text = text[:unitEnd], text[unitEnd:]
-        if not unit:
-            raise ValueError(f"time: missing unit in duration {quoted}")
-        scale = _NS_PER_UNIT.get(unit)
-        if scale is None:
-            raise ValueError(f"time: unknown unit {goQuote(unit)} in duration {quoted}")
-        value = int(whole or "0") * scale
-        if fraction:
-            value += int(fraction) * scale // 10 ** len(fraction)
-        total += value
-        if total > _MAX_DURATION_NS + (1 if negative else 0):
-            raise ValueError(f"time: invalid duration {quoted}")
-    return -total if negative else total
-
-
-def parseDuration(text: str) -> float:
-    """
-    Parse a Go duration into float seconds.
-
-    @raise ValueError: see L{parseDurationNanoseconds}.
-    """
-    return parseDurationNanoseconds(text) / 1e9
-
-
-def _fraction(value: int, precision: int) -> tuple[str, int]:
-    """
-    Split C{value} into a C{.ddd} fraction of C{10**precision} (trailing
-    zeros dropped, empty when zero) and the whole part, as Go's C{fmtFrac}.
-    """
-    whole, rest = divmod(value, 10**precision)
-    if rest == 0:
-        return "", whole
-    return "." + str(rest).rjust(precision, "0").rstrip("0"), whole
-
-
-def formatDuration(seconds: float) -> str:
-    """
-    Format float seconds as Go's C{time.Duration.String} does (C{"1m0s"},
-    C{"250ms"}, C{"1h0m0s"}, C{"0s"}).
-    """
-    return formatDurationNanoseconds(round(seconds * 1e9))
-
-
-def formatDurationNanoseconds(nanoseconds: int) -> str:
-    """
-    Format nanoseconds as Go's C{time.Duration.String} does.
-    """
-    sign = "-" if nanoseconds < 0 else ""
-    remaining = abs(nanoseconds)
-    if remaining == 0:
-        return "0s"
-    if remaining < 1_000_000_000:
-        if remaining < 1_000:
-            return f"{sign}{remaining}ns"
-        if remaining < 1_000_000:
-            fraction, whole = _fraction(remaining, 3)
-            return f"{sign}{whole}{fraction}\u00b5s"
-        fraction, whole = _fraction(remaining, 6)
-        return f"{sign}{whole}{fraction}ms"
-    fraction, wholeSeconds = _fraction(remaining, 9)
-    text = f"{wholeSeconds % 60}{fraction}s"
-    minutes = wholeSeconds // 60
-    if minutes:
-        text = f"{minutes % 60}m{text}"
-        hours = minutes // 60
-        if hours:
-            text = f"{hours}h{text}"
-    return sign + text
-
-
-def parseBool(text: str) -> bool:
-    """
-    Parse a boolean as Go's C{strconv.ParseBool}: C{1 t T TRUE true True}
-    and C{0 f F FALSE false False}.
-
-    @raise ValueError: for anything else.
-    """
-    if text in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if text in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ValueError(f"strconv.ParseBool: parsing {goQuote(text)}: invalid syntax")
-
-
-_GO_INT = re.compile(
-    r"""[+-]?(?:
-        0[xX](?:_?[0-9a-fA-F])+
-      | 0[bB](?:_?[01])+
-      | 0[oO](?:_?[0-7])+
-      | 0(?:_?[0-7])*
-      | [1-9](?:_?[0-9])*
-    )""",
-    re.VERBOSE,
-)
-
-
-def parseInt(text: str, bits: int = 64) -> int:
-    """
-    Parse an integer as Go's C{strconv.ParseInt(text, 0, bits)}: decimal,
-    C{0x}/C{0o}/C{0b} prefixes, a leading C{0} for octal, and underscores
-    between digits.
-
-    @raise FlagValueError: C{parse error} or C{value out of range}, the texts
-        Go's C{flag} package prints.
-    """
-    if not _GO_INT.fullmatch(text):
-        raise FlagValueError("parse error")
-    body = text.lstrip("+-").replace("_", "")
-    sign = -1 if text.startswith("-") else 1
-    if len(body) > 1 and body[0] == "0" and body[1].isdigit():
-        value = int(body, 8)
-    else:
-        value = int(body, 0)
-    value *= sign
-    limit = 1 << (bits - 1)
-    if not -limit <= value < limit:
-        raise FlagValueError("value out of range")
-    return value
-
-
-def parseFloat(text: str) -> float:
-    """
-    Parse a float as Go's C{strconv.ParseFloat} (for the forms NSQ uses).
-
-    @raise FlagValueError: C{parse error} or C{value out of range}.
-    """
-    if "_" in text or not text.strip() or text != text.strip():
-        raise FlagValueError("parse error")
-    try:
-        value = float(text)
-    except ValueError:
-        raise FlagValueError("parse error")
-    if value in (float("inf"), float("-inf")) and "inf" not in text.lower():
-        raise FlagValueError("value out of range")
-    return value
-
-
-def formatFloat(value: float) -> str:
-    """
-    Format a float as Go's C{%v} does for the values NSQ prints (C{1.5},
-    C{2}, C{0.99}).
-    """
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
 
 
 # -- flag types --------------------------------------------------------------
@@ -392,13 +177,13 @@ def _configStringList(value: object) -> list[str]:
 
 def _configFloatList(value: object) -> list[float]:
     if isinstance(value, str):
-        return [parseFloat(item.strip()) for item in value.split(",")]
+        return [_flagFloat(item.strip()) for item in value.split(",")]
     if not isinstance(value, list):
         raise TypeError(f"invalid []float64 value type {type(value).__name__}")
     result: list[float] = []
     for item in value:
         if isinstance(item, str):
-            result.append(parseFloat(item.strip()))
+            result.append(_flagFloat(item.strip()))
         elif isinstance(item, (int, float)) and not isinstance(item, bool):
             result.append(float(item))
         else:
@@ -410,8 +195,23 @@ def _setString(current: object, text: str) -> str:
     return text
 
 
+def _flagInt(text: str) -> int:
+    try:
+        return parseInt(text)
+    except NumError as e:
+        # Go's flag package words strconv's reasons its own way.
+        raise FlagValueError("parse error" if str(e) == SYNTAX else str(e)) from None
+
+
+def _flagFloat(text: str) -> float:
+    try:
+        return parseFloat(text)
+    except NumError as e:
+        raise FlagValueError("parse error" if str(e) == SYNTAX else str(e)) from None
+
+
 def _setInt(current: object, text: str) -> int:
-    return parseInt(text)
+    return _flagInt(text)
 
 
 def _setBool(current: object, text: str) -> bool:
@@ -438,7 +238,7 @@ def _setFloatList(current: object, text: str) -> list[float]:
     # sorted from largest to smallest.
     assert isinstance(current, list)
     values = [float(item) for item in current]
-    values.extend(parseFloat(item) for item in text.split(","))
+    values.extend(_flagFloat(item) for item in text.split(","))
     return sorted(values, reverse=True)
 
 

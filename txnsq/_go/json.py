@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqlookupd.test_gojson -*-
+# -*- test-case-name: tests._go.test_json -*-
 """
 JSON exactly as Go 1.19's C{encoding/json.Marshal} writes it.
 

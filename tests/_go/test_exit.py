@@ -1,5 +1,5 @@
 """
-Tests for L{txnsq._exit}: twistd exits 0 after a graceful SIGTERM/SIGINT.
+Tests for L{txnsq._go.exit}: twistd exits 0 after a graceful SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import signal
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txnsq._exit import exitZeroAfterGracefulStop
+from txnsq._go.exit import exitZeroAfterGracefulStop
 
 
 class ExitTests(SynchronousTestCase):

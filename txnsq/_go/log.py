@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_cli -*-
+# -*- test-case-name: tests._go.test_log -*-
 """
 Log lines in Go NSQ's format.
 

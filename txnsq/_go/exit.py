@@ -1,3 +1,4 @@
+# -*- test-case-name: tests._go.test_exit -*-
 """
 Go's daemons exit 0 after a graceful SIGTERM or SIGINT; twistd re-raises
 the signal once the reactor has stopped, so the process dies "killed by

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.nsqd.test_persistence -*-
 """
 nsqd's files beside its disk queues: C{nsqd.dat} (topology, Go's format),
 the data-path lock, and C{nsqd.deferred.json} (txnsq's record of defer

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.nsqd.test_tls -*-
 """
 TLS settings shared by nsqd's TCP upgrade and its HTTPS listener, built
 from Go's flags with Twisted's TLS (pyOpenSSL).
