@@ -52,7 +52,9 @@ def goQuote(value: str | bytes) -> str:
     C{str} may carry such bytes as surrogate escapes (Python decodes
     C{argv} that way), and they are quoted the same.
     """
-    text = value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+    text = (
+        value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+    )
     out = ['"']
     for ch in text:
         o = ord(ch)

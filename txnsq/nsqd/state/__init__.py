@@ -8,10 +8,16 @@ from txnsq.nsqd.state.backend import (
     DiscardBackendQueue,
     MemoryBackendQueue,
 )
-from txnsq.nsqd.state.broker import Broker, TopologyObserver
+from txnsq.nsqd.state.broker import Broker, BrokerSettings, TopologyObserver
 from txnsq.nsqd.state.channel import Channel, ChannelError
-from txnsq.nsqd.state.consumer import FINISHED, REQUEUED, TIMED_OUT, Consumer
-from txnsq.nsqd.state.message import GUIDFactory, Message
+from txnsq.nsqd.state.message import (
+    FINISHED,
+    REQUEUED,
+    TIMED_OUT,
+    Consumer,
+    GUIDFactory,
+    Message,
+)
 from txnsq.nsqd.state.topic import Topic
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "TIMED_OUT",
     "BackendQueue",
     "Broker",
+    "BrokerSettings",
     "Channel",
     "ChannelError",
     "Consumer",

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.nsqd.test_state -*-
 """
 The broker: every topic of one nsqd, and the operations the TCP protocol
 and the HTTP API share.  No I/O and no clock: callers pass C{now} in
@@ -9,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state.backend import (
     BackendQueue,
     DiscardBackendQueue,
@@ -41,6 +41,30 @@ class TopologyObserver(Protocol):
         """
 
 
+class BrokerSettings(Protocol):
+    """
+    The settings the broker reads: a narrow view of nsqd's configuration
+    (L{txnsq.nsqd.config.NSQDConfig} provides it), so the pure core does
+    not depend on the flag table.  Names are Go's option names.
+    """
+
+    @property
+    def node_id(self) -> int:
+        """Go's C{--node-id}: the high bits of every message ID."""
+
+    @property
+    def mem_queue_size(self) -> int:
+        """Messages a topic or channel keeps in memory before its backend."""
+
+    @property
+    def max_channel_consumers(self) -> int:
+        """Consumers one channel accepts (0: no limit)."""
+
+    @property
+    def max_msg_timeout(self) -> float:
+        """The longest a message may stay in flight, in seconds."""
+
+
 def _memoryBackend(name: str) -> BackendQueue:
     return MemoryBackendQueue()
 
@@ -55,7 +79,7 @@ class Broker:
     """
 
     def __init__(
-        self, config: NSQDConfig, backendFactory: BackendFactory = _memoryBackend
+        self, config: BrokerSettings, backendFactory: BackendFactory = _memoryBackend
     ) -> None:
         self.config = config
         self.topics: dict[str, Topic] = {}

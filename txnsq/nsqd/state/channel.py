@@ -9,8 +9,7 @@ import random
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING
 
-from txnsq.nsqd.state.consumer import REQUEUED, TIMED_OUT, Consumer
-from txnsq.nsqd.state.message import Message
+from txnsq.nsqd.state.message import REQUEUED, TIMED_OUT, Consumer, Message
 from txnsq.wire.names import isEphemeral
 
 if TYPE_CHECKING:

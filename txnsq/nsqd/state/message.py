@@ -1,16 +1,19 @@
+# -*- test-case-name: tests.nsqd.test_state -*-
 """
-Messages as the broker holds them, and Go-compatible message IDs.
+Messages as the broker holds them, Go-compatible message IDs, and
+L{Consumer}, what the broker needs from a subscribed connection.
+
+L{Consumer} and L{Message} refer to each other (a message in flight knows
+its consumer; a consumer is handed messages), so they share this module
+rather than importing each other.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from txnsq.wire.message import encodeMessage
-
-if TYPE_CHECKING:
-    from txnsq.nsqd.state.consumer import Consumer
 
 
 class Message:
@@ -192,3 +195,53 @@ class GUIDFactory:
 
 
 _SEQUENCE_HEX = [b"%03x" % n for n in range(_SEQUENCE_MASK + 1)]
+
+
+class Consumer(Protocol):
+    """
+    A subscriber of a channel, as the broker sees it.  The TCP protocol
+    implements it; tests use fakes.
+
+    @ivar msgTimeout: this consumer's in-flight timeout in seconds.
+    @ivar sampleRate: 0 (off) or 1..99, the percentage of messages kept.
+    """
+
+    msgTimeout: float
+    sampleRate: int
+
+    def capacity(self) -> int:
+        """
+        How many more messages it may take now (RDY minus in flight, 0 when
+        its output is backed up).
+        """
+
+    def sendMessages(self, messages: list[Message]) -> None:
+        """
+        Deliver messages (their attempts already incremented), in order.
+        """
+
+    def messagesFinished(self, messages: list[Message]) -> None:
+        """
+        Some of its in-flight messages were FINished.
+        """
+
+    def messageDone(self, message: Message, outcome: int) -> None:
+        """
+        One of its in-flight messages left flight otherwise: L{REQUEUED} or
+        L{TIMED_OUT}.
+        """
+
+    def inFlightReset(self) -> None:
+        """
+        The channel was emptied: nothing of it is in flight any more.
+        """
+
+    def channelClosed(self) -> None:
+        """
+        The channel was deleted (or nsqd is exiting): disconnect.
+        """
+
+
+FINISHED = 0
+REQUEUED = 1
+TIMED_OUT = 2
