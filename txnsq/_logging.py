@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_logging -*-
 """
 The daemons' loggers honour Go's C{--log-level} however they are run.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.nsqd.test_options -*-
 """
 nsqd's settings, as plain values with Go nsqd 1.3.0's defaults.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.wire.test_errors -*-
 """
 NSQ protocol errors: machine-readable codes plus Go's exact description text.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.wire.test_frames -*-
 """
 Frames nsqd sends: C{[int32 size][int32 frame type][data]}, size counting
 the frame type and the data.

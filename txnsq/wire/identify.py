@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.wire.test_identify -*-
 """
 IDENTIFY: decoding the client's JSON as strictly as Go does, validating
 its values against nsqd's limits, and the feature-negotiation reply.

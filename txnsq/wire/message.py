@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.wire.test_frames -*-
 """
 The 26-byte message header shared by message frames and disk records.
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.wire.test_names -*-
 """
 Topic and channel name rules, shared by nsqd and nsqlookupd.
 """

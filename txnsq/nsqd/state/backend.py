@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.nsqd.test_state -*-
 """
 The backend-queue seam: where a topic or channel puts what its memory queue
 cannot hold.

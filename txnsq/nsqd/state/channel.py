@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.nsqd.test_state -*-
 """
 A channel: one copy of a topic's stream, shared by its consumers.
 """

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.nsqd.test_state -*-
 """
 A topic: receives published messages and copies each to every channel.
 """
