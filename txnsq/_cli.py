@@ -264,8 +264,8 @@ def _serve(daemon: _Daemon, config: Any, reactor: Any, err: IO[str]) -> int:
         nonlocal status
         try:
             service = daemon.makeService(config, reactor)
-            service.privilegedStartService()  # type: ignore[no-untyped-call]
-            service.startService()  # type: ignore[no-untyped-call]
+            service.privilegedStartService()
+            service.startService()
         except Exception as e:
             status = 1
             err.write(

@@ -147,7 +147,7 @@ def _cancelled(failure: Failure) -> bool:
     """
     Whether C{failure} only says the listen was cancelled (by stopping).
     """
-    return failure.check(CancelledError) is not None  # type: ignore[no-untyped-call]
+    return failure.check(CancelledError) is not None
 
 
 class ListenError(Exception):
@@ -304,5 +304,5 @@ def listeningService(
     @param reactor: the reactor to listen with.
     @raise ValueError: see L{endpointDescription}.
     """
-    endpoint = serverFromString(reactor, endpointDescription(address))  # type: ignore[no-untyped-call]
+    endpoint = serverFromString(reactor, endpointDescription(address))
     return ListeningService(endpoint, factory, label, address, logNamespace)

@@ -9,21 +9,21 @@ reactor, which twistd installs after parsing C{-r}).
 
 from twisted.application.service import ServiceMaker
 
-nsqd = ServiceMaker(  # type: ignore[no-untyped-call]
+nsqd = ServiceMaker(
     "txnsq nsqd",
     "txnsq.nsqd.tap",
     "An nsqd compatible with Go NSQ 1.3.0: receives, queues and delivers messages.",
     "nsqd",
 )
 
-nsqlookupd = ServiceMaker(  # type: ignore[no-untyped-call]
+nsqlookupd = ServiceMaker(
     "txnsq nsqlookupd",
     "txnsq.nsqlookupd.tap",
     "An nsqlookupd compatible with Go NSQ 1.3.0: the NSQ directory service.",
     "nsqlookupd",
 )
 
-nsq = ServiceMaker(  # type: ignore[no-untyped-call]
+nsq = ServiceMaker(
     "txnsq nsq",
     "txnsq.combined",
     "nsqlookupd and nsqd (Go NSQ 1.3.0 compatible) in one process.",

@@ -49,9 +49,7 @@ def serverTLSOptions(config: NSQDConfig) -> CertificateOptions | None:
         certData = f.read()
     with open(config.tls_key, "rb") as f:
         keyData = f.read()
-    identity = PrivateCertificate.loadPEM(  # type: ignore[no-untyped-call]
-        certData + b"\n" + keyData
-    )
+    identity = PrivateCertificate.loadPEM(certData + b"\n" + keyData)
     minimum = _VERSIONS.get(config.tls_min_version)
     if minimum is None:
         raise ValueError(f"unknown tls-min-version {config.tls_min_version!r}")

@@ -182,8 +182,8 @@ class AuthClient:
     def __init__(self, config: NSQDConfig, reactor: Any) -> None:
         self._config = config
         self._reactor = reactor
-        pool = HTTPConnectionPool(reactor, persistent=True)  # type: ignore[no-untyped-call]
-        self._agent = Agent(  # type: ignore[no-untyped-call]
+        pool = HTTPConnectionPool(reactor, persistent=True)
+        self._agent = Agent(
             reactor, connectTimeout=config.http_client_connect_timeout, pool=pool
         )
 

@@ -180,7 +180,7 @@ class LookupdPeer(MultiService):
             retryPolicy=backoffPolicy(initialDelay=1.0, maxDelay=PING_INTERVAL),
             clock=reactor,
         )
-        self._client.setServiceParent(self)  # type: ignore[no-untyped-call]
+        self._client.setServiceParent(self)
         self._pinger = LoopingCall(self._ping)
         self._pinger.clock = reactor
 
@@ -322,7 +322,7 @@ class LookupdPeers(MultiService):
         client = treq.client.HTTPClient(
             Agent(
                 self._reactor, connectTimeout=self._config.http_client_connect_timeout
-            )  # type: ignore[no-untyped-call]
+            )
         )
         query = urlencode({"topic": topic})
         channels: set[str] = set()
