@@ -32,6 +32,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from tests.golden import listenSite
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.http import NSQDHTTPAPI, NSQDSite
 from txnsq.nsqd.service import NSQDService
@@ -119,13 +120,13 @@ async def main(args: argparse.Namespace) -> None:
     service.startService()
     await service.whenTCPListening()
     site = NSQDSite(NSQDHTTPAPI.forService(service).resource(), config)
-    port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
-    base = f"http://127.0.0.1:{port.getHost().port}"
+    port, portNumber = listenSite(reactor, site)
+    base = f"http://127.0.0.1:{portNumber}"
     drains = []
     if args.consumer:
         for topic in ("bench_pub", "bench_mpub"):
             drain = _Drain()
-            drain.channel = service.broker.getChannel(topic, "c", reactor.seconds())  # type: ignore[attr-defined]
+            drain.channel = service.broker.getChannel(topic, "c", reactor.seconds())
             drain.channel.addConsumer(drain)
             drains.append(drain)
     message = b"x" * args.size
@@ -148,7 +149,9 @@ async def main(args: argparse.Namespace) -> None:
     )
     if drains:
         print(f"delivered and finished: {[d.count for d in drains]}")
-    await port.stopListening()
+    stopped = port.stopListening()
+    if stopped is not None:
+        await stopped
     await service.stopService()
 
 
@@ -162,12 +165,12 @@ def run() -> None:
     args = parser.parse_args()
 
     def done(result: object) -> object:
-        reactor.stop()  # type: ignore[attr-defined]
+        reactor.stop()
         return result
 
     d: Deferred[None] = ensureDeferred(main(args))
     d.addBoth(done)
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.run()
 
 
 if __name__ == "__main__":

@@ -237,9 +237,7 @@ def clientTLSOptions(
     identity: dict[str, object] = {}
     if certificate is not None:
         assert key is not None
-        private = PrivateCertificate.loadPEM(  # type: ignore[no-untyped-call]
-            _read(certificate) + b"\n" + _read(key)
-        )
+        private = PrivateCertificate.loadPEM(_read(certificate) + b"\n" + _read(key))
         identity = {
             "privateKey": private.privateKey.original,
             "certificate": private.original,

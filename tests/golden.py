@@ -32,13 +32,16 @@ import json
 import re
 import struct
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.interfaces import IListeningPort, IReactorTCP, ITCPTransport
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
+from twisted.web.server import Site
 
 __all__ = [
     "GOLDEN",
@@ -46,6 +49,7 @@ __all__ = [
     "TCPConversation",
     "compareJSON",
     "httpRequest",
+    "listenSite",
     "loadRecordings",
     "runHTTPCase",
     "runTCPRecording",
@@ -484,6 +488,21 @@ def _dechunk(data: bytes) -> bytes:
     return b"".join(out)
 
 
+def listenSite(reactor: IReactorTCP, site: Site) -> tuple[IListeningPort, int]:
+    """
+    Serve C{site} on 127.0.0.1, on a free port.
+
+    @return: the listening port (to stop) and its number.
+    """
+    # listenTCP is annotated to take a ServerFactory[_ProtoWithFactory], and
+    # Factory is invariant in its protocol type, so no Site (a factory of
+    # HTTP channels) fits; at run time it takes any protocol factory.
+    port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[arg-type]
+    address = port.getHost()
+    assert isinstance(address, IPv4Address)
+    return port, address.port
+
+
 async def httpRequest(
     reactor: Any,
     host: str,
@@ -506,12 +525,15 @@ async def httpRequest(
     for name, value in (headers or {}).items():
         lines.append(f"{name}: {value}")
     request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-    client = await connectProtocol(TCP4ClientEndpoint(reactor, host, port), _Client())
+    client: _Client = await connectProtocol(
+        TCP4ClientEndpoint(reactor, host, port), _Client()
+    )
     assert client.transport is not None
     client.transport.write(request)
     while not client.closed:
         if not await client.changed(reactor, timeout):
-            client.transport.abortConnection()  # type: ignore[attr-defined]
+            # A TCP4ClientEndpoint connection: the transport is a TCP one.
+            cast(ITCPTransport, client.transport).abortConnection()
             raise TimeoutError(f"no complete response to {method} {pathAndQuery}")
     return _HTTPResponse(client.buffer, method)
 
@@ -558,9 +580,9 @@ def _compareHTTP(
         if problem is not None:
             problems.append(f"body: {problem}")
     else:
-        want = _portText(expected.decode("latin-1"), portMap).encode("latin-1")
-        if response.body != want:
-            problems.append(f"body {response.body!r}, expected {want!r}")
+        wantBody = _portText(expected.decode("latin-1"), portMap).encode("latin-1")
+        if response.body != wantBody:
+            problems.append(f"body {response.body!r}, expected {wantBody!r}")
     return problems
 
 

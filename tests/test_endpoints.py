@@ -149,7 +149,11 @@ class ListeningServiceTests(SynchronousTestCase):
         """
         Capture log events; a trivial factory.
         """
-        self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        # What EventLoggingObserver.createWithCleanup does; it is annotated
+        # for trial's TestCase only, and this is a SynchronousTestCase.
+        self.events = EventLoggingObserver()
+        globalLogPublisher.addObserver(self.events)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events)
         self.factory = Factory.forProtocol(Protocol)
 
     def _messages(self) -> list[str]:
@@ -170,7 +174,9 @@ class ListeningServiceTests(SynchronousTestCase):
         service.startService()
         self.assertEqual(reactor.tcpServers, [(4150, self.factory, 50, "127.0.0.1")])
         port = self.successResultOf(waiting)
-        self.assertEqual(port.getHost().port, 4150)
+        host = port.getHost()
+        assert isinstance(host, IPv4Address)
+        self.assertEqual(host.port, 4150)
         self.assertIdentical(self.successResultOf(service.whenListening()), port)
         self.assertIn("TCP: listening on 0.0.0.0:4150", self._messages())
 

@@ -15,7 +15,9 @@ from twisted.application.service import IServiceMaker
 from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import IPlugin, getPlugins
 from twisted.python.filepath import FilePath
-from twisted.scripts.twistd import ServerOptions
+from twisted.scripts.twistd import (  # type: ignore[attr-defined]  # not in __all__
+    ServerOptions,
+)
 from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq import combined

@@ -239,7 +239,7 @@ class ResolveTests(SynchronousTestCase):
     """
 
     def _configFile(self, text: str) -> str:
-        path = self.mktemp()
+        path: str = self.mktemp()
         with open(path, "w") as f:
             f.write(text)
         return path

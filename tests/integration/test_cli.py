@@ -97,7 +97,16 @@ class _Child(ProcessProtocol):
         The exit code, once the child has exited.
         """
         ended: Deferred[int | None] = Deferred()
-        self._ended.addBoth(lambda result: (ended.callback(result), result)[1])
+
+        def relay(result: int | Failure | None) -> int | Failure | None:
+            # Passed on unchanged, for the next caller's relay.
+            if isinstance(result, Failure):
+                ended.errback(result)
+            else:
+                ended.callback(result)
+            return result
+
+        self._ended.addBoth(relay)
         return ended.addTimeout(_WAIT, reactor)
 
 
@@ -149,7 +158,7 @@ class _ProcessTestCase(TestCase):
             os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
         )
         env["PYTHONUNBUFFERED"] = "1"
-        transport = reactor.spawnProcess(  # type: ignore[attr-defined]
+        transport = reactor.spawnProcess(
             child,
             sys.executable,
             [sys.executable, *argv],
@@ -187,16 +196,17 @@ class CommandLineTests(_ProcessTestCase):
         match = await child.waitFor(_GO_LINE)
         port = int(match.group(1))
         self.assertNotEqual(port, 0)
-        connected = await connectProtocol(
+        connected: Protocol = await connectProtocol(
             TCP4ClientEndpoint(reactor, "127.0.0.1", port), Protocol()
         )
-        connected.transport.loseConnection()  # type: ignore[union-attr]
+        assert connected.transport is not None
+        connected.transport.loseConnection()
         child.transport.signalProcess(signalName)  # type: ignore[union-attr]
         exitCode = await child.ended()
         self.assertEqual(exitCode, 0, child.output())
         self.assertIn("NSQ: bye", child.output())
 
-    def test_sigterm(self) -> None:
+    def test_sigterm(self) -> Deferred[None]:
         """
         The child prints Go's C{TCP: listening on 127.0.0.1:PORT} line with
         the real port, accepts connections there, and SIGTERM stops it
@@ -204,13 +214,13 @@ class CommandLineTests(_ProcessTestCase):
         """
         return Deferred.fromCoroutine(self._listenAndStop("TERM"))
 
-    def test_sigint(self) -> None:
+    def test_sigint(self) -> Deferred[None]:
         """
         SIGINT stops it gracefully too.
         """
         return Deferred.fromCoroutine(self._listenAndStop("INT"))
 
-    def test_combined(self) -> None:
+    def test_combined(self) -> Deferred[None]:
         """
         C{txnsq nsq} runs nsqlookupd and nsqd in one process, each logging
         with its own prefix, and stops both on SIGTERM.
@@ -234,7 +244,7 @@ class CommandLineTests(_ProcessTestCase):
 
         return Deferred.fromCoroutine(check())
 
-    def test_badFlag(self) -> None:
+    def test_badFlag(self) -> Deferred[None]:
         """
         An undefined flag exits 2 with Go's message and usage.
         """
@@ -258,7 +268,7 @@ class TwistdTests(_ProcessTestCase):
             name, "-c", "from twisted.scripts.twistd import run; run()", *argv
         )
 
-    def test_daemonsShareFolder(self) -> None:
+    def test_daemonsShareFolder(self) -> Deferred[None]:
         """
         nsqd, nsqlookupd and a second nsqd (with C{--pidfile} and its own
         C{--data-path}) run from one folder at once: each has its own

@@ -15,12 +15,11 @@ import sys
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import deferLater
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
-from tests.golden import httpRequest
+from tests.golden import httpRequest, listenSite
 from tests.integration._daemon import ChildProcess, spawnChild
 from tests.integration._interop import PYNSQ_SCRIPT, ofKind, skipReason, subscribed
 from txnsq.nsqd.config import NSQDConfig
@@ -85,9 +84,9 @@ async def startNSQD(test: TestCase) -> InProcessNSQD:
     test.addCleanup(service.stopService)
     tcpPort = (await service.whenTCPListening()).getHost().port  # type: ignore[attr-defined]
     site = NSQDSite(NSQDHTTPAPI.forService(service).resource(), config)
-    port: IListeningPort = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
+    port, httpPort = listenSite(reactor, site)
     test.addCleanup(port.stopListening)
-    return InProcessNSQD(service, tcpPort, port.getHost().port)  # type: ignore[attr-defined]
+    return InProcessNSQD(service, tcpPort, httpPort)
 
 
 async def curlPub(test: TestCase, nsqd: InProcessNSQD, topic: str, body: str) -> None:

@@ -51,7 +51,7 @@ class PreCreateTests(TestCase):
                 lookupdHTTP, "POST", f"/channel/create?topic=orders&channel={channel}"
             )
             self.assertEqual(status, 200)
-        broker = nsqd.broker  # type: ignore[attr-defined]
+        broker = nsqd.broker
         broker.publish("orders", [b"first"], reactor.seconds())
         topic: Topic = broker.topics["orders"]
 
@@ -84,7 +84,7 @@ class PreCreateTests(TestCase):
         self.addCleanup(lambda: Deferred.fromCoroutine(client.close()))
         client.send(b"  V2PUB fresh\n\x00\x00\x00\x02hi")
         self.assertEqual(await client.frame(), (0, b"OK"))
-        topic: Topic = nsqd.broker.topics["fresh"]  # type: ignore[attr-defined]
+        topic: Topic = nsqd.broker.topics["fresh"]
         self.assertFalse(topic.starting)
         self.assertEqual(topic.channels["early"].depth(), 1)
 

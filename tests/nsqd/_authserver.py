@@ -100,7 +100,7 @@ class _TrackingSite(Site):
     protocol = _TrackedChannel  # type: ignore[assignment]
 
     def __init__(self, resource: Any) -> None:
-        super().__init__(resource)  # type: ignore[no-untyped-call]
+        super().__init__(resource)
         self.live: set[_TrackedChannel] = set()
 
 

@@ -183,7 +183,7 @@ class HarnessTests(TestCase):
         self.assertIsNotNone(compareJSON(b'{"tcp_port":27160}', b'{"tcp_port":5}'))
         self.assertIsNotNone(compareJSON(b"{}", b"not json"))
 
-    def test_tcpMismatch(self) -> None:
+    def test_tcpMismatch(self) -> Deferred[None]:
         """
         A reply that differs from the recording, or a connection that stays
         open where a close was recorded, is reported.
@@ -215,7 +215,7 @@ class HarnessTests(TestCase):
 
         return Deferred.fromCoroutine(run())
 
-    def test_httpMismatch(self) -> None:
+    def test_httpMismatch(self) -> Deferred[None]:
         """
         A different status, body or header set is reported.
         """

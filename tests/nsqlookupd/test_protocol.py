@@ -56,7 +56,12 @@ class ProtocolTests(SynchronousTestCase):
         """
         A protocol connected to a L{StringTransport} from C{peer}.
         """
-        protocol = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+        # Typed as object: LookupdFactory is a Factory[_ProtoWithFactory],
+        # which LookupdProtocol cannot be (its factory is a LookupdFactory),
+        # so narrowing buildProtocol's declared result would be impossible.
+        protocol: object = self.factory.buildProtocol(
+            IPv4Address("TCP", "127.0.0.1", 1)
+        )
         assert isinstance(protocol, LookupdProtocol)
         transport = StringTransport(
             peerAddress=peer or IPv4Address("TCP", "10.0.0.1", 5000)

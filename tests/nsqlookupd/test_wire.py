@@ -402,8 +402,10 @@ class IdentifyBodyTests(SynchronousTestCase):
             body = dict(PEER, **{field: value})
             self.assertFails(json.dumps(body).encode())
         for literal in (b"1e3", b"4150.5", b"9223372036854775808"):
-            body = json.dumps(dict(PEER, tcp_port=0)).encode()
-            self.assertFails(body.replace(b'"tcp_port": 0', b'"tcp_port": ' + literal))
+            encoded = json.dumps(dict(PEER, tcp_port=0)).encode()
+            self.assertFails(
+                encoded.replace(b'"tcp_port": 0', b'"tcp_port": ' + literal)
+            )
 
     def test_negativeAndLargePorts(self) -> None:
         """
