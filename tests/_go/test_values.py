@@ -133,7 +133,6 @@ class GoQuoteTests(SynchronousTestCase):
                 self.assertIn(ch, quoted)
 
 
-
 class DurationTests(SynchronousTestCase):
     """
     Go's C{time.ParseDuration} and C{Duration.String}.
@@ -273,5 +272,3 @@ class ValueSyntaxTests(SynchronousTestCase):
         self.assertEqual(goQuote('a"b\\c\n\x01'), '"a\\"b\\\\c\\n\\x01"')
         self.assertEqual(goQuote("a\udcffb"), '"a\\xffb"')
         self.assertEqual(goQuote("\a\u00ad"), '"\\a\\u00ad"')
-
-
