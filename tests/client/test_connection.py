@@ -1,50 +1,93 @@
 """
-Tests for L{txnsq.client._connection}: one link to one nsqd.
+Tests for L{txnsq.client._connection}: the start of every handshake, and
+one link to one nsqd.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint
-from twisted.internet.testing import MemoryReactorClock
-from twisted.python.failure import Failure
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.client._fakes import Listener
 from tests.client._memory import MemoryNetwork
-from txnsq.client import IdentifyOptions
-from txnsq.client._connection import NSQDLink, clientEndpoint
+from txnsq.client import IdentifyOptions, IdentifyResponse, NSQAuthError
+from txnsq.client._connection import (
+    NSQDLink,
+    clientEndpoint,
+    identifyAndAuthenticate,
+)
 from txnsq.client.protocol import NSQClientProtocol
+from txnsq.wire.frames import encodeResponse
 
 
-class Listener:
+class IdentifyAndAuthenticateTests(SynchronousTestCase):
     """
-    A L{LinkListener} recording events.
+    L{identifyAndAuthenticate}, on a protocol over a L{StringTransport}.
     """
 
-    def __init__(self) -> None:
-        self.events: list[tuple[str, Any]] = []
+    def start(
+        self, authSecret: bytes | None
+    ) -> tuple[StringTransport, NSQClientProtocol, Deferred[IdentifyResponse]]:
+        """
+        Run L{identifyAndAuthenticate} on a fresh connection, up to the
+        IDENTIFY it sends.
+        """
+        protocol = NSQClientProtocol(Clock())
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        transport.clear()
+        handshake = Deferred.fromCoroutine(
+            identifyAndAuthenticate(
+                protocol, IdentifyOptions(clientID="c", hostname="h"), authSecret
+            )
+        )
+        self.assertTrue(transport.value().startswith(b"IDENTIFY\n"))
+        transport.clear()
+        return transport, protocol, handshake
 
-    def linkReady(self, link: NSQDLink, connection: NSQClientProtocol) -> None:
+    def test_noAuthRequired(self) -> None:
         """
-        Record readiness.
+        When nsqd does not ask for AUTH, the handshake ends with IDENTIFY's
+        reply, even with a secret configured.
         """
-        self.events.append(("ready", connection))
+        transport, protocol, handshake = self.start(b"secret")
+        protocol.dataReceived(encodeResponse(json.dumps({"max_rdy_count": 7}).encode()))
+        self.assertEqual(self.successResultOf(handshake).maxRdyCount, 7)
+        self.assertEqual(transport.value(), b"")
 
-    def linkLost(
-        self, link: NSQDLink, connection: NSQClientProtocol, reason: Failure
-    ) -> None:
+    def test_auth(self) -> None:
         """
-        Record a loss.
+        When nsqd asks for AUTH, the secret is sent, and the handshake ends
+        with AUTH's reply.
         """
-        self.events.append(("lost", connection))
+        transport, protocol, handshake = self.start(b"s3cret")
+        protocol.dataReceived(
+            encodeResponse(json.dumps({"auth_required": True}).encode())
+        )
+        self.assertEqual(transport.value(), b"AUTH\n\x00\x00\x00\x06s3cret")
+        self.assertNoResult(handshake)
+        reply = {"identity": "i", "identity_url": "", "permission_count": 1}
+        protocol.dataReceived(encodeResponse(json.dumps(reply).encode()))
+        self.assertTrue(self.successResultOf(handshake).authRequired)
 
-    def linkFailed(self, link: NSQDLink, reason: Failure) -> None:
+    def test_authWithoutSecret(self) -> None:
         """
-        Record a failure.
+        When nsqd asks for AUTH and there is no secret, the handshake fails
+        with C{E_AUTH_FIRST} and sends nothing more.
         """
-        self.events.append(("failed", reason))
+        transport, protocol, handshake = self.start(None)
+        protocol.dataReceived(
+            encodeResponse(json.dumps({"auth_required": True}).encode())
+        )
+        error = self.failureResultOf(handshake, NSQAuthError).value
+        self.assertEqual(error.code, "E_AUTH_FIRST")
+        self.assertEqual(transport.value(), b"")
 
 
 class LinkTests(SynchronousTestCase):

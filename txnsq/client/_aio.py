@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.client.test_consumer -*-
+# -*- test-case-name: tests.client.test_aio -*-
 """
 The client's txaio seam.
 
@@ -105,6 +105,41 @@ def callHandler(
         txaio.add_callbacks(result, succeeded, failed)
     else:
         succeeded(result)
+
+
+class Waiters:
+    """
+    Futures waiting for the same event (a first connection, the last
+    answer), all fired or failed together when it happens.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: list[Deferred[None]] = []
+
+    def wait(self) -> Deferred[None]:
+        """
+        A new future, fired by the next L{fire} or failed by the next
+        L{fail}.
+        """
+        waiter: Deferred[None] = createFuture()
+        self._waiting.append(waiter)
+        return waiter
+
+    def fire(self) -> None:
+        """
+        Fire every waiting future with L{None}.
+        """
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            resolve(waiter)
+
+    def fail(self, error: BaseException) -> None:
+        """
+        Fail every waiting future with C{error}.
+        """
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            reject(waiter, error)
 
 
 def gather(futures: list[Deferred[Any]]) -> Deferred[list[Any]]:

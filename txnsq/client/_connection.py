@@ -3,6 +3,8 @@
 One link to one nsqd: connect, run a handshake on every new connection,
 report ready and lost connections, and reconnect with exponential backoff.
 
+Every handshake starts with L{identifyAndAuthenticate}.
+
 Reconnecting is Twisted's L{ClientService}.  The handshake (IDENTIFY, then
 SUB for consumers) is deliberately not its C{prepareConnection}: when a
 connection drops while C{prepareConnection} is pending, or after it failed,
@@ -33,7 +35,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txnsq._endpoints import splitHostPort
+from txnsq.client._errors import NSQAuthError
+from txnsq.client._identify import IdentifyOptions, IdentifyResponse
 from txnsq.client.protocol import NSQClientProtocol
+from txnsq.wire.errors import E_AUTH_FIRST
 
 __all__ = [
     "DEFAULT_HANDSHAKE_TIMEOUT",
@@ -42,6 +47,7 @@ __all__ = [
     "clientEndpoint",
     "defaultReactor",
     "defaultRetryPolicy",
+    "identifyAndAuthenticate",
 ]
 
 #: Seconds a new connection may take to finish its handshake.
@@ -58,6 +64,29 @@ def defaultRetryPolicy(
     plus up to one second of jitter.
     """
     return backoffPolicy(initialDelay=0.5, factor=2.0, maxDelay=60.0, jitter=jitter)
+
+
+async def identifyAndAuthenticate(
+    protocol: NSQClientProtocol, options: IdentifyOptions, authSecret: bytes | None
+) -> IdentifyResponse:
+    """
+    The start of every client handshake: IDENTIFY, then AUTH when nsqd's
+    reply says C{auth_required}.
+
+    @param authSecret: the AUTH secret; L{None} when none is configured.
+    @return: nsqd's IDENTIFY reply.
+    @raise NSQAuthError: with code C{E_AUTH_FIRST}, without sending
+        anything more, when nsqd requires AUTH and C{authSecret} is
+        L{None} (the error nsqd would answer the next command with).
+    """
+    response = await protocol.identify(options)
+    if response.authRequired:
+        if authSecret is None:
+            raise NSQAuthError(
+                E_AUTH_FIRST, "nsqd requires AUTH and no authSecret is set"
+            )
+        await protocol.authenticate(authSecret)
+    return response
 
 
 def defaultReactor(reactor: Any = None) -> Any:
@@ -235,7 +264,7 @@ class NSQDLink:
         self._listener.linkReady(self, connection)
 
     def _handshakeFailed(self, connection: NSQClientProtocol, reason: Failure) -> None:
-        if self._stopping and reason.check(CancelledError):  # type: ignore[no-untyped-call]
+        if self._stopping and reason.check(CancelledError):
             return
         self._handshakeFailures += 1
         self._log.warn(
@@ -256,9 +285,7 @@ class NSQDLink:
         self.connection = None
         if not self.reconnect:
             self.finished = True
-        reason = connection.closeReason or Failure(  # type: ignore[no-untyped-call]
-            ConnectionError("closed")
-        )
+        reason = connection.closeReason or Failure(ConnectionError("closed"))
         self._listener.linkLost(self, connection, reason)
 
     def stop(self) -> Deferred[None]:
@@ -285,4 +312,4 @@ class NSQDLink:
 
 
 def _ignoreCancel(reason: Failure) -> None:
-    reason.trap(CancelledError)  # type: ignore[no-untyped-call]
+    reason.trap(CancelledError)

@@ -1,11 +1,20 @@
-# -*- test-case-name: tests.client.test_consumer -*-
+# -*- test-case-name: tests.client.test_message -*-
 """
-L{Message}: one delivery, with the commands that answer it.
+L{Message}: one delivery, with the commands that answer it; and how the
+application's handler or give-up hook answers it (L{handle}, L{giveUp}).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from typing import Protocol as TypingProtocol
+
+from twisted.python.failure import Failure
+
+from txnsq.client import _aio
+
+__all__ = ["Handler", "Message", "Responder", "giveUp", "handle"]
 
 
 class Responder(TypingProtocol):
@@ -143,3 +152,68 @@ class Message:
         """
         if not self._responded:
             self._responder.touchMessage(self)
+
+
+#: A message handler or give-up hook: called with a L{Message}; may return a
+#: value, a Deferred or a coroutine.
+Handler = Callable[[Message], Any]
+
+
+def handle(message: Message, handler: Handler, log: Any) -> None:
+    """
+    Call C{handler} with C{message} and answer the message by the outcome
+    (unless it was answered already, or its automatic answer was disabled):
+    C{FIN} when the handler succeeds, C{REQ} when it fails.
+
+    @param log: the consumer's txaio logger, for the failure.
+    """
+    _aio.callHandler(
+        handler,
+        message,
+        lambda _: _handled(message),
+        lambda reason: _handlerFailed(reason, message, log),
+    )
+
+
+def _handled(message: Message) -> None:
+    if message.autoResponse:
+        message.finish()
+
+
+def _handlerFailed(reason: Failure, message: Message, log: Any) -> None:
+    log.error(
+        "handler failed for message {id} (attempt {attempts}): {log_failure}",
+        log_failure=reason,
+        id=message.id,
+        attempts=message.attempts,
+    )
+    if message.autoResponse:
+        message.requeue()
+
+
+def giveUp(message: Message, hook: Handler | None, log: Any) -> None:
+    """
+    Give up on C{message}, delivered too often: log it, then C{FIN} it
+    (after C{hook}, if there is one, succeeded; if the hook fails the
+    message is requeued rather than lost).
+
+    @param log: the consumer's txaio logger.
+    """
+    log.warn(
+        "giving up on message {id} after {attempts} attempts",
+        id=message.id,
+        attempts=message.attempts,
+    )
+    if hook is None:
+        message.finish()
+        return
+
+    def failed(reason: Failure) -> None:
+        log.error(
+            "give-up hook failed for message {id}, requeueing it: {log_failure}",
+            log_failure=reason,
+            id=message.id,
+        )
+        message.requeue()
+
+    _aio.callUser(hook, message).addCallbacks(lambda _: message.finish(), failed)

@@ -34,6 +34,10 @@ reference implementation:
     for C{CLOSE_WAIT} and for every handler still running to finish (and
     its FIN or REQ to be written), then closes.
 
+The RDY and backoff decisions are made without I/O by
+L{txnsq.client._rdy.RdyController}; the consumer sends the RDY it decides
+and keeps its timers.
+
 Application code meets the consumer through the txaio seam
 (L{txnsq.client._aio}): handlers and hooks may return values, Deferreds or
 coroutines, and the futures returned by L{Consumer.stop} and
@@ -55,12 +59,21 @@ from txnsq.client import _aio
 from txnsq.client._connection import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     NSQDLink,
-    clientEndpoint,
     defaultReactor,
+    identifyAndAuthenticate,
 )
-from txnsq.client._errors import NotConnected, NSQAuthError, NSQError
-from txnsq.client._identify import IdentifyOptions
-from txnsq.client._message import Message
+from txnsq.client._errors import NotConnected, NSQError
+from txnsq.client._identify import DEFAULT_MAX_RDY_COUNT, IdentifyOptions
+from txnsq.client._message import Handler, Message, giveUp, handle
+from txnsq.client._pool import LinkPool
+from txnsq.client._rdy import (
+    DEFAULT_BACKOFF,
+    BackoffStrategy,
+    RdyController,
+    RdyDecision,
+    exponentialBackoff,
+    fullJitterBackoff,
+)
 from txnsq.client._stopping import StartStopService, StopOnce
 from txnsq.client.lookup import (
     DEFAULT_POLL_INTERVAL,
@@ -69,75 +82,29 @@ from txnsq.client.lookup import (
     LookupdPoller,
 )
 from txnsq.client.protocol import NSQClientProtocol
-from txnsq.wire.errors import E_AUTH_FIRST
 from txnsq.wire.names import isValidName
 
 __all__ = ["Consumer", "exponentialBackoff", "fullJitterBackoff"]
 
-Handler = Callable[[Message], Any]
-BackoffStrategy = Callable[[int], float]
-
-_RESUME, _BACKOFF, _CONTINUE = range(3)
-
-
-def exponentialBackoff(multiplier: float = 1.0) -> BackoffStrategy:
-    """
-    go-nsq's default backoff: C{multiplier} times 2 to the backoff level
-    (level 1 waits 2 s with the default multiplier).
-    """
-
-    def strategy(level: int) -> float:
-        return float(multiplier * 2 ** min(level, 64))
-
-    return strategy
-
-
-def fullJitterBackoff(
-    multiplier: float = 1.0, random: Callable[[], float] = _random.random
-) -> BackoffStrategy:
-    """
-    go-nsq's full-jitter backoff: a random duration up to C{multiplier}
-    times 2 to the backoff level.
-    """
-
-    def strategy(level: int) -> float:
-        return float(multiplier * 2 ** min(level, 64)) * random()
-
-    return strategy
-
-
-_DEFAULT_BACKOFF = exponentialBackoff()
-
 
 class _Connection:
     """
-    A subscribed connection and its RDY bookkeeping.
-
-    @ivar rdy: the last RDY sent.
-    @ivar inFlight: messages delivered here and not yet answered.
+    A subscribed connection, on which its messages are answered; also the
+    key of its RDY in the consumer's L{RdyController}.
     """
 
-    __slots__ = (
-        "address",
-        "inFlight",
-        "lastMessageTime",
-        "lastRdyTime",
-        "link",
-        "maxRdyCount",
-        "protocol",
-        "rdy",
-    )
+    __slots__ = ("address", "link", "protocol")
 
-    def __init__(self, link: NSQDLink, protocol: NSQClientProtocol, now: float) -> None:
+    def __init__(self, link: NSQDLink, protocol: NSQClientProtocol) -> None:
         self.link = link
         self.address = link.address
         self.protocol = protocol
-        response = protocol.identifyResponse
-        self.maxRdyCount = response.maxRdyCount if response is not None else 2500
-        self.rdy = 0
-        self.inFlight = 0
-        self.lastMessageTime = now
-        self.lastRdyTime = now
+
+
+def _isOpen(connection: _Connection) -> bool:
+    # RDY fails only on a protocol that has ended or is ending after a fatal
+    # error; the controller sends nothing there.
+    return not connection.protocol.closed
 
 
 class Consumer(StartStopService):
@@ -151,7 +118,6 @@ class Consumer(StartStopService):
         the application, or after giving up).
     @ivar messagesRequeued: messages REQed.
     @ivar messagesGivenUp: messages passed to the give-up hook.
-    @ivar backoffLevel: the current backoff level (0: not backing off).
     """
 
     def __init__(
@@ -168,7 +134,7 @@ class Consumer(StartStopService):
         giveUp: Handler | None = None,
         requeueDelay: float = 90.0,
         maxRequeueDelay: float = 900.0,
-        backoff: BackoffStrategy | None = _DEFAULT_BACKOFF,
+        backoff: BackoffStrategy | None = DEFAULT_BACKOFF,
         maxBackoffDuration: float = 120.0,
         lookupdPollInterval: float = DEFAULT_POLL_INTERVAL,
         lookupdPollJitter: float = DEFAULT_POLL_JITTER,
@@ -235,44 +201,45 @@ class Consumer(StartStopService):
             raise ValueError(f"invalid channel name {channel!r}")
         if not nsqdAddresses and not lookupdHTTPAddresses:
             raise ValueError("need nsqdAddresses or lookupdHTTPAddresses")
-        if maxInFlight < 0:
-            raise ValueError(f"maxInFlight must not be negative: {maxInFlight}")
+        self._random = random or _random.Random()
+        # Raises for a negative maxInFlight.
+        self._rdy: RdyController[_Connection] = RdyController(
+            maxInFlight,
+            isOpen=_isOpen,
+            random=self._random,
+            backoff=backoff,
+            maxBackoffDuration=maxBackoffDuration,
+            lowRdyIdleTimeout=lowRdyIdleTimeout,
+            lowRdyTimeout=lowRdyTimeout,
+        )
         self.topic = topic
         self.channel = channel
         self.handler = handler
         self.reactor = reactor = defaultReactor(reactor)
-        self._maxInFlight = maxInFlight
         self.maxAttempts = maxAttempts
         self._giveUpHook = giveUp
         self.requeueDelay = requeueDelay
         self.maxRequeueDelay = maxRequeueDelay
-        self._backoffStrategy = backoff
-        self.maxBackoffDuration = maxBackoffDuration
         self._rdyRedistributeInterval = rdyRedistributeInterval
-        self.lowRdyIdleTimeout = lowRdyIdleTimeout
-        self.lowRdyTimeout = lowRdyTimeout
         self._identify = identify or IdentifyOptions()
         self._authSecret = authSecret
-        self._retryPolicy = retryPolicy
-        self._handshakeTimeout = handshakeTimeout
-        self._random = random or _random.Random()
-        self._endpointFactory = endpointFactory or (
-            lambda address: clientEndpoint(reactor, address)
-        )
         self._log = _aio.makeLogger("txnsq.client.Consumer")
-
-        self._direct: dict[str, IStreamClientEndpoint] = {}
-        for address in nsqdAddresses:
-            if isinstance(address, str):
-                self._direct[address] = self._endpointFactory(address)
-            else:
-                self._direct[repr(address)] = address
+        self._pool = LinkPool(
+            nsqdAddresses,
+            self,
+            self._handshake,
+            reactor=reactor,
+            log=self._log,
+            endpointFactory=endpointFactory,
+            retryPolicy=retryPolicy,
+            handshakeTimeout=handshakeTimeout,
+        )
         self._poller: LookupdPoller | None = None
         if lookupdHTTPAddresses:
             self._poller = LookupdPoller(
                 lookupdHTTPAddresses,
                 topic,
-                self._discovered,
+                self._pool.discovered,
                 clock=reactor,
                 httpClient=httpClient,
                 interval=lookupdPollInterval,
@@ -280,15 +247,10 @@ class Consumer(StartStopService):
                 random=self._random.random,
             )
 
-        self._links: dict[str, NSQDLink] = {}
         self._connections: dict[NSQClientProtocol, _Connection] = {}
-        self._totalRdy = 0
-        self._inFlight = 0
-        self._drainWaiters: list[Deferred[None]] = []
-        self._subscribedWaiters: list[Deferred[None]] = []
-        self.backoffLevel = 0
+        self._whenDrained = _aio.Waiters()
+        self._whenSubscribed = _aio.Waiters()
         self._backoffCall: IDelayedCall | None = None
-        self._needRedistribute = False
         self._redistributeLoop: LoopingCall | None = None
         self._started = False
         self._stopper = StopOnce(self._stop)
@@ -308,24 +270,66 @@ class Consumer(StartStopService):
         """
         How many messages may be in flight at once over all connections.
         """
-        return self._maxInFlight
+        return self._rdy.maxInFlight
 
     def setMaxInFlight(self, maxInFlight: int) -> None:
         """
         Change C{maxInFlight} and redistribute RDY accordingly (0 pauses
         delivery).
         """
-        if maxInFlight < 0:
-            raise ValueError(f"maxInFlight must not be negative: {maxInFlight}")
-        self._maxInFlight = maxInFlight
-        self._rebalance()
+        now = self.reactor.seconds()
+        self._sendRdy(self._rdy.maxInFlightChanged(maxInFlight, now))
 
     @property
     def inFlight(self) -> int:
         """
         Messages delivered and not yet answered.
         """
-        return self._inFlight
+        return self._rdy.inFlight
+
+    @property
+    def backoffLevel(self) -> int:
+        """
+        The current backoff level (0: not backing off).
+        """
+        return self._rdy.backoffLevel
+
+    # The RDY controller's settings, kept as attributes of the consumer.
+
+    @property
+    def maxBackoffDuration(self) -> float:
+        """
+        The longest backoff, in seconds.
+        """
+        return self._rdy.maxBackoffDuration
+
+    @maxBackoffDuration.setter
+    def maxBackoffDuration(self, seconds: float) -> None:
+        self._rdy.maxBackoffDuration = seconds
+
+    @property
+    def lowRdyIdleTimeout(self) -> float:
+        """
+        Seconds after which a connection that received nothing gives its
+        RDY up at the next redistribution.
+        """
+        return self._rdy.lowRdyIdleTimeout
+
+    @lowRdyIdleTimeout.setter
+    def lowRdyIdleTimeout(self, seconds: float) -> None:
+        self._rdy.lowRdyIdleTimeout = seconds
+
+    @property
+    def lowRdyTimeout(self) -> float:
+        """
+        Seconds after which a connection whose RDY did not change gives it
+        up at the next redistribution.
+        """
+        return self._rdy.lowRdyTimeout
+
+    @lowRdyTimeout.setter
+    def lowRdyTimeout(self, seconds: float) -> None:
+        self._rdy.lowRdyTimeout = seconds
 
     @property
     def connectionCount(self) -> int:
@@ -338,7 +342,7 @@ class Consumer(StartStopService):
         """
         The last RDY sent on each subscribed connection, by nsqd address.
         """
-        return {c.address: c.rdy for c in self._connections.values()}
+        return {c.address: self._rdy.rdy(c) for c in self._connections.values()}
 
     def isStarved(self) -> bool:
         """
@@ -346,10 +350,7 @@ class Consumer(StartStopService):
         its RDY allows: the moment for a batching handler to process its
         batch rather than wait for more.
         """
-        return any(
-            c.inFlight > 0 and c.inFlight >= c.rdy * 0.85
-            for c in self._connections.values()
-        )
+        return self._rdy.isStarved()
 
     def start(self) -> None:
         """
@@ -359,8 +360,7 @@ class Consumer(StartStopService):
             return
         self._started = True
         self.running = True
-        for address, endpoint in self._direct.items():
-            self._addLink(address, endpoint, reconnect=True)
+        self._pool.start()
         if self._poller is not None:
             self._poller.start()
         self._redistributeLoop = LoopingCall(self._redistribute)
@@ -374,9 +374,7 @@ class Consumer(StartStopService):
         """
         if self._connections:
             return _aio.succeeded(None)
-        waiter = _aio.createFuture()
-        self._subscribedWaiters.append(waiter)
-        return waiter
+        return self._whenSubscribed.wait()
 
     def stop(self) -> Deferred[None]:
         """
@@ -389,10 +387,11 @@ class Consumer(StartStopService):
         return self._stopper()
 
     async def _stop(self) -> None:
+        # First, so that nothing the application does from here on (say, in
+        # an errback of whenSubscribed) changes RDY.
+        self._rdy.stop()
         self.running = False
-        waiting, self._subscribedWaiters = self._subscribedWaiters, []
-        for waiter in waiting:
-            _aio.reject(waiter, NotConnected("consumer stopped before subscribing"))
+        self._whenSubscribed.fail(NotConnected("consumer stopped before subscribing"))
         polling = self._poller.stop() if self._poller is not None else None
         if self._redistributeLoop is not None and self._redistributeLoop.running:
             self._redistributeLoop.stop()
@@ -401,71 +400,31 @@ class Consumer(StartStopService):
         self._backoffCall = None
         # Links still connecting have nothing in flight: stop them first, so
         # no new subscription starts while draining.
-        stops = [
-            link.stop() for link in self._links.values() if link.connection is None
-        ]
+        stops = self._pool.stopConnecting()
         closes = [
             c.protocol.startClose()
             for c in self._connections.values()
             if not c.protocol.closed
         ]
         await _aio.gather(closes)
-        if self._inFlight:
-            drained: Deferred[None] = Deferred()
-            self._drainWaiters.append(drained)
-            await drained
-        stops += [link.stop() for link in self._links.values()]
+        if self._rdy.inFlight:
+            await self._whenDrained.wait()
+        stops += self._pool.stop()
         if polling is not None:
             stops.append(polling)
         await _aio.gather(stops)
-        self._links.clear()
+        self._pool.links.clear()
         self._log.info(
             "consumer {topic}/{channel} stopped", topic=self.topic, channel=self.channel
         )
 
     # Connections.
 
-    def _addLink(
-        self, address: str, endpoint: IStreamClientEndpoint, reconnect: bool
-    ) -> None:
-        link = NSQDLink(
-            address,
-            endpoint,
-            self.reactor,
-            self._handshake,
-            self,
-            reconnect=reconnect,
-            retryPolicy=self._retryPolicy,
-            handshakeTimeout=self._handshakeTimeout,
-        )
-        self._links[address] = link
-        link.start()
-
-    def _discovered(self, addresses: set[str]) -> None:
-        if self._stopper.started:
-            return
-        for address in sorted(addresses - set(self._links)):
-            try:
-                endpoint = self._endpointFactory(address)
-            except ValueError as e:
-                self._log.warn(
-                    "ignoring nsqd {address}: {why}", address=address, why=str(e)
-                )
-                continue
-            self._log.info("discovered nsqd {address}", address=address)
-            self._addLink(address, endpoint, reconnect=False)
-
     def _handshake(self, protocol: NSQClientProtocol) -> Deferred[None]:
         protocol.delegate = self
 
         async def handshake() -> None:
-            response = await protocol.identify(self._identify)
-            if response.authRequired:
-                if self._authSecret is None:
-                    raise NSQAuthError(
-                        E_AUTH_FIRST, "nsqd requires AUTH and no authSecret is set"
-                    )
-                await protocol.authenticate(self._authSecret)
+            await identifyAndAuthenticate(protocol, self._identify, self._authSecret)
             await protocol.subscribe(self.topic, self.channel)
 
         return Deferred.fromCoroutine(handshake())
@@ -483,13 +442,14 @@ class Consumer(StartStopService):
             channel=self.channel,
             address=link.address,
         )
-        self._connections[connection] = _Connection(
-            link, connection, self.reactor.seconds()
+        state = self._connections[connection] = _Connection(link, connection)
+        response = connection.identifyResponse
+        maxRdyCount = (
+            response.maxRdyCount if response is not None else DEFAULT_MAX_RDY_COUNT
         )
-        self._rebalance()
-        waiters, self._subscribedWaiters = self._subscribedWaiters, []
-        for waiter in waiters:
-            _aio.resolve(waiter)
+        now = self.reactor.seconds()
+        self._sendRdy(self._rdy.connectionAdded(state, maxRdyCount, now))
+        self._whenSubscribed.fire()
 
     def linkLost(
         self, link: NSQDLink, connection: NSQClientProtocol, reason: Failure
@@ -500,24 +460,19 @@ class Consumer(StartStopService):
         state = self._connections.pop(connection, None)
         if state is None:
             return
-        self._totalRdy -= state.rdy
-        state.rdy = 0
-        if link.finished:
-            self._links.pop(link.address, None)
+        decision = self._rdy.connectionRemoved(state, self.reactor.seconds())
         if not self._stopper.started:
             self._log.info(
                 "connection to nsqd {address} lost: {why}",
                 address=link.address,
                 why=reason.getErrorMessage(),
             )
-            self._rebalance()
+            self._sendRdy(decision)
 
     def linkFailed(self, link: NSQDLink, reason: Failure) -> None:
         """
-        L{LinkListener}: a connection attempt or handshake failed.
+        L{LinkListener}: nothing to do (the pool forgets finished links).
         """
-        if link.finished:
-            self._links.pop(link.address, None)
 
     # ClientDelegate.
 
@@ -538,58 +493,16 @@ class Consumer(StartStopService):
             # Delivered on a connection being torn down: nsqd will time it
             # out and deliver it again.
             return
-        state.inFlight += 1
-        state.lastMessageTime = self.reactor.seconds()
-        self._inFlight += 1
+        self._rdy.messageReceived(state, self.reactor.seconds())
         self.messagesReceived += 1
         message = Message(
             messageID, body, timestamp, attempts, self, state.address, state
         )
         if self.maxAttempts and attempts > self.maxAttempts:
-            self._giveUp(message)
+            self.messagesGivenUp += 1
+            giveUp(message, self._giveUpHook, self._log)
             return
-        _aio.callHandler(
-            self.handler,
-            message,
-            lambda _: self._handled(message),
-            lambda reason: self._handlerFailed(reason, message),
-        )
-
-    def _handled(self, message: Message) -> None:
-        if message.autoResponse:
-            message.finish()
-
-    def _handlerFailed(self, reason: Failure, message: Message) -> None:
-        self._log.error(
-            "handler failed for message {id} (attempt {attempts}): {log_failure}",
-            log_failure=reason,
-            id=message.id,
-            attempts=message.attempts,
-        )
-        if message.autoResponse:
-            message.requeue()
-
-    def _giveUp(self, message: Message) -> None:
-        self.messagesGivenUp += 1
-        self._log.warn(
-            "giving up on message {id} after {attempts} attempts",
-            id=message.id,
-            attempts=message.attempts,
-        )
-        hook = self._giveUpHook
-        if hook is None:
-            message.finish()
-            return
-
-        def failed(reason: Failure) -> None:
-            self._log.error(
-                "give-up hook failed for message {id}, requeueing it: {log_failure}",
-                log_failure=reason,
-                id=message.id,
-            )
-            message.requeue()
-
-        _aio.callUser(hook, message).addCallbacks(lambda _: message.finish(), failed)
+        handle(message, self.handler, self._log)
 
     def heartbeatReceived(self, connection: NSQClientProtocol) -> None:
         """
@@ -617,9 +530,9 @@ class Consumer(StartStopService):
         """
         state = self._answered(message)
         self.messagesFinished += 1
-        if state is not None and not state.protocol.finish(message.id):
+        if not state.protocol.finish(message.id):
             self._lostAnswer(message, "FIN")
-        self._backoffSignal(_RESUME)
+        self._backoffDecided(self._rdy.messageFinished(self.reactor.seconds()))
         self._drained()
 
     def requeueMessage(
@@ -633,9 +546,10 @@ class Consumer(StartStopService):
             delayMs = int(delay * 1000)
         state = self._answered(message)
         self.messagesRequeued += 1
-        if state is not None and not state.protocol.requeue(message.id, delayMs):
+        if not state.protocol.requeue(message.id, delayMs):
             self._lostAnswer(message, "REQ")
-        self._backoffSignal(_BACKOFF if backoff else _CONTINUE)
+        now = self.reactor.seconds()
+        self._backoffDecided(self._rdy.messageRequeued(now, backoff))
         self._drained()
 
     def touchMessage(self, message: Message) -> None:
@@ -647,11 +561,10 @@ class Consumer(StartStopService):
         if not state.protocol.touch(message.id):
             self._lostAnswer(message, "TOUCH")
 
-    def _answered(self, message: Message) -> _Connection | None:
+    def _answered(self, message: Message) -> _Connection:
         state = message.connection
         assert isinstance(state, _Connection)
-        state.inFlight -= 1
-        self._inFlight -= 1
+        self._rdy.messageAnswered(state)
         return state
 
     def _lostAnswer(self, message: Message, command: str) -> None:
@@ -664,150 +577,49 @@ class Consumer(StartStopService):
         )
 
     def _drained(self) -> None:
-        if self._inFlight == 0 and self._drainWaiters:
-            waiters, self._drainWaiters = self._drainWaiters, []
-            for waiter in waiters:
-                waiter.callback(None)
+        if self._rdy.inFlight == 0:
+            self._whenDrained.fire()
 
-    # RDY.
+    # RDY: the controller decides, the consumer sends and keeps the timers.
 
-    def _perConnection(self) -> int:
-        count = len(self._connections)
-        if count == 0:
-            return 0
-        maxInFlight = self._maxInFlight
-        return min(max(1, maxInFlight // count), maxInFlight)
+    def _sendRdy(self, decision: RdyDecision[_Connection]) -> None:
+        for state, count in decision.rdy:
+            # The controller only decides RDY on open connections, where it
+            # is always sent.
+            state.protocol.ready(count)
+        if decision.backoffTimer is not None:
+            self._backoffCall = self.reactor.callLater(
+                decision.backoffTimer, self._backoffExpired
+            )
 
-    def _updateRdy(self, state: _Connection, count: int) -> bool:
-        """
-        Send RDY C{count} on a connection, lowered so that the total never
-        exceeds C{maxInFlight}.
-
-        @return: whether the connection's RDY is now C{count} or some lower
-            positive share (C{False} when there was no room at all).
-        """
-        if state.protocol.closed:
-            return False
-        count = min(count, state.maxRdyCount)
-        room = self._maxInFlight - self._totalRdy + state.rdy
-        if count > room:
-            if room <= 0:
-                return False
-            count = room
-        if count != state.rdy:
-            if not state.protocol.ready(count):
-                return False
-            self._totalRdy += count - state.rdy
-            state.rdy = count
-            state.lastRdyTime = self.reactor.seconds()
-        return True
-
-    def _rebalance(self) -> None:
-        """
-        Give every connection its even share of C{maxInFlight} (not while
-        backing off: the backoff timer decides then).
-        """
-        if self._stopper.started or not self._connections:
-            return
-        if self.backoffLevel > 0 or self._backoffCall is not None:
-            return
-        share = self._perConnection()
-        if len(self._connections) > self._maxInFlight:
-            # Not everyone can have RDY; the redistribution timer rotates it.
-            self._needRedistribute = True
-        # Lower before raising, so the sum never exceeds maxInFlight.
-        for state in sorted(
-            self._connections.values(),
-            key=lambda c: c.rdy - min(share, c.maxRdyCount),
-            reverse=True,
-        ):
-            self._updateRdy(state, share)
+    def _backoffDecided(self, decision: RdyDecision[_Connection]) -> None:
+        if decision.backoffOver:
+            self._log.warn("backoff over, restoring RDY")
+        elif decision.backoffTimer is not None:
+            self._log.warn(
+                "backing off for {duration} seconds (level {backoffLevel}):"
+                " RDY 0 everywhere",
+                duration=decision.backoffTimer,
+                backoffLevel=self._rdy.backoffLevel,
+            )
+        self._sendRdy(decision)
 
     def _redistribute(self) -> None:
-        """
-        go-nsq's RDY redistribution: when not everyone can have RDY (more
-        connections than C{maxInFlight}, or backing off with several
-        connections), take RDY from connections that have been idle and
-        give what is free to connections chosen at random.
-        """
-        if self._backoffCall is not None or not self._connections:
-            return
-        connections = list(self._connections.values())
-        if len(connections) > self._maxInFlight:
-            self._needRedistribute = True
-        if self.backoffLevel > 0 and len(connections) > 1:
-            self._needRedistribute = True
-        if not self._needRedistribute:
-            return
-        self._needRedistribute = False
-        now = self.reactor.seconds()
-        for state in connections:
-            if state.rdy > 0 and (
-                now - state.lastMessageTime > self.lowRdyIdleTimeout
-                or now - state.lastRdyTime > self.lowRdyTimeout
-            ):
-                self._log.debug(
-                    "nsqd {address} idle: giving its RDY up", address=state.address
-                )
-                self._updateRdy(state, 0)
-        available = self._maxInFlight - self._totalRdy
-        if self.backoffLevel > 0:
-            available = 1 - self._totalRdy
-        candidates = [c for c in connections if c.rdy == 0]
-        while candidates and available > 0:
-            state = candidates.pop(self._random.randrange(len(candidates)))
-            if self._updateRdy(state, 1):
-                available -= 1
-
-    # Backoff.
-
-    def _backoffSignal(self, signal: int) -> None:
-        strategy = self._backoffStrategy
-        if strategy is None or self._stopper.started:
-            return
-        if self._backoffCall is not None:
-            # One result per backoff window.
-            return
-        level = self.backoffLevel
-        updated = False
-        if signal == _RESUME and level > 0:
-            level -= 1
-            updated = True
-        elif signal == _BACKOFF and strategy(level + 1) <= self.maxBackoffDuration:
-            level += 1
-            updated = True
-        self.backoffLevel = level
-        if level == 0:
-            if updated:
-                self._log.warn("backoff over, restoring RDY")
-                self._rebalance()
-            return
-        duration = min(strategy(level), self.maxBackoffDuration)
-        self._log.warn(
-            "backing off for {duration} seconds (level {backoffLevel}): RDY 0 everywhere",
-            duration=duration,
-            backoffLevel=level,
-        )
-        for state in self._connections.values():
-            self._updateRdy(state, 0)
-        self._startBackoffTimer(duration)
-
-    def _startBackoffTimer(self, duration: float) -> None:
-        self._backoffCall = self.reactor.callLater(duration, self._backoffExpired)
+        decision = self._rdy.redistributeTimerFired(self.reactor.seconds())
+        for state in decision.idle:
+            self._log.debug(
+                "nsqd {address} idle: giving its RDY up", address=state.address
+            )
+        self._sendRdy(decision)
 
     def _backoffExpired(self) -> None:
         self._backoffCall = None
-        if self._stopper.started:
-            return
-        connections = [c for c in self._connections.values() if not c.protocol.closed]
-        if not connections:
+        decision = self._rdy.backoffTimerFired(self.reactor.seconds())
+        if decision.testing is not None:
+            self._log.warn(
+                "backoff expired: testing the waters with RDY 1 on {address}",
+                address=decision.testing.address,
+            )
+        elif decision.backoffTimer is not None:
             self._log.warn("no connection to resume on; backing off for 1 second")
-            self._startBackoffTimer(1.0)
-            return
-        choice = connections[self._random.randrange(len(connections))]
-        self._log.warn(
-            "backoff expired: testing the waters with RDY 1 on {address}",
-            address=choice.address,
-        )
-        if not self._updateRdy(choice, 1):
-            self._startBackoffTimer(1.0)
+        self._sendRdy(decision)

@@ -36,14 +36,10 @@ from txnsq.client._connection import (
     NSQDLink,
     clientEndpoint,
     defaultReactor,
+    identifyAndAuthenticate,
 )
-from txnsq.client._errors import (
-    NotConnected,
-    NSQAuthError,
-    NSQError,
-    PublishQueueFull,
-)
-from txnsq.client._identify import IdentifyOptions
+from txnsq.client._errors import NotConnected, NSQError, PublishQueueFull
+from txnsq.client._identify import IdentifyOptions, IdentifyResponse
 from txnsq.client._stopping import StartStopService, StopOnce
 from txnsq.client.protocol import (
     NSQClientProtocol,
@@ -52,7 +48,6 @@ from txnsq.client.protocol import (
     checkPublish,
 )
 from txnsq.wire.commands import encodeCommand, encodeMPub
-from txnsq.wire.errors import E_AUTH_FIRST
 
 __all__ = ["Producer"]
 
@@ -130,8 +125,8 @@ class Producer(StartStopService):
         # concatenation.
         self._pubPrefixes: dict[str, bytes] = {}
         self.outstandingCount = 0
-        self._idleWaiters: list[Deferred[None]] = []
-        self._connectedWaiters: list[Deferred[None]] = []
+        self._whenIdle = _aio.Waiters()
+        self._whenConnected = _aio.Waiters()
         self._started = False
         self._stopper = StopOnce(self._stop)
 
@@ -170,9 +165,7 @@ class Producer(StartStopService):
         """
         if self._ready:
             return _aio.succeeded(None)
-        waiter = _aio.createFuture()
-        self._connectedWaiters.append(waiter)
-        return waiter
+        return self._whenConnected.wait()
 
     def stop(self) -> Deferred[None]:
         """
@@ -186,9 +179,7 @@ class Producer(StartStopService):
 
     async def _stop(self) -> None:
         self.running = False
-        waiting, self._connectedWaiters = self._connectedWaiters, []
-        for waiter in waiting:
-            _aio.reject(waiter, NotConnected("producer stopped before connecting"))
+        self._whenConnected.fail(NotConnected("producer stopped before connecting"))
         queue, self._queue = self._queue, deque()
         for _, future in queue:
             _aio.reject(
@@ -196,9 +187,7 @@ class Producer(StartStopService):
                 NotConnected("producer stopped before a connection to nsqd was ready"),
             )
         if self.outstandingCount:
-            idle: Deferred[None] = Deferred()
-            self._idleWaiters.append(idle)
-            await idle
+            await self._whenIdle.wait()
         await _aio.gather([link.stop() for link in self._links])
 
     # Publishing.
@@ -276,27 +265,17 @@ class Producer(StartStopService):
         # The first callback of every publish's future: whatever happened,
         # it is no longer outstanding.
         self.outstandingCount -= 1
-        if self.outstandingCount == 0 and self._idleWaiters:
-            waiters, self._idleWaiters = self._idleWaiters, []
-            for waiter in waiters:
-                waiter.callback(None)
+        if self.outstandingCount == 0:
+            self._whenIdle.fire()
         return result
 
     # Connections.
 
-    def _handshake(self, protocol: NSQClientProtocol) -> Deferred[None]:
+    def _handshake(self, protocol: NSQClientProtocol) -> Deferred[IdentifyResponse]:
         protocol.delegate = self
-
-        async def handshake() -> None:
-            response = await protocol.identify(self._identify)
-            if response.authRequired:
-                if self._authSecret is None:
-                    raise NSQAuthError(
-                        E_AUTH_FIRST, "nsqd requires AUTH and no authSecret is set"
-                    )
-                await protocol.authenticate(self._authSecret)
-
-        return Deferred.fromCoroutine(handshake())
+        return Deferred.fromCoroutine(
+            identifyAndAuthenticate(protocol, self._identify, self._authSecret)
+        )
 
     def linkReady(self, link: NSQDLink, connection: NSQClientProtocol) -> None:
         """
@@ -311,9 +290,7 @@ class Producer(StartStopService):
         while queue and not connection.closed:
             command, future = queue.popleft()
             connection.sendCommand(command, _OK, future)
-        waiters, self._connectedWaiters = self._connectedWaiters, []
-        for waiter in waiters:
-            _aio.resolve(waiter)
+        self._whenConnected.fire()
 
     def linkLost(
         self, link: NSQDLink, connection: NSQClientProtocol, reason: Failure
