@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.client.test_protocol -*-
+# -*- test-case-name: tests.client.test_identify,tests.client.test_protocol -*-
 """
 What a client sends in IDENTIFY and what nsqd's feature-negotiation reply
 tells it.

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.client.test_stopping -*-
 """
 What L{Producer} and L{Consumer} share as services: a graceful stop that
 runs once, every caller of C{stop()} getting a future for its outcome, and
@@ -80,12 +81,12 @@ class StartStopService(Service):
         """
         L{IService}: L{start}.
         """
-        Service.startService(self)  # type: ignore[no-untyped-call]
+        Service.startService(self)
         self.start()
 
     def stopService(self) -> Deferred[None]:
         """
         L{IService}: L{stop}.
         """
-        Service.stopService(self)  # type: ignore[no-untyped-call]
+        Service.stopService(self)
         return self.stop()

@@ -132,8 +132,8 @@ def _defaultHTTPClient(reactor: Any) -> tuple[HTTPClient, Any]:
     from twisted.web.client import Agent, HTTPConnectionPool
 
     # A pool of our own: treq's global pool is not for libraries.
-    pool = HTTPConnectionPool(reactor, persistent=True)  # type: ignore[no-untyped-call]
-    agent = Agent(reactor, pool=pool)  # type: ignore[no-untyped-call]
+    pool = HTTPConnectionPool(reactor, persistent=True)
+    agent = Agent(reactor, pool=pool)
     client: Any = TreqClient(agent)
     return cast(HTTPClient, client), pool
 
