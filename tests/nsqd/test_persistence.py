@@ -31,9 +31,10 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import deferLater
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.persistence import Persistence
 from txnsq.nsqd.service import NSQDService
 from txnsq.nsqd.state.channel import Channel
 from txnsq.nsqd.state.metadata import DataPathLocked
@@ -1555,3 +1556,30 @@ class DataPathLockTests(TestCase):
             f"cannot flock directory {dataPath} - resource temporarily unavailable"
             " (possibly in use by another instance of nsqd)",
         )
+
+
+class FlushBeforeAcknowledgeTests(SynchronousTestCase):
+    """
+    L{Persistence.flushWrites}, which runs after every publish and before
+    its C{OK}, hands every record buffered since the last one to the
+    kernel, so a kill -9 right after the C{OK} loses nothing.
+    """
+
+    def test_everyPublishReachesTheFile(self) -> None:
+        """
+        Records put after an earlier flush are flushed too: each queue
+        reports itself buffered again after every flush.
+        """
+        dataPath = self.mktemp()
+        os.makedirs(dataPath)
+        persistence = Persistence(NSQDConfig(data_path=dataPath, node_id=1))
+        persistence.openDataPath()
+        queue = persistence.backend("t")
+        self.addCleanup(queue.close)
+        record = b"m" * 40
+        for published in range(1, 4):
+            queue.put(record)
+            persistence.flushWrites()
+            self.assertEqual(
+                os.path.getsize(queue.fileName(0)), published * (4 + len(record))
+            )

@@ -144,10 +144,17 @@ class Persistence:
             config.max_msg_size + MESSAGE_HEADER_SIZE,
             config.sync_every,
             _diskLog,
-            self._buffered.append,
+            self._markBuffered,
         )
         self._queues[name] = queue
         return queue
+
+    def _markBuffered(self, queue: DiskQueue) -> None:
+        # A method, not the bound append of one list: flushWrites swaps the
+        # list out, and a queue holding the old list's append would never be
+        # flushed before OK again (acknowledged records then waited for the
+        # periodic tick, and a kill -9 lost them).
+        self._buffered.append(queue)
 
     def flushWrites(self) -> None:
         """
