@@ -101,7 +101,8 @@ class RdyDecision(Generic[K]):
     idle: tuple[K, ...] = ()
 
 
-# Most events change nothing; they all answer with this one.
+# Most events change nothing (every FIN is one); they share this answer
+# rather than each allocating its own.
 _NOTHING: RdyDecision[Any] = RdyDecision()
 
 
