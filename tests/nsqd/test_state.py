@@ -26,6 +26,7 @@ from txnsq.nsqd.state import (
     Message,
 )
 from txnsq.nsqd.state import channel as channelModule
+from txnsq.nsqd.state.quantile import mergedResult
 
 
 class FakeConsumer:
@@ -1316,6 +1317,47 @@ class ObserverTests(StateTestCase):
                 ("topic_deleted", "t", None),
             ],
         )
+
+
+class E2ELatencyTests(StateTestCase):
+    """
+    The broker tracks end-to-end processing latency itself, whoever reports
+    it.
+    """
+
+    def test_windows(self) -> None:
+        """
+        With percentiles configured, every channel gets a window when it is
+        created, starting then, restored channels included; a C{FIN} adds
+        a sample.
+        """
+        broker = self.broker(
+            e2e_processing_latency_percentiles=[1.0, 0.5],
+            e2e_processing_latency_window_time=60.0,
+        )
+        channel, consumer = self.subscribe(broker, now=10.0, ready=1)
+        window = channel.e2eLatency
+        assert window is not None
+        self.assertEqual((window.percentiles, window.halfWindow), ([1.0, 0.5], 30.0))
+        broker.publish("t", [b"x"], 10.0)
+        [message] = consumer.received
+        channel.finish(consumer, message.id, 10.25)
+        self.assertEqual(mergedResult([window], [1.0], 10.25), (1, [(1.0, 0.25e9)]))
+
+        topology = broker.metadata()
+        broker.close()
+        restored = self.broker(e2e_processing_latency_percentiles=[0.99])
+        restored.restore(topology, None, 20.0)
+        again = restored.topics["t"].channels["c"].e2eLatency
+        assert again is not None
+        self.assertEqual(again.percentiles, [0.99])
+
+    def test_notConfigured(self) -> None:
+        """
+        Without percentiles no channel gets a window.
+        """
+        channel, _ = self.subscribe(self.broker())
+        self.assertIsNone(channel.e2eLatency)
 
 
 class MessageTests(SynchronousTestCase):

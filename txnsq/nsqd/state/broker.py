@@ -1,13 +1,13 @@
 # -*- test-case-name: tests.nsqd.test_state -*-
 """
 The broker: every topic of one nsqd, and the operations the TCP protocol
-and the HTTP API share.  No I/O and no clock: callers pass C{now} in
-seconds.
+and the HTTP API share, including end-to-end latency tracking.  No I/O and
+no clock: callers pass C{now} in seconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from txnsq.nsqd.state.backend import (
@@ -22,6 +22,7 @@ from txnsq.nsqd.state.metadata import (
     DeferredTimes,
     TopicMetadata,
 )
+from txnsq.nsqd.state.quantile import LatencyWindow
 from txnsq.nsqd.state.topic import Topic
 from txnsq.wire.names import isEphemeral
 
@@ -64,6 +65,14 @@ class BrokerSettings(Protocol):
     def max_msg_timeout(self) -> float:
         """The longest a message may stay in flight, in seconds."""
 
+    @property
+    def e2e_processing_latency_percentiles(self) -> Sequence[float]:
+        """The end-to-end latency quantiles each channel tracks (none: off)."""
+
+    @property
+    def e2e_processing_latency_window_time(self) -> float:
+        """The time those quantiles cover, in seconds."""
+
 
 def _memoryBackend(name: str) -> BackendQueue:
     return MemoryBackendQueue()
@@ -73,6 +82,10 @@ class Broker:
     """
     Topics by name, plus the periodic scan of in-flight and deferred
     messages.
+
+    With C{--e2e-processing-latency-percentile} set, every channel gets a
+    L{LatencyWindow} (its C{e2eLatency}) when it is created, as Go gives
+    each channel a stream; the channel adds a sample on each C{FIN}.
 
     @param backendFactory: makes the durable backend for a queue name
         (C{topic} or C{topic:channel}); ephemeral queues always discard.
@@ -182,6 +195,11 @@ class Broker:
         topic = self.getTopic(topicName)
         channel, created = topic.getChannel(channelName, now, drain)
         if created:
+            percentiles = self.config.e2e_processing_latency_percentiles
+            if percentiles:
+                channel.e2eLatency = LatencyWindow(
+                    self.config.e2e_processing_latency_window_time, percentiles, now
+                )
             self._notify("channel_created", topicName, channelName)
         return channel
 

@@ -77,7 +77,7 @@ class Channel:
         #: the backend at the last shutdown, applied as they are read back.
         self.restoredDue: dict[bytes, float] = {}
         #: End-to-end latency samples (publish to FIN) when percentiles are
-        #: configured; set by whoever reports them.
+        #: configured; the broker gives each new channel one.
         self.e2eLatency: LatencyWindow | None = None
 
     def __repr__(self) -> str:
