@@ -28,7 +28,7 @@ from twisted.internet.task import Clock
 from twisted.test.iosim import FakeTransport, IOPump, connect
 
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.protocol import NSQDFactory, NSQDProtocol
+from txnsq.nsqd.protocol import STATE_INIT, NSQDFactory, NSQDProtocol
 from txnsq.nsqd.state import Broker, Channel
 
 __all__ = ["MemoryNSQD", "MemoryNetwork"]
@@ -213,7 +213,7 @@ class MemoryNSQD:
         """
         The server side of every open connection.
         """
-        return sorted(self.factory.connections, key=lambda c: c.connectTime)
+        return sorted(self.factory.connections, key=lambda c: c.client.connectTime)
 
     def dropConnections(self) -> None:
         """
@@ -233,4 +233,8 @@ class MemoryNSQD:
         """
         The RDY of every subscribed connection, oldest first.
         """
-        return [c.readyCount for c in self.connections if c.channel is not None]
+        return [
+            c.client.readyCount
+            for c in self.connections
+            if c.client.state != STATE_INIT
+        ]

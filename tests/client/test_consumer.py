@@ -100,7 +100,7 @@ class HandlingTests(ConsumerTestCase):
         self.assertEqual(first.timestamp, 0)
         self.assertEqual(first.nsqdAddress, nsqd.address)
         self.assertEqual(self.inFlight(nsqd), 0)
-        self.assertEqual(nsqd.connections[0].finishCount, 2)
+        self.assertEqual(nsqd.connections[0].client.finishCount, 2)
         self.assertEqual((consumer.messagesReceived, consumer.messagesFinished), (2, 2))
 
     def test_failureRequeues(self) -> None:
@@ -221,7 +221,7 @@ class HandlingTests(ConsumerTestCase):
         self.assertEqual([m.attempts for m in self.received], [1, 2])
         self.assertEqual(consumer.backoffLevel, 0)
         self.assertEqual((consumer.messagesRequeued, consumer.messagesFinished), (1, 1))
-        self.assertEqual(nsqd.connections[0].requeueCount, 1)
+        self.assertEqual(nsqd.connections[0].client.requeueCount, 1)
 
     def test_touch(self) -> None:
         """
@@ -615,7 +615,7 @@ class StopTests(ConsumerTestCase):
         stopped = consumer.stop()
         self.network.flush()
         self.assertNoResult(stopped)
-        self.assertEqual(nsqd.connections[0].state, 4)  # closing
+        self.assertEqual(nsqd.connections[0].client.state, 4)  # closing
         self.publish(nsqd, b"second")
         self.assertEqual(len(self.received), 1)
         held[0].callback(None)

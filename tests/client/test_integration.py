@@ -19,6 +19,7 @@ from twisted.trial.unittest import TestCase
 
 from tests import _services as services
 from txnsq.client import Consumer, Message, Producer, exponentialBackoff
+from txnsq.nsqd.protocol import STATE_INIT
 from txnsq.nsqd.service import NSQDService
 
 PYNSQ_SCRIPT = os.path.join(
@@ -46,7 +47,7 @@ def subscribersClosed(service: NSQDService) -> Deferred[Any]:
     """
     waiting = []
     for connection in list(service.factory.connections):
-        if connection.channel is None:
+        if connection.client.state == STATE_INIT:
             continue
         lost: Deferred[None] = Deferred()
         original = connection.connectionLost

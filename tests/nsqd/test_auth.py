@@ -43,8 +43,8 @@ from txnsq.nsqd.auth import (
     parseAuthReply,
 )
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.protocol import NSQDFactory, NSQDProtocol
-from txnsq.nsqd.state import Broker
+from txnsq.nsqd.protocol import MagicSniffer, NSQDFactory
+from txnsq.nsqd.state import Broker, Topic
 from txnsq.wire.commands import encodeCommand, encodeIdentify, encodeMPub
 from txnsq.wire.frames import (
     FRAME_TYPE_ERROR,
@@ -346,7 +346,7 @@ class ClockedAuthTests(SynchronousTestCase):
         self.factory = NSQDFactory(Broker(config), config, self.clock)
         self.auth = ScriptedAuthClient()
         self.factory.authClient = self.auth  # type: ignore[assignment]
-        self.protocol: NSQDProtocol = self.factory.buildProtocol(None)  # type: ignore[arg-type]
+        self.protocol: MagicSniffer = self.factory.buildProtocol(None)  # type: ignore[arg-type]
         self.transport = StringTransport()
         self.protocol.makeConnection(self.transport)
         self.protocol.dataReceived(b"  V2")
@@ -513,6 +513,42 @@ class ClockedAuthTests(SynchronousTestCase):
         self.answer(reply([allow("^t$", [".*"], ["publish"])]))
         self.assertEqual(self.frames(), [OK, OK])
         self.assertEqual(len(self.auth.queries), 2)
+
+    def test_checkedOnceAcrossTopicStart(self) -> None:
+        """
+        Go's C{CheckAuth} runs once, before the wait for a new topic to
+        learn its channels: an answer that expires during that wait is not
+        asked for again.
+        """
+        starting: list[Topic] = []
+        self.factory.broker.topicStarter = starting.append
+        self.authorize(ttl=10)
+        self.protocol.dataReceived(encodeCommand(b"PUB", b"t", body=b"x"))
+        self.assertEqual(self.frames(), [])
+        self.clock.advance(20)
+        [topic] = starting
+        topic.started(self.clock.seconds())
+        self.assertEqual(self.frames(), [OK])
+        self.assertEqual(len(self.auth.queries), 1)
+
+    def test_requeryThenTopicStart(self) -> None:
+        """
+        A command that waited for the auth server may then wait for its
+        topic; it runs once, when both are done.
+        """
+        starting: list[Topic] = []
+        self.factory.broker.topicStarter = starting.append
+        self.authorize(ttl=10)
+        self.clock.advance(11)
+        self.protocol.dataReceived(
+            encodeCommand(b"PUB", b"t", body=b"x") + encodeCommand(b"NOP")
+        )
+        self.answer(reply([allow("^t$", [".*"], ["publish"])]))
+        self.assertEqual(self.frames(), [])
+        [topic] = starting
+        topic.started(self.clock.seconds())
+        self.assertEqual(self.frames(), [OK])
+        self.assertEqual(self.factory.broker.topics["t"].messageCount, 1)
 
     def test_closedWhileWaiting(self) -> None:
         """

@@ -15,7 +15,7 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.protocol import NSQDFactory, NSQDProtocol
+from txnsq.nsqd.protocol import MagicSniffer, NSQDFactory
 from txnsq.nsqd.state import Broker
 from txnsq.wire.commands import encodeCommand, encodeIdentify
 from txnsq.wire.compression import (
@@ -93,7 +93,7 @@ class UpgradeTests(SynchronousTestCase):
     compression, Go's way: JSON in plaintext, then C{OK} compressed.
     """
 
-    def connect(self, **config: object) -> tuple[NSQDProtocol, StringTransport]:
+    def connect(self, **config: object) -> tuple[MagicSniffer, StringTransport]:
         """
         A connection that has sent the magic.
         """
@@ -107,7 +107,7 @@ class UpgradeTests(SynchronousTestCase):
 
     def negotiate(
         self, request: dict[str, object], **config: object
-    ) -> tuple[NSQDProtocol, StringTransport, dict[str, object], bytes]:
+    ) -> tuple[MagicSniffer, StringTransport, dict[str, object], bytes]:
         """
         Send IDENTIFY; return the JSON reply and the bytes after it.
         """

@@ -20,6 +20,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
 from txnsq._http import HTTPError
+from txnsq.nsqd._clientv2 import ClientV2
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.http import (
     NSQDHTTPAPI,
@@ -47,7 +48,7 @@ START = 1_700_000_000.0
 class FakeClient:
     """
     A TCP connection as the broker (a consumer) and C{/stats} (its
-    counters) see it.
+    L{ClientV2} state) see it.
     """
 
     def __init__(
@@ -58,41 +59,35 @@ class FakeClient:
         ready: int = 0,
         connectTime: float = START + 5,
     ) -> None:
-        self.clientID = clientID
-        self.hostname = hostname
-        self.userAgent = "probe/1.0"
-        self.state = 3
-        self.readyCount = ready
-        self.inFlightCount = 0
-        self.messageCount = 0
-        self.finishCount = 0
-        self.requeueCount = 0
-        self.pubCounts: dict[str, int] = {}
-        self.sampleRate = 0
-        self.connectTime = connectTime
+        self.client = ClientV2(
+            remoteAddress=f"127.0.0.1:{port}",
+            connectTime=connectTime,
+            msgTimeout=60.0,
+            heartbeatInterval=30.0,
+            outputBufferTimeout=0.25,
+            clientID=clientID,
+            hostname=hostname,
+            userAgent="probe/1.0",
+            state=3,
+            readyCount=ready,
+        )
         self.msgTimeout = 60.0
-        self.port = port
+        self.sampleRate = 0
         self.received: list[Message] = []
         self.closed = False
-
-    def remoteAddress(self) -> str:
-        """
-        The peer address.
-        """
-        return f"127.0.0.1:{self.port}"
 
     def capacity(self) -> int:
         """
         RDY minus in flight.
         """
-        return self.readyCount - self.inFlightCount
+        return self.client.readyCount - self.client.inFlightCount
 
     def sendMessages(self, messages: list[Message]) -> None:
         """
         Record deliveries.
         """
-        self.inFlightCount += len(messages)
-        self.messageCount += len(messages)
+        self.client.inFlightCount += len(messages)
+        self.client.messageCount += len(messages)
         self.received.extend(messages)
 
     def messagesFinished(self, messages: list[Message]) -> None:
@@ -106,13 +101,13 @@ class FakeClient:
         """
         One message left flight.
         """
-        self.inFlightCount -= 1
+        self.client.inFlightCount -= 1
 
     def inFlightReset(self) -> None:
         """
         The channel was emptied.
         """
-        self.inFlightCount = 0
+        self.client.inFlightCount = 0
 
     def channelClosed(self) -> None:
         """
@@ -715,7 +710,7 @@ class ChannelTests(APITestCase):
         self.assertEqual((len(channel.inFlight), channel.depth()), (1, 1))
         self.assertEmptyOK("POST", "/channel/empty?topic=t&channel=c")
         self.assertEqual((len(channel.inFlight), channel.depth()), (0, 0))
-        self.assertEqual(client.inFlightCount, 0)
+        self.assertEqual(client.client.inFlightCount, 0)
         self.assertEmptyOK("POST", "/channel/pause?topic=t&channel=c")
         self.assertOK("POST", "/pub?topic=t", b"c")
         self.assertEqual(len(client.received), 1)
@@ -748,8 +743,8 @@ class StatsTests(APITestCase):
         self.subscribe("t", "busy", consumer)
         self.broker.getChannel("t", "idle", self.clock.seconds())
         producer = FakeClient("prod", "prodhost", 6000, connectTime=START + 1)
-        producer.state = 0
-        producer.pubCounts = {"t": 2}
+        producer.client.state = 0
+        producer.client.pubCounts = {"t": 2}
         self.clients.add(producer)
         self.assertOK("POST", "/mpub?topic=t", b"m1\nm2")
         self.assertOK("POST", "/pub?topic=a", b"alone")

@@ -1,6 +1,6 @@
 """
-Tests for L{txnsq.nsqd.protocol}: nsqd's V2 TCP protocol over an in-memory
-transport, with a fake clock.
+Tests for L{txnsq.nsqd.protocol} and L{txnsq.nsqd._protocolv2}: nsqd's V2
+TCP protocol over an in-memory transport, with a fake clock.
 """
 
 from __future__ import annotations
@@ -12,20 +12,22 @@ from typing import Any
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.protocol import (
+from txnsq.nsqd._clientv2 import (
     STATE_CLOSING,
     STATE_INIT,
     STATE_SUBSCRIBED,
-    NSQDFactory,
-    NSQDProtocol,
+    ClientV2,
 )
-from txnsq.nsqd.state import Broker
+from txnsq.nsqd._pump import MessagePump
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.protocol import MagicSniffer, NSQDFactory, NSQDProtocol
+from txnsq.nsqd.state import Broker, Topic
 from txnsq.nsqd.state import channel as channelModule
 from txnsq.wire.commands import encodeCommand, encodeIdentify, encodeMPub
 from txnsq.wire.frames import (
@@ -78,18 +80,46 @@ class RecordingTransport(StringTransport):
 class Client:
     """
     One connection to the protocol under test.
+
+    @ivar connection: the protocol the factory built for it (which reads
+        the magic, then hands over to an L{NSQDProtocol}).
     """
 
-    def __init__(self, protocol: NSQDProtocol, transport: RecordingTransport) -> None:
-        self.protocol = protocol
+    def __init__(self, connection: MagicSniffer, transport: RecordingTransport) -> None:
+        self.connection = connection
         self.transport = transport
         self._decoder = FrameDecoder()
+
+    @property
+    def protocol(self) -> NSQDProtocol:
+        """
+        The V2 protocol the connection was handed to.
+        """
+        protocol = self.connection.protocol
+        assert protocol is not None, "the magic has not been read"
+        return protocol
+
+    @property
+    def state(self) -> ClientV2:
+        """
+        The client's state (what C{/stats} reads).
+        """
+        return self.protocol.client
+
+    @property
+    def producer(self) -> IPushProducer:
+        """
+        The transport's streaming producer.
+        """
+        producer = self.transport.producer
+        assert IPushProducer.providedBy(producer)
+        return producer
 
     def send(self, data: bytes) -> None:
         """
         Deliver C{data} to the server.
         """
-        self.protocol.dataReceived(data)
+        self.connection.dataReceived(data)
 
     def frames(self) -> list[Frame]:
         """
@@ -121,7 +151,7 @@ class Client:
         """
         The connection is gone.
         """
-        self.protocol.connectionLost(Failure(ConnectionDone()))
+        self.connection.connectionLost(Failure(ConnectionDone()))
 
 
 class ProtocolTestCase(SynchronousTestCase):
@@ -151,10 +181,10 @@ class ProtocolTestCase(SynchronousTestCase):
         """
         self._port += 1
         address = IPv4Address("TCP", "10.1.2.3", self._port)
-        protocol = self.factory.buildProtocol(address)
+        connection = self.factory.buildProtocol(address)
         transport = RecordingTransport(self._port)
-        protocol.makeConnection(transport)
-        client = Client(protocol, transport)
+        connection.makeConnection(transport)
+        client = Client(connection, transport)
         if magic:
             client.send(b"  V2")
         return client
@@ -231,11 +261,32 @@ class MagicTests(ProtocolTestCase):
 
     def test_registersProducer(self) -> None:
         """
-        The protocol is the transport's streaming producer.
+        Once the magic is read, the connection's message pump (the broker's
+        consumer for it) is the transport's streaming producer.
         """
-        client = self.connect()
-        self.assertIs(client.transport.producer, client.protocol)
+        client = self.connect(magic=False)
+        self.assertIsNone(client.transport.producer)
+        client.send(b"  V2")
+        producer = client.transport.producer
+        assert isinstance(producer, MessagePump)
+        self.assertIs(producer.client, client.state)
         self.assertTrue(client.transport.streaming)
+
+    def test_handOver(self) -> None:
+        """
+        The magic hands the connection over to a V2 protocol on the same
+        transport, which gets every later byte and the connection's loss.
+        """
+        client = self.connect(magic=False)
+        self.assertIsNone(client.connection.protocol)
+        self.assertEqual(self.factory.connections, set())
+        client.send(b"  V2")
+        self.assertIs(client.protocol.transport, client.transport)
+        self.assertEqual(self.factory.connections, {client.protocol})
+        client.send(encodeCommand(b"PUB", b"t", body=b"x"))
+        self.assertEqual(client.frames(), [OK])
+        client.lose()
+        self.assertEqual(self.factory.connections, set())
 
     def test_heartbeatsStartWithMagic(self) -> None:
         """
@@ -268,15 +319,15 @@ class CommandTests(ProtocolTestCase):
         client's names; before IDENTIFY they are the peer's address.
         """
         client = self.connect()
-        self.assertEqual(client.protocol.clientID, "10.1.2.3")
-        self.assertEqual(client.protocol.hostname, "10.1.2.3")
+        self.assertEqual(client.state.clientID, "10.1.2.3")
+        self.assertEqual(client.state.hostname, "10.1.2.3")
         client.send(
             encodeIdentify({"client_id": "c1", "hostname": "h", "user_agent": "u"})
         )
         self.assertEqual(client.frames(), [OK])
-        protocol = client.protocol
+        state = client.state
         self.assertEqual(
-            (protocol.clientID, protocol.hostname, protocol.userAgent), ("c1", "h", "u")
+            (state.clientID, state.hostname, state.userAgent), ("c1", "h", "u")
         )
 
     def test_identifyOmittedNames(self) -> None:
@@ -285,7 +336,7 @@ class CommandTests(ProtocolTestCase):
         """
         client = self.connect()
         client.send(encodeIdentify({}))
-        self.assertEqual((client.protocol.clientID, client.protocol.hostname), ("", ""))
+        self.assertEqual((client.state.clientID, client.state.hostname), ("", ""))
 
     def test_identifyFeatureNegotiation(self) -> None:
         """
@@ -304,7 +355,7 @@ class CommandTests(ProtocolTestCase):
             b'"auth_required":false,"output_buffer_size":16384,'
             b'"output_buffer_timeout":250}',
         )
-        self.assertEqual(client.protocol.msgTimeout, 30.0)
+        self.assertEqual(client.state.msgTimeout, 30.0)
 
     def test_identifyLimitsFromConfig(self) -> None:
         """
@@ -368,7 +419,7 @@ class CommandTests(ProtocolTestCase):
         self.assertEqual(client.frames(), [OK, OK])
         topic = self.broker.topics["t"]
         self.assertEqual((topic.depth(), topic.messageCount), (2, 2))
-        self.assertEqual(client.protocol.pubCounts, {"t": 2})
+        self.assertEqual(client.state.pubCounts, {"t": 2})
 
     def test_mpub(self) -> None:
         """
@@ -378,7 +429,7 @@ class CommandTests(ProtocolTestCase):
         client.send(encodeMPub(b"t", [b"1", b"2", b"3"]))
         self.assertEqual(client.frames(), [OK])
         self.assertEqual(self.broker.topics["t"].depth(), 3)
-        self.assertEqual(client.protocol.pubCounts, {"t": 3})
+        self.assertEqual(client.state.pubCounts, {"t": 3})
 
     def test_mpubCreatesTopicBeforeBody(self) -> None:
         """
@@ -413,10 +464,11 @@ class CommandTests(ProtocolTestCase):
         SUB answers C{OK} and joins the channel with RDY 0.
         """
         client = self.subscriber()
-        protocol = client.protocol
-        self.assertEqual(protocol.state, STATE_SUBSCRIBED)
-        self.assertEqual(self.broker.topics["t"].channels["c"].consumers, [protocol])
-        self.assertEqual(protocol.readyCount, 0)
+        self.assertEqual(client.state.state, STATE_SUBSCRIBED)
+        self.assertEqual(
+            self.broker.topics["t"].channels["c"].consumers, [client.producer]
+        )
+        self.assertEqual(client.state.readyCount, 0)
 
     def test_subMaxConsumers(self) -> None:
         """
@@ -436,9 +488,9 @@ class CommandTests(ProtocolTestCase):
         """
         client = self.subscriber()
         client.send(b"RDY 5\n")
-        self.assertEqual(client.protocol.readyCount, 5)
+        self.assertEqual(client.state.readyCount, 5)
         client.send(b"RDY\n")
-        self.assertEqual(client.protocol.readyCount, 1)
+        self.assertEqual(client.state.readyCount, 1)
         client.send(b"RDY 2500\n")
         self.assertEqual(client.frames(), [])
 
@@ -470,7 +522,7 @@ class CommandTests(ProtocolTestCase):
         client.send(b"FIN " + mid + b"\n")
         [(_, _, _, body)] = client.messages()
         self.assertEqual(body, b"2")
-        self.assertEqual(client.protocol.finishCount, 1)
+        self.assertEqual(client.state.finishCount, 1)
 
     def test_finUnknown(self) -> None:
         """
@@ -516,7 +568,7 @@ class CommandTests(ProtocolTestCase):
         client.send(b"REQ " + mid + b" 0\n")
         self.assertEqual(client.messages(), [(ts, 2, mid, b"x")])
         self.assertEqual(attempts, 1)
-        self.assertEqual(client.protocol.requeueCount, 1)
+        self.assertEqual(client.state.requeueCount, 1)
 
     def test_reqDelayClamped(self) -> None:
         """
@@ -604,15 +656,15 @@ class CommandTests(ProtocolTestCase):
         [(_, _, mid, _)] = client.messages()
         client.send(b"CLS\n")
         self.assertEqual(client.frames(), [CLOSE_WAIT])
-        self.assertEqual(client.protocol.state, STATE_CLOSING)
+        self.assertEqual(client.state.state, STATE_CLOSING)
         self.assertFalse(client.closed)
         client.send(b"RDY 10\n")
-        self.assertEqual(client.protocol.readyCount, 0)
+        self.assertEqual(client.state.readyCount, 0)
         client.send(b"FIN " + mid + b"\n")
         self.assertEqual(client.frames(), [])
         self.clock.advance(0)
         self.assertEqual(client.frames(), [])
-        self.assertEqual(client.protocol.finishCount, 1)
+        self.assertEqual(client.state.finishCount, 1)
 
     def test_clsPublish(self) -> None:
         """
@@ -988,12 +1040,12 @@ class ProducerTests(ProtocolTestCase):
         While paused nothing is delivered; resuming delivers what waited.
         """
         client = self.subscriber(rdy=5)
-        client.protocol.pauseProducing()
+        client.producer.pauseProducing()
         self.publish(b"1", b"2")
         self.clock.advance(0)
         self.assertEqual(client.frames(), [])
         self.assertEqual(self.broker.topics["t"].channels["c"].depth(), 2)
-        client.protocol.resumeProducing()
+        client.producer.resumeProducing()
         self.clock.advance(0)
         self.assertEqual([m[3] for m in client.messages()], [b"1", b"2"])
 
@@ -1003,7 +1055,7 @@ class ProducerTests(ProtocolTestCase):
         """
         slow = self.subscriber(rdy=5)
         fast = self.subscriber(rdy=5)
-        slow.protocol.pauseProducing()
+        slow.producer.pauseProducing()
         self.publish(b"1", b"2", b"3")
         self.assertEqual(len(fast.messages()), 3)
         self.assertEqual(slow.frames(), [])
@@ -1013,7 +1065,7 @@ class ProducerTests(ProtocolTestCase):
         Pausing holds back messages only: replies and heartbeats still go.
         """
         client = self.subscriber(rdy=5)
-        client.protocol.pauseProducing()
+        client.producer.pauseProducing()
         client.send(encodeCommand(b"PUB", b"other", body=b"x"))
         self.assertEqual(client.frames(), [OK])
 
@@ -1022,10 +1074,105 @@ class ProducerTests(ProtocolTestCase):
         After C{stopProducing} nothing more is delivered.
         """
         client = self.subscriber(rdy=5)
-        client.protocol.stopProducing()
+        client.producer.stopProducing()
         self.publish(b"1")
         self.clock.advance(0)
         self.assertEqual(client.frames(), [])
+
+
+class TopicStartTests(ProtocolTestCase):
+    """
+    A command on a topic still learning its channels from nsqlookupd waits
+    for it, as Go's blocking C{GetTopic} does, and so does every command
+    after it on the connection; other connections are unaffected.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.starting: list[Topic] = []
+        self.broker.topicStarter = self.starting.append
+
+    def start(self) -> None:
+        """
+        Let every topic starting now start (those its waiting commands
+        create start later).
+        """
+        starting = list(self.starting)
+        del self.starting[:]
+        for topic in starting:
+            topic.started(self.clock.seconds())
+
+    def test_pubWaits(self) -> None:
+        """
+        PUB is answered once its topic has started; the commands after it
+        run then, in order.
+        """
+        client = self.connect()
+        client.send(
+            encodeCommand(b"PUB", b"t", body=b"a")
+            + b"NOP\n"
+            + encodeCommand(b"PUB", b"u", body=b"b")
+        )
+        self.assertEqual(client.frames(), [])
+        self.assertEqual([t.name for t in self.starting], ["t"])
+        other = self.connect()
+        other.send(b"NOP\nFOO\n")
+        self.assertEqual(other.frames(), [error(b"E_INVALID invalid command FOO")])
+        self.start()
+        self.assertEqual(client.frames(), [OK])
+        self.assertEqual([t.name for t in self.starting], ["u"])
+        self.start()
+        self.assertEqual(client.frames(), [OK])
+        self.assertEqual(client.state.pubCounts, {"t": 1, "u": 1})
+
+    def test_mpubWaitsBeforeBody(self) -> None:
+        """
+        MPUB waits for its topic before its body is read: a bad body is
+        reported only once the topic has started.
+        """
+        client = self.connect()
+        client.send(b"MPUB t\n" + struct.pack(">ii", 8, 0))
+        self.assertEqual(client.frames(), [])
+        self.assertIn("t", self.broker.topics)
+        self.start()
+        self.assertFatal(client, b"E_BAD_BODY MPUB invalid message count 0")
+
+    def test_mpubWaits(self) -> None:
+        """
+        A valid MPUB is published and answered once its topic has started.
+        """
+        client = self.connect()
+        client.send(encodeMPub(b"t", [b"a", b"b"]))
+        self.assertEqual(self.broker.topics["t"].messageCount, 0)
+        self.start()
+        self.assertEqual(client.frames(), [OK])
+        self.assertEqual(self.broker.topics["t"].messageCount, 2)
+
+    def test_subWaits(self) -> None:
+        """
+        SUB joins the channel once the topic has started.
+        """
+        client = self.connect()
+        client.send(b"SUB t c\nRDY 1\n")
+        self.assertEqual(client.frames(), [])
+        self.assertEqual(client.state.state, STATE_INIT)
+        self.start()
+        self.assertEqual(client.frames(), [OK])
+        self.assertEqual(
+            (client.state.state, client.state.readyCount), (STATE_SUBSCRIBED, 1)
+        )
+
+    def test_lostWhileWaiting(self) -> None:
+        """
+        A connection lost while its command waits is not answered when the
+        topic starts.
+        """
+        client = self.connect()
+        client.send(encodeCommand(b"PUB", b"t", body=b"a"))
+        client.lose()
+        self.start()
+        self.assertEqual(client.frames(), [])
+        self.assertEqual(self.broker.topics["t"].messageCount, 0)
 
 
 class ConnectionLostTests(ProtocolTestCase):
@@ -1099,4 +1246,4 @@ class ConnectionLostTests(ProtocolTestCase):
         """
         A new connection is in the init state.
         """
-        self.assertEqual(self.connect().protocol.state, STATE_INIT)
+        self.assertEqual(self.connect().state.state, STATE_INIT)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import gc
 import random
-from typing import Any
+import re
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.nsqd.test_http import FakeClient
+from txnsq.nsqd._authorizations import Authorization, Authorizations
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import Broker
 from txnsq.nsqd.state.quantile import LatencyWindow, mergedResult
@@ -204,15 +205,16 @@ class TrackerTests(SynchronousTestCase):
             self.assertEqual(nanosecondsToHuman(value), text)
 
 
-class _Authorizations:
+def _answer(identity: str, identityURL: str, granted: bool) -> Authorizations:
     """
-    An auth server's answer, as the TCP protocol keeps it.
+    An auth server's answer, granting publishing to every topic or nothing.
     """
-
-    def __init__(self, identity: str, identityURL: str, entries: tuple[str, ...]):
-        self.identity = identity
-        self.identityURL = identityURL
-        self.entries = entries
+    entries: tuple[Authorization, ...] = ()
+    if granted:
+        entries = (
+            Authorization(re.compile(""), (re.compile(""),), frozenset({"publish"})),
+        )
+    return Authorizations(identity, identityURL, NOW + 60, entries)
 
 
 class _TLSHandle:
@@ -243,21 +245,6 @@ class _TLSHandle:
         return b""
 
 
-class _TLSTransport:
-    """
-    A transport after C{startTLS}: its handle is the TLS connection.
-    """
-
-    def __init__(self, cipher: str, version: str) -> None:
-        self.handle = _TLSHandle(cipher, version)
-
-    def getHandle(self) -> _TLSHandle:
-        """
-        The TLS connection.
-        """
-        return self.handle
-
-
 class ClientStatsTests(SynchronousTestCase):
     """
     L{clientStats}.
@@ -270,11 +257,11 @@ class ClientStatsTests(SynchronousTestCase):
         connection's pyOpenSSL handle, named as Go names them (suites Go
         does not know as C{Unknown <id>}); compression flags are read.
         """
-        client: Any = FakeClient()
+        client = FakeClient().client
         client.deflate = True
-        client.authorizations = _Authorizations("alice", "", ("grant",))
+        client.authorizations = _answer("alice", "", granted=True)
         client.tls = True
-        client.transport = _TLSTransport("ECDHE-RSA-AES128-GCM-SHA256", "TLSv1.2")
+        client.tlsConnection = _TLSHandle("ECDHE-RSA-AES128-GCM-SHA256", "TLSv1.2")
         stats = clientStats(client)
         self.assertEqual(
             list(stats)[12:],
@@ -306,8 +293,8 @@ class ClientStatsTests(SynchronousTestCase):
                 True,
             ],
         )
-        client.transport = _TLSTransport("TLS_AES_128_GCM_SHA256", "TLSv1.3")
-        client.authorizations = _Authorizations("", "https://id", ())
+        client.tlsConnection = _TLSHandle("TLS_AES_128_GCM_SHA256", "TLSv1.3")
+        client.authorizations = _answer("", "https://id", granted=False)
         stats = clientStats(client)
         self.assertEqual(
             (stats["tls_cipher_suite"], stats["tls_version"]),
@@ -321,7 +308,7 @@ class ClientStatsTests(SynchronousTestCase):
         C{pub_counts} lists only the first topic (Go's loop breaks), or
         the filtered topic.
         """
-        client = FakeClient()
+        client = FakeClient().client
         client.pubCounts = {"a": 1, "b": 2}
         self.assertEqual(
             clientStats(client)["pub_counts"], [{"topic": "a", "count": 1}]

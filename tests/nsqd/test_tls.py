@@ -27,6 +27,7 @@ from twisted.trial.unittest import TestCase
 from tests._certs import CertificateFiles, clientTLSOptions, writeCertificates
 from tests.nsqd._realserver import FrameClient, RealNSQD, reactor, startServer
 from txnsq.nsqd.options import TLS_REQUIRED
+from txnsq.nsqd.stats import clientStats
 from txnsq.wire.commands import encodeCommand, encodeIdentify, encodeMPub
 from txnsq.wire.compression import (
     DeflateDecoder,
@@ -213,7 +214,23 @@ class TLSUpgradeTests(TestCase):
         frames = await consumer.frames(2)
         self.assertEqual([f[0] for f in frames], [FRAME_TYPE_MESSAGE] * 2)
         self.assertEqual([f[1][26:] for f in frames], [b"one", b"two"])
-        self.assertEqual({c.tls for c in server.factory.connections}, {True})
+        self.assertEqual({c.client.tls for c in server.factory.connections}, {True})
+
+    async def test_statsShowNegotiatedTLS(self) -> None:
+        """
+        C{/stats} names the cipher suite and version of a TLS connection as
+        Go does, read from the TLS connection the upgrade started.
+        """
+        files = certificateFiles(self)
+        server = startTLSServer(self, files)
+        client = await connectFeatureClient(self, server)
+        _, upgraded = await upgradeToTLS(self, client, clientTLSOptions(files))
+        self.assertTrue(upgraded)
+        [connection] = server.factory.connections
+        stats = clientStats(connection.client)
+        self.assertIs(stats["tls"], True)
+        self.assertIn(stats["tls_version"], ("TLS1.2", "TLS1.3"))
+        self.assertNotIn(stats["tls_cipher_suite"], ("", "Unknown 0"))
 
     async def test_tlsThenSnappy(self) -> None:
         """

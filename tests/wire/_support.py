@@ -1,5 +1,5 @@
 """
-Helpers shared by the codec tests: a recording L{CommandReceiver}, a
+Helpers shared by the codec tests: a recording L{CommandDecoder}, a
 chunking strategy and access to the golden TCP recordings.
 """
 
@@ -13,9 +13,26 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
+from typing_extensions import assert_never
 
 from txnsq.wire import errors
-from txnsq.wire.commands import CommandDecoder
+from txnsq.wire.commands import (
+    Auth,
+    Cls,
+    CommandDecoder,
+    CommandRecord,
+    DPub,
+    FinBatch,
+    Identify,
+    MPub,
+    MPubStart,
+    Nop,
+    Pub,
+    Rdy,
+    Req,
+    Sub,
+    Touch,
+)
 from txnsq.wire.errors import ProtocolError
 
 #: Every error code the codec may report.
@@ -32,73 +49,93 @@ Call = tuple[Any, ...]
 
 class RecordingReceiver:
     """
-    A L{txnsq.wire.commands.CommandReceiver} that records every call, in
-    order, as a tuple whose first item names the method.
+    A L{CommandDecoder} whose gate questions and records are recorded in
+    order, each as a tuple whose first item names it (C{"allowed"} for the
+    gate, C{"error"} for the L{ProtocolError} that ends decoding).
+
+    Records are pulled after every L{feed}, as nsqd's protocol pulls them.
 
     @ivar errors: the L{ProtocolError}s reported, also recorded in C{calls}.
+    @ivar decoder: the decoder, whose gate is L{allowed}.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        maxMsgSize: int = 1048576,
+        maxBodySize: int = 5242880,
+        maxDeferMs: int = 3600000,
+    ) -> None:
         self.calls: list[Call] = []
         self.errors: list[ProtocolError] = []
+        self.decoder = CommandDecoder(self.allowed, maxMsgSize, maxBodySize, maxDeferMs)
 
-    def commandAllowed(self, name: bytes) -> bool:
+    def allowed(self, name: bytes) -> ProtocolError | bool:
+        """
+        The gate: record the question and let every command through.
+        """
         self.calls.append(("allowed", name))
         return True
 
-    def identify(self, body: bytes) -> None:
-        self.calls.append(("identify", body))
+    def feed(self, data: bytes) -> None:
+        """
+        Feed C{data}, then pull and record every record it completes.
+        """
+        self.decoder.feed(data)
+        self.drain()
 
-    def auth(self, secret: bytes) -> None:
-        self.calls.append(("auth", secret))
+    def drain(self) -> None:
+        """
+        Pull and record every record the buffered bytes complete.
+        """
+        while True:
+            record = self.decoder.nextCommand()
+            if record is None:
+                return
+            self.record(record)
 
-    def sub(self, topic: str, channel: str) -> None:
-        self.calls.append(("sub", topic, channel))
-
-    def pub(self, topic: str, body: bytes) -> None:
-        self.calls.append(("pub", topic, body))
-
-    def mpubStarted(self, topic: str) -> bool:
-        self.calls.append(("mpubStarted", topic))
-        return True
-
-    def mpub(self, topic: str, bodies: list[bytes]) -> None:
-        self.calls.append(("mpub", topic, bodies))
-
-    def dpub(self, topic: str, deferMs: int, body: bytes) -> None:
-        self.calls.append(("dpub", topic, deferMs, body))
-
-    def rdy(self, count: int) -> None:
-        self.calls.append(("rdy", count))
-
-    def fin(self, messageID: bytes) -> None:
-        self.calls.append(("fin", messageID))
-
-    def finMany(self, messageIDs: list[bytes]) -> None:
-        # The decoder asks commandAllowed once per run of consecutive FINs
-        # (nothing in a run can change the state).  A run is recorded as the
-        # single FINs it stands for, so recordings do not depend on how the
-        # input was chunked.
-        for index, messageID in enumerate(messageIDs):
-            if index:
-                self.calls.append(("allowed", b"FIN"))
-            self.calls.append(("fin", messageID))
-
-    def req(self, messageID: bytes, timeoutMs: int) -> None:
-        self.calls.append(("req", messageID, timeoutMs))
-
-    def touch(self, messageID: bytes) -> None:
-        self.calls.append(("touch", messageID))
-
-    def cls(self) -> None:
-        self.calls.append(("cls",))
-
-    def nop(self) -> None:
-        self.calls.append(("nop",))
-
-    def protocolError(self, error: ProtocolError) -> None:
-        self.calls.append(("error", error.code, error.description, error.silent))
-        self.errors.append(error)
+    def record(self, record: CommandRecord) -> None:
+        """
+        Record one record as its call tuple.
+        """
+        calls = self.calls
+        if isinstance(record, FinBatch):
+            # The gate is asked once per run of consecutive FINs (nothing in
+            # a run can change the state).  A run is recorded as the single
+            # FINs it stands for, so recordings do not depend on how the
+            # input was chunked.
+            for index, messageID in enumerate(record.messageIDs):
+                if index:
+                    calls.append(("allowed", b"FIN"))
+                calls.append(("fin", messageID))
+        elif isinstance(record, Pub):
+            calls.append(("pub", record.topic, record.body))
+        elif isinstance(record, MPub):
+            calls.append(("mpub", record.topic, record.bodies))
+        elif isinstance(record, Rdy):
+            calls.append(("rdy", record.count))
+        elif isinstance(record, Req):
+            calls.append(("req", record.messageID, record.timeoutMs))
+        elif isinstance(record, Touch):
+            calls.append(("touch", record.messageID))
+        elif isinstance(record, DPub):
+            calls.append(("dpub", record.topic, record.deferMs, record.body))
+        elif isinstance(record, MPubStart):
+            calls.append(("mpubStarted", record.topic))
+        elif isinstance(record, Nop):
+            calls.append(("nop",))
+        elif isinstance(record, Sub):
+            calls.append(("sub", record.topic, record.channel))
+        elif isinstance(record, Cls):
+            calls.append(("cls",))
+        elif isinstance(record, Identify):
+            calls.append(("identify", record.body))
+        elif isinstance(record, Auth):
+            calls.append(("auth", record.secret))
+        elif isinstance(record, ProtocolError):
+            calls.append(("error", record.code, record.description, record.silent))
+            self.errors.append(record)
+        else:
+            assert_never(record)
 
 
 #: Go nsqd's default limits, which every golden recording used.
@@ -116,11 +153,10 @@ def decode(
     """
     Feed C{chunks} one by one to a fresh decoder.
     """
-    receiver = RecordingReceiver()
-    decoder = CommandDecoder(receiver, maxMsgSize, maxBodySize, maxDeferMs)
+    receiver = RecordingReceiver(maxMsgSize, maxBodySize, maxDeferMs)
     for chunk in chunks:
-        decoder.feed(chunk)
-    return receiver, decoder
+        receiver.feed(chunk)
+    return receiver, receiver.decoder
 
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,11 +14,18 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq.wire.commands import (
     MAX_LINE_LENGTH,
+    Cls,
+    CommandDecoder,
+    Identify,
+    MPubStart,
+    Nop,
+    Rdy,
     encodeCommand,
     encodeIdentify,
     encodeMPub,
     parseDigits,
 )
+from txnsq.wire.errors import E_INVALID, ProtocolError
 
 from ._support import (
     ALL_CODES,
@@ -387,21 +393,39 @@ class RoundTripTests(SynchronousTestCase):
         receiver, _ = decode([b"MPUB t\n"])
         self.assertEqual(receiver.calls, [("allowed", b"MPUB"), ("mpubStarted", "t")])
 
-    def test_mpubStartedFalseStops(self) -> None:
+    def test_mpubRefusedBeforeBody(self) -> None:
         """
-        When C{mpubStarted} returns C{False} the body is not expected: the
-        receiver has reported an error and halted the decoder.
+        The owner may refuse an MPUB on its L{MPubStart} record by halting
+        the decoder: none of the body is then read, and no L{MPub} record
+        follows.
         """
         receiver, decoder = decode([])
-
-        def refuse(topic: str) -> bool:
-            receiver.calls.append(("refused", topic))
-            decoder.halt()
-            return False
-
-        receiver.mpubStarted = refuse  # type: ignore[method-assign]
         decoder.feed(b"MPUB t\n" + size(9) + size(1) + size(1) + b"x")
-        self.assertEqual(receiver.calls, [("allowed", b"MPUB"), ("refused", "t")])
+        self.assertEqual(decoder.nextCommand(), MPubStart("t"))
+        decoder.halt()
+        receiver.feed(b"NOP\n")
+        self.assertEqual(receiver.calls, [("allowed", b"MPUB")])
+        self.assertIsNone(decoder.nextCommand())
+
+    def test_mpubBodyWaitsForPull(self) -> None:
+        """
+        After L{MPubStart}, the body stays buffered, unread, until the next
+        record is asked for (a connection waiting for a topic to start asks
+        later); then the whole MPUB is read.
+        """
+        receiver, decoder = decode([])
+        decoder.feed(encodeMPub(b"t", [b"a", b"b"]) + b"NOP\n")
+        self.assertEqual(decoder.nextCommand(), MPubStart("t"))
+        receiver.feed(b"")
+        self.assertEqual(
+            receiver.calls,
+            [
+                ("allowed", b"MPUB"),
+                ("mpub", "t", [b"a", b"b"]),
+                ("allowed", b"NOP"),
+                ("nop",),
+            ],
+        )
 
 
 class EncoderTests(SynchronousTestCase):
@@ -520,8 +544,8 @@ class MalformedInputTests(SynchronousTestCase):
             return
         self.assertTrue(decoder.halted)
         before = list(receiver.calls)
-        decoder.feed(more)
-        decoder.feed(encodeCommand(b"NOP"))
+        receiver.feed(more)
+        receiver.feed(encodeCommand(b"NOP"))
         self.assertEqual(receiver.calls, before)
 
     @given(garbage)
@@ -546,7 +570,7 @@ class MalformedInputTests(SynchronousTestCase):
         """
         receiver, decoder = decode([b"a" * (MAX_LINE_LENGTH - 1)])
         self.assertEqual(receiver.calls, [])
-        decoder.feed(b"a")
+        receiver.feed(b"a")
         [error] = receiver.errors
         self.assertTrue(error.silent)
         self.assertTrue(decoder.halted)
@@ -866,11 +890,11 @@ class SizeLimitTests(SynchronousTestCase):
         A body of exactly the limit is accepted: nothing is reported until
         its last byte arrives.
         """
-        receiver, decoder = decode(
+        receiver, _ = decode(
             [b"PUB t\n" + size(MAX_MSG) + b"x" * (MAX_MSG - 1)], MAX_MSG, MAX_BODY
         )
         self.assertEqual(receiver.calls, [("allowed", b"PUB")])
-        decoder.feed(b"y")
+        receiver.feed(b"y")
         self.assertEqual(receiver.calls[-1], ("pub", "t", b"x" * (MAX_MSG - 1) + b"y"))
 
     def test_mpubCountBound(self) -> None:
@@ -912,41 +936,35 @@ class SizeLimitTests(SynchronousTestCase):
 
 class DecoderControlTests(SynchronousTestCase):
     """
-    Pausing, halting and taking the buffered bytes.
+    Pulling records, the gate, halting and taking the buffered bytes.
     """
 
-    def test_pauseResume(self) -> None:
+    def test_pulled(self) -> None:
         """
-        While paused no command is dispatched; resuming dispatches what was
-        buffered, in order.
+        Feeding decodes nothing by itself: records come, in order, only as
+        they are pulled, so an owner that stops pulling (while it waits for
+        an auth server or a topic) keeps later commands waiting, even as
+        more bytes arrive.
         """
-        receiver, decoder = decode([])
-        decoder.pauseDecoding()
-        decoder.feed(b"NOP\nCLS\n")
-        self.assertEqual(receiver.calls, [])
-        decoder.resumeDecoding()
+        decoder = CommandDecoder(lambda name: True, 100, 100)
+        decoder.feed(b"NOP\nRDY 2\n")
+        self.assertEqual(decoder.nextCommand(), Nop())
+        decoder.feed(b"CLS\n")
         self.assertEqual(
-            receiver.calls,
-            [("allowed", b"NOP"), ("nop",), ("allowed", b"CLS"), ("cls",)],
+            [decoder.nextCommand() for _ in range(3)], [Rdy(2), Cls(), None]
         )
 
-    def test_pauseInsideCallback(self) -> None:
+    def test_takeBuffered(self) -> None:
         """
-        A receiver may pause the decoder from a callback; the rest of the
-        chunk waits, and L{CommandDecoder.takeBuffered} returns it (this is
-        how a stream upgrade after IDENTIFY takes over the bytes).
+        L{CommandDecoder.takeBuffered} removes and returns the bytes after
+        the last record pulled (this is how a stream upgrade after IDENTIFY
+        takes over the bytes that followed it).
         """
-        receiver, decoder = decode([])
-        original = receiver.identify
-
-        def identify(body: bytes) -> None:
-            original(body)
-            decoder.pauseDecoding()
-
-        receiver.identify = identify  # type: ignore[method-assign]
+        decoder = CommandDecoder(lambda name: True, 100, 100)
         decoder.feed(encodeIdentify({}) + b"NOP\n")
-        self.assertEqual(receiver.calls[-1], ("identify", b"{}"))
+        self.assertEqual(decoder.nextCommand(), Identify(b"{}"))
         self.assertEqual(decoder.takeBuffered(), b"NOP\n")
+        self.assertIsNone(decoder.nextCommand())
 
     def test_halt(self) -> None:
         """
@@ -954,34 +972,56 @@ class DecoderControlTests(SynchronousTestCase):
         """
         receiver, decoder = decode([])
         decoder.halt()
-        decoder.feed(b"NOP\n")
+        receiver.feed(b"NOP\n")
         self.assertTrue(decoder.halted)
         self.assertEqual(receiver.calls, [])
 
-    def test_haltInsideCallback(self) -> None:
+    def test_gateRefuses(self) -> None:
         """
-        A receiver that halts the decoder from C{commandAllowed} (a fatal
-        state error) stops all later dispatch in the same chunk.
+        A gate that refuses a command (a fatal state error) makes its error
+        the record, before the parameters are parsed, and halts the decoder:
+        nothing after it in the same chunk is decoded.
         """
-        receiver, decoder = decode([])
-        calls: list[Any] = []
+        asked: list[bytes] = []
+        refusal = ProtocolError(E_INVALID, "cannot RDY in current state")
 
-        def allowed(name: bytes) -> bool:
-            calls.append(name)
-            decoder.halt()
-            return False
+        def gate(name: bytes) -> ProtocolError | bool:
+            asked.append(name)
+            return refusal
 
-        receiver.commandAllowed = allowed  # type: ignore[method-assign]
-        decoder.feed(b"RDY 1\nNOP\nCLS\n")
-        self.assertEqual(calls, [b"RDY"])
-        self.assertEqual(receiver.calls, [])
+        decoder = CommandDecoder(gate, 100, 100)
+        decoder.feed(b"RDY x\nNOP\nCLS\n")
+        self.assertIs(decoder.nextCommand(), refusal)
+        self.assertIsNone(decoder.nextCommand())
+        self.assertEqual(asked, [b"RDY"])
+        self.assertTrue(decoder.halted)
 
-    def test_notAllowedSkips(self) -> None:
+    def test_gateRefusesFinRun(self) -> None:
         """
-        When C{commandAllowed} returns C{False} without halting (RDY after
-        CLS), that one command is skipped and decoding continues.
+        A run of FINs is refused as a whole, with one question.
         """
-        receiver, decoder = decode([])
-        receiver.commandAllowed = lambda name: name != b"RDY"  # type: ignore[method-assign]
-        decoder.feed(b"RDY 1\nNOP\n")
-        self.assertEqual(receiver.calls, [("nop",)])
+        asked: list[bytes] = []
+        refusal = ProtocolError(E_INVALID, "cannot FIN in current state")
+
+        def gate(name: bytes) -> ProtocolError | bool:
+            asked.append(name)
+            return refusal
+
+        decoder = CommandDecoder(gate, 100, 100)
+        decoder.feed(b"FIN 0123456789abcdef\n" * 3)
+        self.assertIs(decoder.nextCommand(), refusal)
+        self.assertEqual(asked, [b"FIN"])
+
+    def test_gateSkips(self) -> None:
+        """
+        When the gate answers C{False} (RDY after CLS), that one command is
+        skipped unparsed, even with parameters that would not parse, and
+        decoding continues; a FIN run is then skipped one line at a time.
+        """
+
+        def gate(name: bytes) -> ProtocolError | bool:
+            return name not in (b"RDY", b"FIN")
+
+        decoder = CommandDecoder(gate, 100, 100)
+        decoder.feed(b"RDY x\nFIN 0123456789abcdef\nFIN 0123456789abcdef\nNOP\n")
+        self.assertEqual([decoder.nextCommand(), decoder.nextCommand()], [Nop(), None])

@@ -42,6 +42,7 @@ import attrs
 
 from txnsq import NSQ_VERSION
 from txnsq._go.values import formatDurationNanoseconds
+from txnsq.nsqd._clientv2 import ClientV2, TLSConnection
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import Broker, Channel, Topic
 from txnsq.nsqd.state.quantile import LatencyWindow, mergedResult
@@ -73,31 +74,14 @@ JSONObject = dict[str, Any]
 
 class ClientCounters(Protocol):
     """
-    What L{clientStats} reads from a TCP connection
-    (L{txnsq.nsqd.protocol.NSQDProtocol} provides it).
-
-    Optional attributes, read when present and otherwise taken as off or
-    empty: C{deflate}, C{snappy}, C{tls} (then the TLS details come from
-    C{transport.getHandle()}, a pyOpenSSL connection) and
-    C{authorizations} (with C{identity}, C{identityURL} and C{entries}).
+    A TCP connection as C{/stats} sees it (L{txnsq.nsqd.protocol.NSQDProtocol},
+    and the broker's consumer of each subscribed connection, provide it).
     """
 
-    clientID: str
-    hostname: str
-    userAgent: str
-    state: int
-    readyCount: int
-    inFlightCount: int
-    messageCount: int
-    finishCount: int
-    requeueCount: int
-    pubCounts: dict[str, int]
-    sampleRate: int
-    connectTime: float
-
-    def remoteAddress(self) -> str:
+    @property
+    def client(self) -> ClientV2:
         """
-        C{host:port} of the peer.
+        The connection's state.
         """
 
 
@@ -206,7 +190,7 @@ class E2ELatencyTracker:
 # Clients.
 
 
-def clientStats(client: ClientCounters, topicFilter: str = "") -> JSONObject:
+def clientStats(client: ClientV2, topicFilter: str = "") -> JSONObject:
     """
     Go's C{ClientV2Stats} for one connection, in its field order.
 
@@ -224,7 +208,7 @@ def clientStats(client: ClientCounters, topicFilter: str = "") -> JSONObject:
         "client_id": client.clientID,
         "hostname": client.hostname,
         "version": "V2",
-        "remote_address": client.remoteAddress(),
+        "remote_address": client.remoteAddress,
         "state": client.state,
         "ready_count": client.readyCount,
         "in_flight_count": client.inFlightCount,
@@ -233,24 +217,26 @@ def clientStats(client: ClientCounters, topicFilter: str = "") -> JSONObject:
         "requeue_count": client.requeueCount,
         "connect_ts": int(client.connectTime),
         "sample_rate": client.sampleRate,
-        "deflate": bool(getattr(client, "deflate", False)),
-        "snappy": bool(getattr(client, "snappy", False)),
+        "deflate": client.deflate,
+        "snappy": client.snappy,
         "user_agent": client.userAgent,
     }
-    authorizations = getattr(client, "authorizations", None)
+    authorizations = client.authorizations
     if authorizations is not None:
         # Go: authed when the auth server granted anything; identity and
         # its URL whenever it answered.
-        if getattr(authorizations, "entries", ()):
+        if authorizations.entries:
             stats["authed"] = True
-        if getattr(authorizations, "identity", ""):
+        if authorizations.identity:
             stats["auth_identity"] = authorizations.identity
-        if getattr(authorizations, "identityURL", ""):
+        if authorizations.identityURL:
             stats["auth_identity_url"] = authorizations.identityURL
     if pubCounts:
         stats["pub_counts"] = pubCounts
-    tls = bool(getattr(client, "tls", False))
-    cipher, version, negotiated = _tlsDetails(client) if tls else ("", "", "")
+    tls = client.tls
+    cipher, version, negotiated = ("", "", "")
+    if tls and client.tlsConnection is not None:
+        cipher, version, negotiated = _tlsDetails(client.tlsConnection)
     stats["tls"] = tls
     stats["tls_cipher_suite"] = cipher
     stats["tls_version"] = version
@@ -296,17 +282,16 @@ _GO_TLS_VERSIONS = {
 }
 
 
-def _tlsDetails(client: object) -> tuple[str, str, str]:
+def _tlsDetails(connection: TLSConnection) -> tuple[str, str, str]:
     """
     Go's cipher suite and version names and the ALPN protocol of a TLS
-    connection, read from its pyOpenSSL connection (the transport's handle
-    once TLS started); empty when unavailable.
+    connection, read from its pyOpenSSL connection; empty when unavailable
+    (before the handshake completes).
     """
     try:
-        handle: Any = getattr(client, "transport", None).getHandle()  # type: ignore[union-attr]
-        name = handle.get_cipher_name() or ""
-        version = handle.get_protocol_version_name() or ""
-        negotiated = handle.get_alpn_proto_negotiated() or b""
+        name = connection.get_cipher_name() or ""
+        version = connection.get_protocol_version_name() or ""
+        negotiated = connection.get_alpn_proto_negotiated() or b""
     except Exception:
         return "", "", ""
     cipher = _GO_CIPHER_NAMES.get(name) or f"Unknown {_CIPHER_IDS.get(name, 0)}"
@@ -334,6 +319,7 @@ class Stats:
 def _channelStats(
     channel: Channel, includeClients: bool, topicFilter: str, now: float
 ) -> JSONObject:
+    # The TCP protocol's consumers are the connections' message pumps.
     consumers = cast("list[ClientCounters]", list(channel.consumers))
     window = _channelWindow(channel)
     return {
@@ -347,7 +333,7 @@ def _channelStats(
         "timeout_count": channel.timeoutCount,
         "client_count": len(consumers),
         "clients": (
-            [clientStats(client, topicFilter) for client in consumers]
+            [clientStats(consumer.client, topicFilter) for consumer in consumers]
             if includeClients
             else None
         ),
@@ -414,7 +400,7 @@ def gatherStats(
         topicStats.append(_topicStats(held, channelStats, now))
     producers = None
     if includeClients:
-        publishing = [client for client in clients if client.pubCounts]
+        publishing = [c.client for c in clients if c.client.pubCounts]
         publishing.sort(key=lambda client: client.connectTime)
         # Go leaves the slice nil when no connection has published.
         producers = [clientStats(client, topic) for client in publishing] or None

@@ -1,11 +1,11 @@
 """
-The NSQ wire format, sans I/O: bytes in, typed calls and values out.
+The NSQ wire format, sans I/O: bytes in, typed records and values out.
 
 Nothing here imports Twisted; nsqd, nsqlookupd and the client all build on
 these modules.
 """
 
-from txnsq.wire.commands import CommandDecoder, CommandReceiver, encodeCommand
+from txnsq.wire.commands import CommandDecoder, CommandGate, encodeCommand
 from txnsq.wire.errors import ProtocolError
 from txnsq.wire.frames import (
     FRAME_TYPE_ERROR,
@@ -24,7 +24,7 @@ __all__ = [
     "FRAME_TYPE_MESSAGE",
     "FRAME_TYPE_RESPONSE",
     "CommandDecoder",
-    "CommandReceiver",
+    "CommandGate",
     "FrameDecoder",
     "ProtocolError",
     "decodeMessage",

@@ -1,19 +1,31 @@
+# -*- test-case-name: tests.wire.test_commands -*-
 """
-Client-to-nsqd commands: an incremental decoder (for nsqd) and encoders
-(for clients).
+Client-to-nsqd commands: the records nsqd's decoder produces, the
+incremental decoder itself, and the encoders clients use.
 
 A command is a text line C{NAME[ param]*\\n}; IDENTIFY, AUTH, PUB, DPUB and
-MPUB follow it with a 4-byte signed size and a body.  The decoder checks
-everything that depends only on the bytes and the configured limits,
-producing Go nsqd 1.3.0's exact error texts, and calls one typed method of a
-L{CommandReceiver} per command.  Checks that depend on connection state
-(C{cannot SUB in current state}, TLS required, AUTH) belong to the
-receiver; L{CommandReceiver.commandAllowed} runs them first, in Go's order.
+MPUB follow it with a 4-byte signed size and a body.  L{CommandDecoder}
+checks everything that depends only on the bytes and the configured limits,
+with Go nsqd 1.3.0's exact error texts, and returns one record per command
+(L{Command}), or the L{ProtocolError} that ends the connection.
 
-The decoder never buffers a body before checking its size against the
-limits, and never raises: malformed input becomes one
-L{CommandReceiver.protocolError} call, after which the decoder ignores all
-further input.
+Two things depend on the connection rather than the bytes, and the decoder
+leaves both to its owner:
+
+  - Go checks the connection's state (TLS required, C{cannot SUB in current
+    state}, RDY after CLS) before it parses a command's parameters.  The
+    decoder asks a L{CommandGate} for each command name, so an error in the
+    parameters of a command the state forbids is never reported.
+  - Go authorises an MPUB and creates its topic before reading the body.
+    The decoder returns an L{MPubStart} record for the line and reads the
+    body (the L{MPub} record) only when asked for the next record, so the
+    connection can refuse the MPUB, or hold it, before any of the body is
+    consumed.
+
+The decoder is pulled (L{CommandDecoder.nextCommand}) rather than returning
+a batch of records, so that the gate sees the state left by every command
+before the next one is parsed, and a connection that must wait (for an auth
+server, or for a topic to start) simply stops asking.
 """
 
 from __future__ import annotations
@@ -21,9 +33,12 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Union
+
+import attrs
 
 from txnsq._go.values import goQuote
+from txnsq.wire._mpub import MPubReader
 from txnsq.wire.errors import (
     E_BAD_BODY,
     E_BAD_CHANNEL,
@@ -35,6 +50,31 @@ from txnsq.wire.errors import (
 from txnsq.wire.message import MESSAGE_ID_LENGTH
 from txnsq.wire.names import isValidName
 
+__all__ = [
+    "MAX_LINE_LENGTH",
+    "Auth",
+    "Cls",
+    "Command",
+    "CommandDecoder",
+    "CommandGate",
+    "CommandRecord",
+    "DPub",
+    "FinBatch",
+    "Identify",
+    "MPub",
+    "MPubStart",
+    "Nop",
+    "Pub",
+    "Rdy",
+    "Req",
+    "Sub",
+    "Touch",
+    "encodeCommand",
+    "encodeIdentify",
+    "encodeMPub",
+    "parseDigits",
+]
+
 #: Go reads command lines through a 16 KiB buffer; a longer line drops the
 #: connection without an error frame.
 MAX_LINE_LENGTH = 16 * 1024
@@ -43,64 +83,147 @@ _INT32 = struct.Struct(">i")
 _FIN_WINDOW = 22 * 2048
 
 
-class CommandReceiver(Protocol):
+# Records.  Names and topics are validated; message IDs have the right
+# length.  They are not frozen: a frozen attrs class sets every field through
+# object.__setattr__, which doubles the cost of the one record made per PUB.
+
+
+@attrs.define
+class FinBatch:
     """
-    What the decoder calls.  Names and topics are already validated.
+    One or more consecutive C{FIN}s, in order.  A run of FINs is one record
+    so that the broker finishes the whole run in one call (one state check
+    covers them all: nothing in a run can change the state).
     """
 
-    def commandAllowed(self, name: bytes) -> bool:
-        """
-        Run the state checks Go makes before parsing C{name}'s parameters.
-        Return C{False} to skip the command (after reporting any error).
-        """
+    messageIDs: list[bytes]
 
-    def identify(self, body: bytes) -> None:
-        """IDENTIFY with its raw JSON body."""
 
-    def auth(self, secret: bytes) -> None:
-        """AUTH with its secret."""
+@attrs.define
+class Pub:
+    """
+    C{PUB}.
+    """
 
-    def sub(self, topic: str, channel: str) -> None:
-        """SUB."""
+    topic: str
+    body: bytes
 
-    def pub(self, topic: str, body: bytes) -> None:
-        """PUB."""
 
-    def mpubStarted(self, topic: str) -> bool:
-        """
-        MPUB's line was valid; Go authorises and creates the topic before
-        reading the body.  Return C{False} to stop (after reporting).
-        """
+@attrs.define
+class MPubStart:
+    """
+    C{MPUB}'s line, its topic valid.  Go authorises the publisher and
+    creates the topic here, before reading the body; the body (checked
+    against the limits as it arrives) follows as an L{MPub}.
+    """
 
-    def mpub(self, topic: str, bodies: list[bytes]) -> None:
-        """MPUB, every message validated."""
+    topic: str
 
-    def dpub(self, topic: str, deferMs: int, body: bytes) -> None:
-        """DPUB."""
 
-    def rdy(self, count: int) -> None:
-        """RDY."""
+@attrs.define
+class MPub:
+    """
+    C{MPUB}'s body: every message, validated.
+    """
 
-    def fin(self, messageID: bytes) -> None:
-        """FIN."""
+    topic: str
+    bodies: list[bytes]
 
-    def finMany(self, messageIDs: list[bytes]) -> None:
-        """Consecutive FINs, in order (one state check covers them all)."""
 
-    def req(self, messageID: bytes, timeoutMs: int) -> None:
-        """REQ, timeout not yet clamped."""
+@attrs.define
+class Rdy:
+    """
+    C{RDY}; the count is not yet checked against C{--max-rdy-count}.
+    """
 
-    def touch(self, messageID: bytes) -> None:
-        """TOUCH."""
+    count: int
 
-    def cls(self) -> None:
-        """CLS."""
 
-    def nop(self) -> None:
-        """NOP."""
+@attrs.define
+class Req:
+    """
+    C{REQ}; the timeout is not yet clamped to C{--max-req-timeout}.
+    """
 
-    def protocolError(self, error: ProtocolError) -> None:
-        """Malformed input; the decoder has stopped."""
+    messageID: bytes
+    timeoutMs: int
+
+
+@attrs.define
+class Touch:
+    """
+    C{TOUCH}.
+    """
+
+    messageID: bytes
+
+
+@attrs.define
+class DPub:
+    """
+    C{DPUB}, its delay within C{--max-req-timeout}.
+    """
+
+    topic: str
+    deferMs: int
+    body: bytes
+
+
+@attrs.define
+class Nop:
+    """
+    C{NOP}.
+    """
+
+
+@attrs.define
+class Sub:
+    """
+    C{SUB}.
+    """
+
+    topic: str
+    channel: str
+
+
+@attrs.define
+class Cls:
+    """
+    C{CLS}.
+    """
+
+
+@attrs.define
+class Identify:
+    """
+    C{IDENTIFY} with its raw JSON body (L{txnsq.wire.identify} negotiates
+    it, against the connection's settings).
+    """
+
+    body: bytes
+
+
+@attrs.define
+class Auth:
+    """
+    C{AUTH} with its secret.
+    """
+
+    secret: bytes
+
+
+#: What the decoder produces, most frequent first.
+Command = Union[
+    FinBatch, Pub, MPub, Rdy, Req, Touch, DPub, MPubStart, Nop, Sub, Cls, Identify, Auth
+]
+
+#: A command, or the error that ends the connection (always the last record).
+CommandRecord = Union[Command, ProtocolError]
+
+#: Asked with each command's name before its parameters are parsed: C{True}
+#: to decode it, C{False} to skip its line unparsed (Go ignores RDY after
+#: CLS), or the L{ProtocolError} that refuses it (and ends the connection).
+CommandGate = Callable[[bytes], Union[ProtocolError, bool]]
 
 
 def parseDigits(data: bytes) -> int | None:
@@ -113,45 +236,49 @@ def parseDigits(data: bytes) -> int | None:
     return int(data) if data else 0
 
 
-# Body kinds, for the size-header state.
-_IDENTIFY, _AUTH, _PUB, _DPUB, _MPUB = range(5)
+# What a pending sized body belongs to.
+_IDENTIFY, _AUTH, _PUB, _DPUB = range(4)
+_BODY_NAMES = ("IDENTIFY", "AUTH", "PUB", "DPUB")
 
 
 class CommandDecoder:
     """
     Incremental decoder of the commands a client sends after the magic.
+
+    Call L{feed} with bytes as they arrive, then L{nextCommand} until it
+    returns L{None}.  The decoder never raises and never buffers a body
+    before checking its size against the limits: malformed input becomes
+    one L{ProtocolError} record, after which the decoder is halted.
     """
 
     def __init__(
         self,
-        receiver: CommandReceiver,
+        gate: CommandGate,
         maxMsgSize: int,
         maxBodySize: int,
         maxDeferMs: int = 3600000,
     ) -> None:
-        self._receiver = receiver
+        self._gate = gate
         self._maxDeferMs = maxDeferMs
         self._maxMsgSize = maxMsgSize
         self._maxBodySize = maxBodySize
         self._buffer = bytearray()
+        # Everything before this offset has been decoded; feed compacts.
+        self._pos = 0
         self._halted = False
-        # Pauses nest (an AUTH query and a topic start may overlap); the
-        # decoder runs again when every pause has been resumed.
-        self._paused = 0
-        # Body state: what the pending body is for, and how many bytes the
-        # next step needs (the 4-byte size, or the body itself).
+        # The pending body: what it is for (a sized body, or an MPUB's
+        # reader), its topic and delay, and its size once read.
         self._bodyKind: int | None = None
-        self._bodyArgs: tuple[Any, ...] = ()
         self._bodySize: int | None = None
-        self._mpubRemaining = 0
-        self._mpubBodies: list[bytes] = []
-        self._mpubNextSize: int | None = None
-        self._commands: dict[bytes, Callable[[list[bytes]], None]] = {
+        self._topic = ""
+        self._deferMs = 0
+        self._mpub: MPubReader | None = None
+        self._lines: dict[bytes, Callable[[list[bytes]], CommandRecord | None]] = {
             b"FIN": self._fin,
             b"RDY": self._rdy,
             b"REQ": self._req,
             b"PUB": self._pub,
-            b"MPUB": self._mpub,
+            b"MPUB": self._mpubLine,
             b"DPUB": self._dpub,
             b"NOP": self._nop,
             b"TOUCH": self._touch,
@@ -174,249 +301,262 @@ class CommandDecoder:
         """
         self._halted = True
         self._buffer.clear()
-
-    def pauseDecoding(self) -> None:
-        """
-        Stop calling the receiver until L{resumeDecoding}; used while a
-        stream upgrade or an asynchronous check is in progress.
-        """
-        self._paused += 1
-
-    def resumeDecoding(self) -> None:
-        """
-        Continue with what is buffered.
-        """
-        self._paused = max(0, self._paused - 1)
-        if not self._paused:
-            self.feed(b"")
-
-    def takeBuffered(self) -> bytes:
-        """
-        Remove and return unparsed bytes (they belong to an upgraded stream).
-        """
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        return data
+        self._pos = 0
 
     def feed(self, data: bytes) -> None:
         """
-        Add C{data} and dispatch every command it completes.
+        Add bytes; the records they complete come from L{nextCommand}.
         """
         if self._halted:
             return
-        buf = self._buffer
-        buf += data
-        pos = 0
-        commands = self._commands
-        receiver = self._receiver
-        try:
-            while not self._halted and not self._paused:
-                if self._bodyKind is not None:
-                    advanced = self._bodyStep(buf, pos)
-                    if advanced == pos:
-                        break
-                    pos = advanced
-                    continue
-                nl = buf.find(b"\n", pos)
-                if nl < 0:
-                    if len(buf) - pos >= MAX_LINE_LENGTH:
-                        self._fail(ProtocolError("", "line too long", silent=True))
-                    break
-                if nl - pos >= MAX_LINE_LENGTH:
-                    self._fail(ProtocolError("", "line too long", silent=True))
-                    break
-                end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
-                if end - pos == 20 and buf.startswith(b"FIN ", pos):
-                    # The hot command, one per consumed message: the run of
-                    # complete FIN lines is split in one C call and goes to
-                    # the receiver together.
-                    fins = []
-                    # A bounded window (2048 FIN lines at most), so a FIN
-                    # before a large body does not copy the whole buffer.
-                    last = buf.rfind(b"\n", pos, pos + _FIN_WINDOW)
-                    for line in bytes(buf[pos:last]).split(b"\n"):
-                        size = len(line)
-                        if size == 21 and line[20] == 0x0D:
-                            line = line[:20]
-                        elif size != 20:
-                            break
-                        if not line.startswith(b"FIN "):
-                            break
-                        fins.append(line[4:])
-                        pos += size + 1
-                    if receiver.commandAllowed(b"FIN"):
-                        receiver.finMany(fins)
-                    continue
-                params = bytes(buf[pos:end]).split(b" ")
-                pos = nl + 1
-                handler = commands.get(params[0])
-                if handler is None:
-                    # Go applies the TLS policy before it looks the command
-                    # up, so the receiver may refuse it first.
-                    if receiver.commandAllowed(params[0]):
-                        name = params[0].decode("utf-8", "surrogateescape")
-                        self._fail(ProtocolError(E_INVALID, f"invalid command {name}"))
-                    break
-                if self._receiver.commandAllowed(params[0]):
-                    handler(params)
-        finally:
-            self._consumed(pos)
-
-    def _consumed(self, pos: int) -> None:
-        if self._halted:
-            self._buffer.clear()
-        elif pos:
+        if self._pos:
             # One compaction per feed keeps the cost linear in the input.
-            del self._buffer[:pos]
+            del self._buffer[: self._pos]
+            self._pos = 0
+        self._buffer += data
 
-    def _fail(self, error: ProtocolError) -> None:
-        self._halted = True
-        self._receiver.protocolError(error)
+    def takeBuffered(self) -> bytes:
+        """
+        Remove and return the bytes not decoded yet (they belong to a stream
+        upgraded by IDENTIFY).
+        """
+        data = bytes(self._buffer[self._pos :])
+        self._buffer.clear()
+        self._pos = 0
+        return data
 
-    # Line commands.
+    def nextCommand(self) -> CommandRecord | None:
+        """
+        The next complete record, or L{None} until more bytes arrive (and
+        for ever once halted).
+        """
+        if self._halted:
+            return None
+        if self._bodyKind is not None:
+            return self._bodyStep()
+        if self._mpub is not None:
+            return self._mpubStep()
+        buf = self._buffer
+        pos = self._pos
+        gate = self._gate
+        while True:
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                if len(buf) - pos >= MAX_LINE_LENGTH:
+                    return self._fail(ProtocolError("", "line too long", silent=True))
+                return None
+            if nl - pos >= MAX_LINE_LENGTH:
+                return self._fail(ProtocolError("", "line too long", silent=True))
+            end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
+            if end - pos == 20 and buf.startswith(b"FIN ", pos):
+                verdict = gate(b"FIN")
+                if verdict is True:
+                    return self._finRun(buf, pos)
+                if verdict is not False:
+                    return self._fail(verdict)
+                # Skipped: the line goes the common way, and is skipped there.
+            params = bytes(buf[pos:end]).split(b" ")
+            self._pos = pos = nl + 1
+            name = params[0]
+            verdict = gate(name)
+            if verdict is not True:
+                if verdict is False:
+                    continue
+                return self._fail(verdict)
+            parse = self._lines.get(name)
+            if parse is None:
+                text = name.decode("utf-8", "surrogateescape")
+                return self._fail(ProtocolError(E_INVALID, f"invalid command {text}"))
+            record = parse(params)
+            if record is not None:
+                return record
+            # A sized body follows the line.
+            return self._bodyStep()
 
-    def _fin(self, params: list[bytes]) -> None:
-        if len(params) < 2:
-            self._fail(ProtocolError(E_INVALID, "FIN insufficient number of params"))
-        elif len(params[1]) != MESSAGE_ID_LENGTH:
-            self._fail(ProtocolError(E_INVALID, "invalid message ID"))
-        else:
-            self._receiver.fin(params[1])
+    def _finRun(self, buf: bytearray, pos: int) -> FinBatch:
+        # The hot command, one per consumed message: the run of complete,
+        # well-formed FIN lines is split in one C call and becomes one
+        # record.  A bounded window (2048 lines at most), so that a FIN
+        # before a large body does not copy the whole buffer.
+        ids = []
+        last = buf.rfind(b"\n", pos, pos + _FIN_WINDOW)
+        for line in bytes(buf[pos:last]).split(b"\n"):
+            size = len(line)
+            if size == 21 and line[20] == 0x0D:
+                line = line[:20]
+            elif size != 20:
+                break
+            if not line.startswith(b"FIN "):
+                break
+            ids.append(line[4:])
+            pos += size + 1
+        self._pos = pos
+        return FinBatch(ids)
 
-    def _rdy(self, params: list[bytes]) -> None:
+    def _fail(self, error: ProtocolError) -> ProtocolError:
+        self.halt()
+        return error
+
+    # Command lines: each gives its record (or its error), or None when a
+    # sized body follows the line.
+
+    def _fin(self, params: list[bytes]) -> CommandRecord:
+        messageID = _messageID("FIN", params, 2)
+        if isinstance(messageID, ProtocolError):
+            return self._fail(messageID)
+        return FinBatch([messageID])
+
+    def _rdy(self, params: list[bytes]) -> CommandRecord:
         count = 1
         if len(params) > 1:
             parsed = parseDigits(params[1])
             if parsed is None:
                 text = params[1].decode("utf-8", "surrogateescape")
-                self._fail(
+                return self._fail(
                     ProtocolError(E_INVALID, f"RDY could not parse count {text}")
                 )
-                return
             count = parsed
-        self._receiver.rdy(count)
+        return Rdy(count)
 
-    def _req(self, params: list[bytes]) -> None:
-        if len(params) < 3:
-            self._fail(ProtocolError(E_INVALID, "REQ insufficient number of params"))
-            return
-        if len(params[1]) != MESSAGE_ID_LENGTH:
-            self._fail(ProtocolError(E_INVALID, "invalid message ID"))
-            return
+    def _req(self, params: list[bytes]) -> CommandRecord:
+        messageID = _messageID("REQ", params, 3)
+        if isinstance(messageID, ProtocolError):
+            return self._fail(messageID)
         timeout = parseDigits(params[2])
         if timeout is None:
             text = params[2].decode("utf-8", "surrogateescape")
-            self._fail(ProtocolError(E_INVALID, f"REQ could not parse timeout {text}"))
-            return
-        self._receiver.req(params[1], timeout)
+            return self._fail(
+                ProtocolError(E_INVALID, f"REQ could not parse timeout {text}")
+            )
+        return Req(messageID, timeout)
 
-    def _touch(self, params: list[bytes]) -> None:
-        if len(params) < 2:
-            self._fail(ProtocolError(E_INVALID, "TOUCH insufficient number of params"))
-        elif len(params[1]) != MESSAGE_ID_LENGTH:
-            self._fail(ProtocolError(E_INVALID, "invalid message ID"))
-        else:
-            self._receiver.touch(params[1])
+    def _touch(self, params: list[bytes]) -> CommandRecord:
+        messageID = _messageID("TOUCH", params, 2)
+        if isinstance(messageID, ProtocolError):
+            return self._fail(messageID)
+        return Touch(messageID)
 
-    def _nop(self, params: list[bytes]) -> None:
-        self._receiver.nop()
+    def _nop(self, params: list[bytes]) -> CommandRecord:
+        return Nop()
 
-    def _cls(self, params: list[bytes]) -> None:
-        self._receiver.cls()
+    def _cls(self, params: list[bytes]) -> CommandRecord:
+        return Cls()
 
-    def _sub(self, params: list[bytes]) -> None:
+    def _sub(self, params: list[bytes]) -> CommandRecord:
         if len(params) < 3:
-            self._fail(
+            return self._fail(
                 ProtocolError(E_INVALID, "SUB insufficient number of parameters")
             )
-            return
         topic, channel = params[1], params[2]
         if not isValidName(topic):
-            self._fail(
+            return self._fail(
                 ProtocolError(
                     E_BAD_TOPIC, f"SUB topic name {goQuote(topic)} is not valid"
                 )
             )
-        elif not isValidName(channel):
-            self._fail(
+        if not isValidName(channel):
+            return self._fail(
                 ProtocolError(
                     E_BAD_CHANNEL, f"SUB channel name {goQuote(channel)} is not valid"
                 )
             )
-        else:
-            self._receiver.sub(topic.decode("ascii"), channel.decode("ascii"))
+        return Sub(topic.decode("ascii"), channel.decode("ascii"))
 
-    def _topicParam(self, name: str, params: list[bytes], code: str) -> str | None:
-        if len(params) < 2:
-            self._fail(
-                ProtocolError(E_INVALID, f"{name} insufficient number of parameters")
-            )
-            return None
-        topic = params[1]
-        if not isValidName(topic):
-            # Go's MPUB repeats the code inside its text; kept for fidelity.
-            prefix = "E_BAD_TOPIC " if name == "MPUB" else ""
-            self._fail(
-                ProtocolError(
-                    code, f"{prefix}{name} topic name {goQuote(topic)} is not valid"
-                )
-            )
-            return None
-        return topic.decode("ascii")
+    def _pub(self, params: list[bytes]) -> CommandRecord | None:
+        topic = _topicParam("PUB", params, E_BAD_TOPIC)
+        if isinstance(topic, ProtocolError):
+            return self._fail(topic)
+        self._expectBody(_PUB, topic)
+        return None
 
-    def _pub(self, params: list[bytes]) -> None:
-        topic = self._topicParam("PUB", params, E_BAD_TOPIC)
-        if topic is not None:
-            self._expectBody(_PUB, (topic,))
-
-    def _dpub(self, params: list[bytes]) -> None:
+    def _dpub(self, params: list[bytes]) -> CommandRecord | None:
         if len(params) < 3:
-            self._fail(
+            return self._fail(
                 ProtocolError(E_INVALID, "DPUB insufficient number of parameters")
             )
-            return
-        topic = self._topicParam("DPUB", params, E_BAD_TOPIC)
-        if topic is None:
-            return
+        topic = _topicParam("DPUB", params, E_BAD_TOPIC)
+        if isinstance(topic, ProtocolError):
+            return self._fail(topic)
         deferMs = parseDigits(params[2])
         if deferMs is None:
             text = params[2].decode("utf-8", "surrogateescape")
-            self._fail(ProtocolError(E_INVALID, f"DPUB could not parse timeout {text}"))
-            return
+            return self._fail(
+                ProtocolError(E_INVALID, f"DPUB could not parse timeout {text}")
+            )
         if deferMs > self._maxDeferMs:
-            self._fail(
+            return self._fail(
                 ProtocolError(
                     E_INVALID,
                     f"DPUB timeout {deferMs} out of range 0-{self._maxDeferMs}",
                 )
             )
-            return
-        self._expectBody(_DPUB, (topic, deferMs))
+        self._expectBody(_DPUB, topic, deferMs)
+        return None
 
-    def _mpub(self, params: list[bytes]) -> None:
-        topic = self._topicParam("MPUB", params, E_BAD_TOPIC)
-        if topic is not None and self._receiver.mpubStarted(topic):
-            self._expectBody(_MPUB, (topic,))
+    def _mpubLine(self, params: list[bytes]) -> CommandRecord:
+        topic = _topicParam("MPUB", params, E_BAD_TOPIC)
+        if isinstance(topic, ProtocolError):
+            return self._fail(topic)
+        self._topic = topic
+        self._mpub = MPubReader(self._maxMsgSize, self._maxBodySize)
+        return MPubStart(topic)
 
-    def _identify(self, params: list[bytes]) -> None:
-        self._expectBody(_IDENTIFY, ())
+    def _identify(self, params: list[bytes]) -> CommandRecord | None:
+        self._expectBody(_IDENTIFY)
+        return None
 
-    def _auth(self, params: list[bytes]) -> None:
+    def _auth(self, params: list[bytes]) -> CommandRecord | None:
         if len(params) != 1:
-            self._fail(ProtocolError(E_INVALID, "AUTH invalid number of parameters"))
-            return
-        self._expectBody(_AUTH, ())
+            return self._fail(
+                ProtocolError(E_INVALID, "AUTH invalid number of parameters")
+            )
+        self._expectBody(_AUTH)
+        return None
 
     # Bodies.
 
-    def _expectBody(self, kind: int, args: tuple[Any, ...]) -> None:
+    def _expectBody(self, kind: int, topic: str = "", deferMs: int = 0) -> None:
         self._bodyKind = kind
-        self._bodyArgs = args
         self._bodySize = None
+        self._topic = topic
+        self._deferMs = deferMs
+
+    def _bodyStep(self) -> CommandRecord | None:
+        """
+        Advance the pending sized body: its record when complete, L{None}
+        while more bytes are needed.
+        """
+        kind = self._bodyKind
+        assert kind is not None
+        buf = self._buffer
+        pos = self._pos
+        size = self._bodySize
+        if size is None:
+            if len(buf) - pos < 4:
+                return None
+            (size,) = _INT32.unpack_from(buf, pos)
+            self._pos = pos = pos + 4
+            error = self._checkBodySize(kind, size)
+            if error is not None:
+                self._bodyKind = None
+                return self._fail(error)
+            self._bodySize = size
+        if len(buf) - pos < size:
+            return None
+        body = bytes(buf[pos : pos + size])
+        self._pos = pos + size
+        self._bodyKind = None
+        if kind == _PUB:
+            return Pub(self._topic, body)
+        if kind == _DPUB:
+            return DPub(self._topic, self._deferMs, body)
+        if kind == _IDENTIFY:
+            return Identify(body)
+        return Auth(body)
 
     def _checkBodySize(self, kind: int, size: int) -> ProtocolError | None:
+        name = _BODY_NAMES[kind]
         if kind in (_PUB, _DPUB):
-            name = "PUB" if kind == _PUB else "DPUB"
             if size <= 0:
                 return ProtocolError(
                     E_BAD_MESSAGE, f"{name} invalid message body size {size}"
@@ -426,7 +566,6 @@ class CommandDecoder:
                     E_BAD_MESSAGE, f"{name} message too big {size} > {self._maxMsgSize}"
                 )
             return None
-        name = ("IDENTIFY", "AUTH", "", "", "MPUB")[kind]
         if size <= 0:
             return ProtocolError(E_BAD_BODY, f"{name} invalid body size {size}")
         if size > self._maxBodySize:
@@ -435,123 +574,43 @@ class CommandDecoder:
             )
         return None
 
-    def _bodyStep(self, buf: bytearray, pos: int) -> int:
-        """
-        Advance the pending body.  Return the new position; the same
-        position means more bytes are needed.
-        """
-        kind = self._bodyKind
-        assert kind is not None
-        available = len(buf) - pos
-        if self._bodySize is None:
-            if available < 4:
-                return pos
-            (size,) = _INT32.unpack_from(buf, pos)
-            error = self._checkBodySize(kind, size)
-            if error is not None:
-                self._bodyKind = None
-                self._fail(error)
-                return pos + 4
-            self._bodySize = size
-            if kind == _MPUB:
-                self._mpubRemaining = -1
-                self._mpubBodies = []
-                self._mpubNextSize = None
-            return pos + 4
-        if kind == _MPUB:
-            return self._mpubStep(buf, pos)
-        size = self._bodySize
-        if available < size:
-            return pos
-        body = bytes(buf[pos : pos + size])
-        args = self._bodyArgs
-        self._bodyKind = None
-        receiver = self._receiver
-        if kind == _PUB:
-            receiver.pub(args[0], body)
-        elif kind == _DPUB:
-            receiver.dpub(args[0], args[1], body)
-        elif kind == _IDENTIFY:
-            receiver.identify(body)
-        else:
-            receiver.auth(body)
-        return pos + size
+    def _mpubStep(self) -> CommandRecord | None:
+        reader = self._mpub
+        assert reader is not None
+        self._pos, outcome = reader.read(self._buffer, self._pos)
+        if outcome is None:
+            return None
+        self._mpub = None
+        if isinstance(outcome, ProtocolError):
+            return self._fail(outcome)
+        return MPub(self._topic, outcome)
 
-    def _mpubStep(self, buf: bytearray, pos: int) -> int:
-        # Go parses MPUB by its inner count and sizes; the outer size is
-        # only an upper bound and is never reconciled with them.
-        available = len(buf) - pos
-        if self._mpubRemaining < 0:
-            if available < 4:
-                return pos
-            (count,) = _INT32.unpack_from(buf, pos)
-            if count <= 0 or count > (self._maxBodySize - 4) // 5:
-                self._bodyKind = None
-                self._fail(
-                    ProtocolError(E_BAD_BODY, f"MPUB invalid message count {count}")
-                )
-                return pos + 4
-            self._mpubRemaining = count
-            return pos + 4
-        unpack = _INT32.unpack_from
-        bodies = self._mpubBodies
-        # Locals in the loop (one message per iteration in a large MPUB);
-        # the state is written back however the loop ends.
-        remaining = self._mpubRemaining
-        size = self._mpubNextSize
-        maxMsgSize = self._maxMsgSize
-        end = len(buf)
-        # Bodies are sliced from one bytes copy of what is buffered (up to
-        # the outer size, which normally ends the MPUB): slicing bytes is
-        # half the cost of a memoryview slice copied to bytes per message.
-        # A body past that copy (a size that disagrees with the outer one,
-        # which Go tolerates) is copied on its own.
-        base = pos
-        assert self._bodySize is not None  # read by _bodyStep before any step
-        limit = min(end, pos + self._bodySize)
-        error: ProtocolError | None = None
-        try:
-            with memoryview(buf) as view:
-                blob = view[base:limit].tobytes()
-                while remaining:
-                    if size is None:
-                        if end - pos < 4:
-                            return pos
-                        (size,) = unpack(buf, pos)
-                        if size <= 0:
-                            error = ProtocolError(
-                                E_BAD_MESSAGE,
-                                f"MPUB invalid message({len(bodies)}) body size {size}",
-                            )
-                            break
-                        if size > maxMsgSize:
-                            error = ProtocolError(
-                                E_BAD_MESSAGE,
-                                f"MPUB message too big {size} > {maxMsgSize}",
-                            )
-                            break
-                        pos += 4
-                    if end - pos < size:
-                        return pos
-                    if pos + size <= limit:
-                        bodies.append(blob[pos - base : pos - base + size])
-                    else:
-                        bodies.append(bytes(view[pos : pos + size]))
-                    pos += size
-                    size = None
-                    remaining -= 1
-        finally:
-            self._mpubRemaining = remaining
-            self._mpubNextSize = size
-        if error is not None:
-            # Reported once the view is released: failing clears the buffer.
-            self._bodyKind = None
-            self._fail(error)
-            return pos + 4
-        self._bodyKind = None
-        self._mpubBodies = []
-        self._receiver.mpub(self._bodyArgs[0], bodies)
-        return pos
+
+def _messageID(name: str, params: list[bytes], count: int) -> bytes | ProtocolError:
+    """
+    The message ID of FIN, REQ or TOUCH, which take C{count} parameters.
+    """
+    if len(params) < count:
+        return ProtocolError(E_INVALID, f"{name} insufficient number of params")
+    if len(params[1]) != MESSAGE_ID_LENGTH:
+        return ProtocolError(E_INVALID, "invalid message ID")
+    return params[1]
+
+
+def _topicParam(name: str, params: list[bytes], code: str) -> str | ProtocolError:
+    """
+    The topic of PUB, DPUB or MPUB.
+    """
+    if len(params) < 2:
+        return ProtocolError(E_INVALID, f"{name} insufficient number of parameters")
+    topic = params[1]
+    if not isValidName(topic):
+        # Go's MPUB repeats the code inside its text; kept for fidelity.
+        prefix = "E_BAD_TOPIC " if name == "MPUB" else ""
+        return ProtocolError(
+            code, f"{prefix}{name} topic name {goQuote(topic)} is not valid"
+        )
+    return topic.decode("ascii")
 
 
 # Encoders, for clients.

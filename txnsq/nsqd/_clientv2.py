@@ -1,0 +1,249 @@
+# -*- test-case-name: tests.nsqd.test_clientv2 -*-
+"""
+What nsqd knows about one client connection: Go's C{clientV2} without its
+I/O.
+
+L{ClientV2} holds the IDENTIFY settings, RDY and the message counters, the
+stream upgrades, the auth server's answer and the connection's state; the
+TCP protocol (L{txnsq.nsqd._protocolv2}) changes it as commands arrive, and
+C{/stats} (L{txnsq.nsqd.stats}) reads it.  It also answers the question
+Go's command handlers ask first, whether the connection's state allows a
+command at all (L{ClientV2.admitCommand}, the decoder's gate).
+
+Plain Python: no Twisted, so it can be built and checked in tests alone.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import attrs
+
+from txnsq.nsqd._authorizations import Authorizations
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.wire.errors import E_INVALID, ProtocolError
+from txnsq.wire.identify import IdentifyResult
+
+__all__ = [
+    "STATE_CLOSING",
+    "STATE_INIT",
+    "STATE_SUBSCRIBED",
+    "ClientV2",
+    "TLSConnection",
+]
+
+# Connection states, numbered as Go numbers them (and /stats reports them).
+STATE_INIT = 0
+STATE_SUBSCRIBED = 3
+STATE_CLOSING = 4
+
+# The state each command needs (commands not listed need none): FIN, REQ
+# and TOUCH a subscription (or CLS sent); RDY a subscription, and is
+# ignored after CLS; IDENTIFY and AUTH come before SUB; SUB once, with
+# heartbeats; CLS after SUB.
+_IN_FLIGHT, _READY, _BEFORE_SUB, _SUB, _CLS = range(5)
+_STATE_RULES = {
+    b"FIN": _IN_FLIGHT,
+    b"REQ": _IN_FLIGHT,
+    b"TOUCH": _IN_FLIGHT,
+    b"RDY": _READY,
+    b"IDENTIFY": _BEFORE_SUB,
+    b"AUTH": _BEFORE_SUB,
+    b"SUB": _SUB,
+    b"CLS": _CLS,
+}
+
+# Go's default output buffer (defaultBufferSize).
+_DEFAULT_OUTPUT_BUFFER_SIZE = 16384
+
+
+class TLSConnection(Protocol):
+    """
+    The parts of a connection's pyOpenSSL C{Connection} C{/stats} reads
+    (what a transport's C{getHandle} gives once TLS has started).
+    """
+
+    def get_cipher_name(self) -> str | None:
+        """
+        The OpenSSL name of the negotiated cipher.
+        """
+
+    def get_protocol_version_name(self) -> str:
+        """
+        The OpenSSL name of the negotiated protocol version.
+        """
+
+    def get_alpn_proto_negotiated(self) -> bytes:
+        """
+        The ALPN protocol negotiated, if any.
+        """
+
+
+@attrs.define(eq=False)
+class ClientV2:
+    """
+    One client's state, as Go's C{clientV2} holds it.
+
+    Times are in seconds.
+
+    @ivar remoteAddress: the peer's C{host:port} (IPv6 hosts in brackets).
+    @ivar connectTime: when the connection was made (the clock's seconds).
+    @ivar clientID: IDENTIFY's C{client_id}; the peer's host before.
+    @ivar hostname: IDENTIFY's C{hostname}; the peer's host before.
+    @ivar userAgent: IDENTIFY's C{user_agent}.
+    @ivar state: L{STATE_INIT}, L{STATE_SUBSCRIBED} or L{STATE_CLOSING}.
+    @ivar readyCount: the client's RDY.
+    @ivar inFlightCount: messages delivered and not yet finished.
+    @ivar messageCount: messages delivered.
+    @ivar finishCount: messages finished.
+    @ivar requeueCount: messages requeued by the client.
+    @ivar pubCounts: messages published, by topic, in publishing order.
+    @ivar sampleRate: IDENTIFY's C{sample_rate} (0: every message).
+    @ivar msgTimeout: how long a delivered message may stay in flight.
+    @ivar heartbeatInterval: the heartbeat interval (0 or less: none); the
+        read deadline is twice this.
+    @ivar outputBufferSize: how many bytes of messages are buffered before
+        they are written.
+    @ivar outputBufferTimeout: IDENTIFY's C{output_buffer_timeout}.
+    @ivar tlsRequired: whether nsqd refuses every command but IDENTIFY
+        until TLS has started (C{--tls-required}).
+    @ivar tls: whether TLS has started.
+    @ivar tlsConnection: the TLS connection once TLS has started, for the
+        cipher and version C{/stats} shows.
+    @ivar snappy: whether the stream is snappy-compressed.
+    @ivar deflate: whether the stream is deflate-compressed.
+    @ivar deflateLevel: the deflate level, when deflate is on.
+    @ivar authSecret: the secret AUTH sent.
+    @ivar authorizations: the auth server's latest answer for it.
+    @ivar identity: the latest IDENTIFY's outcome (a later IDENTIFY keeps
+        what a zero leaves unchanged, as Go applies IDENTIFY in place).
+    """
+
+    remoteAddress: str
+    connectTime: float
+    msgTimeout: float
+    heartbeatInterval: float
+    outputBufferTimeout: float
+    clientID: str = ""
+    hostname: str = ""
+    userAgent: str = ""
+    state: int = STATE_INIT
+    readyCount: int = 0
+    inFlightCount: int = 0
+    messageCount: int = 0
+    finishCount: int = 0
+    requeueCount: int = 0
+    pubCounts: dict[str, int] = attrs.Factory(dict)
+    sampleRate: int = 0
+    outputBufferSize: int = _DEFAULT_OUTPUT_BUFFER_SIZE
+    tlsRequired: bool = False
+    tls: bool = False
+    tlsConnection: TLSConnection | None = None
+    snappy: bool = False
+    deflate: bool = False
+    deflateLevel: int = 0
+    authSecret: bytes = b""
+    authorizations: Authorizations | None = None
+    identity: IdentifyResult | None = None
+
+    @classmethod
+    def connected(
+        cls, config: NSQDConfig, host: str, port: int, now: float
+    ) -> ClientV2:
+        """
+        A client just connected from C{host:port} (Go's C{newClientV2}):
+        named after its host until IDENTIFY, with nsqd's defaults.
+        """
+        bracketed = f"[{host}]" if ":" in host else host
+        return cls(
+            remoteAddress=f"{bracketed}:{port}",
+            connectTime=now,
+            clientID=host,
+            hostname=host,
+            msgTimeout=config.msg_timeout,
+            heartbeatInterval=config.client_timeout / 2,
+            outputBufferTimeout=config.output_buffer_timeout,
+            tlsRequired=config.tls_required != 0,
+        )
+
+    def admitCommand(self, name: bytes) -> ProtocolError | bool:
+        """
+        The checks Go's handlers make before they parse a command's
+        parameters (a L{txnsq.wire.commands.CommandGate}): the TLS policy,
+        then the state each command needs.
+
+        @return: C{True} to decode the command, C{False} to ignore it (RDY
+            after CLS), or the fatal error that refuses it.
+        """
+        if self.tlsRequired and not self.tls and name != b"IDENTIFY":
+            text = name.decode("utf-8", "surrogateescape")
+            return ProtocolError(
+                E_INVALID, f"cannot {text} in current state (TLS required)"
+            )
+        rule = _STATE_RULES.get(name)
+        if rule is None:
+            # Publishing (and NOP) is allowed in every state.
+            return True
+        state = self.state
+        if rule == _IN_FLIGHT:
+            if state == STATE_INIT:
+                return _wrongState(name)
+        elif rule == _READY:
+            if state == STATE_CLOSING:
+                # Go ignores readiness changes once CLS was sent.
+                return False
+            if state != STATE_SUBSCRIBED:
+                return _wrongState(name)
+        elif rule == _BEFORE_SUB:
+            if state != STATE_INIT:
+                return _wrongState(name)
+        elif rule == _SUB:
+            if state != STATE_INIT:
+                return _wrongState(name)
+            if self.heartbeatInterval <= 0:
+                return ProtocolError(E_INVALID, "cannot SUB with heartbeats disabled")
+        elif state != STATE_SUBSCRIBED:  # _CLS
+            return _wrongState(name)
+        return True
+
+    def applyIdentify(self, result: IdentifyResult) -> bool:
+        """
+        Take IDENTIFY's outcome.  Go applies every IDENTIFY to the client in
+        place (what C{/stats}, the read deadline and SUB's heartbeat check
+        see), but its message pump takes the heartbeat ticker, buffering,
+        sampling and message timeout from the first IDENTIFY only.
+
+        @return: whether this was the first IDENTIFY (the caller then
+            restarts the heartbeat ticker with L{heartbeatInterval}).
+        """
+        self.clientID = result.clientID or ""
+        self.hostname = result.hostname or ""
+        self.userAgent = result.userAgent
+        self.heartbeatInterval = result.heartbeatInterval / 1000.0
+        first = self.identity is None
+        self.identity = result
+        if first:
+            self.outputBufferSize = result.outputBufferSize
+            self.outputBufferTimeout = result.outputBufferTimeout / 1000.0
+            self.sampleRate = result.sampleRate
+            self.msgTimeout = result.msgTimeout / 1000.0
+        return first
+
+    def published(self, topic: str, count: int) -> None:
+        """
+        Count C{count} messages published to C{topic} (Go's
+        C{PublishedMessage}).
+        """
+        self.pubCounts[topic] = self.pubCounts.get(topic, 0) + count
+
+    def authorized(self) -> bool:
+        """
+        Whether the auth server granted anything (Go's
+        C{HasAuthorizations}).
+        """
+        return self.authorizations is not None and bool(self.authorizations.entries)
+
+
+def _wrongState(name: bytes) -> ProtocolError:
+    text = name.decode("utf-8", "surrogateescape")
+    return ProtocolError(E_INVALID, f"cannot {text} in current state")
