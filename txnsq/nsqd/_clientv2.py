@@ -30,6 +30,7 @@ __all__ = [
     "STATE_SUBSCRIBED",
     "ClientV2",
     "TLSConnection",
+    "formatRemoteAddress",
 ]
 
 # Connection states, numbered as Go numbers them (and /stats reports them).
@@ -154,9 +155,8 @@ class ClientV2:
         A client just connected from C{host:port} (Go's C{newClientV2}):
         named after its host until IDENTIFY, with nsqd's defaults.
         """
-        bracketed = f"[{host}]" if ":" in host else host
         return cls(
-            remoteAddress=f"{bracketed}:{port}",
+            remoteAddress=formatRemoteAddress(host, port),
             connectTime=now,
             clientID=host,
             hostname=host,
@@ -242,6 +242,14 @@ class ClientV2:
         C{HasAuthorizations}).
         """
         return self.authorizations is not None and bool(self.authorizations.entries)
+
+
+def formatRemoteAddress(host: str, port: int) -> str:
+    """
+    C{host:port} as Go shows a peer's address (IPv6 hosts in brackets).
+    """
+    bracketed = f"[{host}]" if ":" in host else host
+    return f"{bracketed}:{port}"
 
 
 def _wrongState(name: bytes) -> ProtocolError:

@@ -95,7 +95,7 @@ from txnsq.wire.identify import (
     negotiateIdentify,
 )
 
-__all__ = ["LOG_NAMESPACE", "HeldCommand", "NSQDProtocol", "V2Server"]
+__all__ = ["LOG_NAMESPACE", "HeldCommand", "NSQDProtocol", "V2Server", "hostPort"]
 
 #: The namespace of nsqd's TCP log events: the one they have always had, so
 #: that observers and filters keyed on it keep working.
@@ -126,7 +126,7 @@ class V2Server(FlushScheduler, TypingProtocol):
         """
 
 
-def _hostPort(address: IAddress) -> tuple[str, int]:
+def hostPort(address: IAddress) -> tuple[str, int]:
     """
     The host and port of an IP address; C{("", 0)} for any other kind (a
     unix socket).
@@ -191,7 +191,7 @@ class NSQDProtocol(Protocol):
         server = self.server
         config = server.config
         assert self.transport is not None
-        host, port = _hostPort(self.transport.getPeer())
+        host, port = hostPort(self.transport.getPeer())
         client = self.client = ClientV2.connected(config, host, port, self._connectTime)
         self._decoder = CommandDecoder(
             client.admitCommand,
@@ -430,7 +430,7 @@ class NSQDProtocol(Protocol):
         assert authClient is not None
         client = self.client
         assert self.transport is not None
-        host, _ = _hostPort(self.transport.getPeer())
+        host, _ = hostPort(self.transport.getPeer())
         commonName = peerCommonName(self.transport) if client.tls else ""
         querying = Deferred.fromCoroutine(
             authClient.query(client.authSecret, host, client.tls, commonName)

@@ -31,9 +31,15 @@ from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
 from txnsq._logging import Logger
-from txnsq.nsqd._clientv2 import STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED, ClientV2
+from txnsq.nsqd._clientv2 import (
+    STATE_CLOSING,
+    STATE_INIT,
+    STATE_SUBSCRIBED,
+    ClientV2,
+    formatRemoteAddress,
+)
 from txnsq.nsqd._output import ClientOutput
-from txnsq.nsqd._protocolv2 import LOG_NAMESPACE, NSQDProtocol
+from txnsq.nsqd._protocolv2 import LOG_NAMESPACE, NSQDProtocol, hostPort
 from txnsq.nsqd._tls import serverTLSOptions
 from txnsq.nsqd.auth import AuthClient
 from txnsq.nsqd.config import NSQDConfig
@@ -142,18 +148,16 @@ class MagicSniffer(Protocol):
 
     def _refuse(self) -> None:
         self._refused = True
-        peer = self.transport.getPeer() if self.transport else None
-        host, port = getattr(peer, "host", ""), getattr(peer, "port", 0)
+        assert self.transport is not None
         # Logged and answered as every fatal error is.
         error = ProtocolError(E_BAD_PROTOCOL)
         self._log.info(
             "client {peer} fatal error: {error}",
-            peer=ClientV2.connected(self.factory.config, host, port, 0).remoteAddress,
+            peer=formatRemoteAddress(*hostPort(self.transport.getPeer())),
             error=error.wireText(),
         )
-        if self.transport is not None:
-            self.transport.write(encodeError(error.wireText()))
-            self.transport.loseConnection()
+        self.transport.write(encodeError(error.wireText()))
+        self.transport.loseConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """
