@@ -34,9 +34,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.golden import listenSite
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.http import NSQDHTTPAPI, NSQDSite
+from txnsq.nsqd.http import NSQDSite
 from txnsq.nsqd.service import NSQDService
 from txnsq.nsqd.state import Message
+from txnsq.nsqd.tap import httpAPI
 
 _LUA = """
 wrk.method = "POST"
@@ -119,7 +120,7 @@ async def main(args: argparse.Namespace) -> None:
     service = NSQDService(config, reactor)
     service.startService()
     await service.whenTCPListening()
-    site = NSQDSite(NSQDHTTPAPI.forService(service).resource(), config)
+    site = NSQDSite(httpAPI(service).resource(), config)
     port, portNumber = listenSite(reactor, site)
     base = f"http://127.0.0.1:{portNumber}"
     drains = []

@@ -50,6 +50,7 @@ class FlagTests(SynchronousTestCase):
         ):
             self.assertIn(name, COMBINED_FLAGS)
         self.assertNotIn("nsqlookupd-config", COMBINED_FLAGS)
+        assert COMBINED_FLAGS.version is not None
         self.assertEqual(len(COMBINED_FLAGS.version.splitlines()), 2)
 
     def test_split(self) -> None:

@@ -6,13 +6,15 @@ their tap modules.
 from __future__ import annotations
 
 import ast
+import json
 import os
 from typing import Any
 
 from zope.interface.verify import verifyObject
 
 from twisted.application.service import IServiceMaker
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.plugin import IPlugin, getPlugins
 from twisted.python.filepath import FilePath
 from twisted.scripts.twistd import (  # type: ignore[attr-defined]  # not in __all__
@@ -22,6 +24,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq import combined
 from txnsq.nsqd import tap as nsqdTap
+from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.http import NSQDSite
 from txnsq.nsqd.service import NSQDService
 from txnsq.nsqlookupd import tap as lookupdTap
 from txnsq.nsqlookupd.service import NSQLookupdService
@@ -179,3 +183,56 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual(
             [port for port, _, _, _ in reactor.tcpServers], [4160, 4161, 4150, 4151]
         )
+
+
+class NSQDWiringTests(SynchronousTestCase):
+    """
+    L{nsqdTap.nsqdService} wires nsqd's HTTP API to its service, which know
+    nothing of each other.
+    """
+
+    def ask(self, site: Any, raw: bytes) -> bytes:
+        """
+        Send one raw request to C{site}; its response body.
+        """
+        channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5000))
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        channel.dataReceived(raw)
+        body: bytes = transport.value().partition(b"\r\n\r\n")[2]
+        return body
+
+    def test_apiOverService(self) -> None:
+        """
+        The service's HTTP listener serves an L{NSQDSite} whose API reports
+        the bound TCP port, publishes to the service's broker and hands new
+        lookupd addresses to the service's lookupd peers.
+        """
+        dataPath = self.mktemp()
+        os.makedirs(dataPath)
+        config = NSQDConfig(
+            tcp_address="127.0.0.1:0",
+            http_address="127.0.0.1:4151",
+            data_path=dataPath,
+        )
+        reactor = MemoryReactorClock()
+        service = nsqdTap.nsqdService(config, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        [(_, _, _, _), (_, site, _, _)] = reactor.tcpServers
+        self.assertIsInstance(site, NSQDSite)
+        request = b"%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+        info = json.loads(self.ask(site, request % (b"GET /info", 0, b"")))
+        self.assertEqual(info["tcp_port"], service.boundTCPPort)
+        self.assertIsNotNone(service.boundTCPPort)
+        self.assertEqual(
+            self.ask(site, request % (b"POST /pub?topic=t", 1, b"x")), b"OK"
+        )
+        self.assertEqual(service.broker.topics["t"].messageCount, 1)
+        addresses = b'["127.0.0.1:1"]'
+        self.ask(
+            site,
+            request
+            % (b"PUT /config/nsqlookupd_tcp_addresses", len(addresses), addresses),
+        )
+        self.assertEqual(list(service.lookupPeers.peers), ["127.0.0.1:1"])

@@ -168,8 +168,8 @@ class CombinedService(MultiService):
         super().__init__()  # type: ignore[no-untyped-call]
         self.nsqlookupd = nsqlookupd
         self.nsqd = nsqd
-        nsqlookupd.setServiceParent(self)  # type: ignore[no-untyped-call]
-        nsqd.setServiceParent(self)  # type: ignore[no-untyped-call]
+        nsqlookupd.setServiceParent(self)
+        nsqd.setServiceParent(self)
 
     def stopService(self) -> Deferred[None]:
         """
@@ -178,9 +178,9 @@ class CombinedService(MultiService):
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
-        Service.stopService(self)  # type: ignore[no-untyped-call]
+        Service.stopService(self)
         for child in (self.nsqd, self.nsqlookupd):
-            result: Any = child.stopService()  # type: ignore[no-untyped-call]
+            result: Any = child.stopService()
             if isinstance(result, Deferred):
                 await result
 

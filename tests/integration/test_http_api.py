@@ -23,8 +23,9 @@ from tests.golden import httpRequest, listenSite
 from tests.integration._daemon import ChildProcess, spawnChild
 from tests.integration._interop import PYNSQ_SCRIPT, ofKind, skipReason, subscribed
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.http import NSQDHTTPAPI, NSQDSite, httpResource
+from txnsq.nsqd.http import NSQDSite
 from txnsq.nsqd.service import NSQDService
+from txnsq.nsqd.tap import httpAPI, nsqdService
 
 CURL = shutil.which("curl")
 
@@ -83,7 +84,7 @@ async def startNSQD(test: TestCase) -> InProcessNSQD:
     service.startService()
     test.addCleanup(service.stopService)
     tcpPort = (await service.whenTCPListening()).getHost().port  # type: ignore[attr-defined]
-    site = NSQDSite(NSQDHTTPAPI.forService(service).resource(), config)
+    site = NSQDSite(httpAPI(service).resource(), config)
     port, httpPort = listenSite(reactor, site)
     test.addCleanup(port.stopListening)
     return InProcessNSQD(service, tcpPort, httpPort)
@@ -224,8 +225,8 @@ class CurlToPynsqTests(TestCase):
 
 class ServiceWiringTests(TestCase):
     """
-    L{httpResource} as the L{NSQDService}'s C{httpResourceFactory}: the
-    service's own HTTP listener serves the API.
+    L{nsqdService} wires the HTTP API to the service: the service's own
+    HTTP listener serves the API over the service's parts.
     """
 
     timeout = 30
@@ -244,7 +245,7 @@ class ServiceWiringTests(TestCase):
             broadcast_address="127.0.0.1",
             data_path=dataPath.path,
         )
-        service = NSQDService(config, reactor, httpResourceFactory=httpResource)
+        service = nsqdService(config, reactor)
         service.startService()
         self.addCleanup(service.stopService)
         tcpPort = (await service.whenTCPListening()).getHost().port  # type: ignore[attr-defined]

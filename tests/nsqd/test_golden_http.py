@@ -16,15 +16,15 @@ from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import deferLater
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
-from tests.golden import loadRecordings, runHTTPCase
+from tests.golden import listenSite, loadRecordings, runHTTPCase
 from txnsq.nsqd.http import NSQDHTTPAPI, NSQDSite
 from txnsq.nsqd.options import Options
 from txnsq.nsqd.service import NSQDService
+from txnsq.nsqd.tap import httpAPI
 
 #: The ports the recordings were made with.
 RECORDED_TCP_PORT = 27150
@@ -76,11 +76,10 @@ async def startNSQD(test: TestCase, flags: list[str]) -> RunningNSQD:
     service.startService()
     test.addCleanup(service.stopService)
     tcpPort = (await service.whenTCPListening()).getHost().port  # type: ignore[attr-defined]
-    api = NSQDHTTPAPI.forService(service)
+    api = httpAPI(service)
     site = NSQDSite(api.resource(), service.config)
-    port: IListeningPort = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
+    port, httpPort = listenSite(reactor, site)
     test.addCleanup(port.stopListening)
-    httpPort = port.getHost().port  # type: ignore[attr-defined]
     service.config.tcp_address = f"127.0.0.1:{tcpPort}"
     service.config.http_address = f"127.0.0.1:{httpPort}"
     return RunningNSQD(service, api, tcpPort, httpPort)

@@ -19,17 +19,20 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
+from txnsq._go.flags import Flag, FlagTable, FlagType
 from txnsq._http import HTTPError
 from txnsq.nsqd._clientv2 import ClientV2
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.http import (
     NSQDHTTPAPI,
     NSQDSite,
+    configOptions,
     parseBinaryMPUB,
     parseTextMPUB,
 )
+from txnsq.nsqd.options import NSQD_FLAGS
 from txnsq.nsqd.state import Broker, Message
-from txnsq.nsqd.stats import Health, _rfc3339
+from txnsq.nsqd.stats import GCPauseRecorder, Health, _rfc3339
 
 V1_JSON = {
     "Content-Type": ["application/json; charset=utf-8"],
@@ -43,6 +46,60 @@ V1_TEXT = {
 PLAIN = {"Content-Type": ["text/plain; charset=utf-8"]}
 
 START = 1_700_000_000.0
+
+#: The config-file names of Go nsqd 1.3.0's C{Options} fields that have a
+#: flag: what its C{GET /config/:opt} answers.
+GO_1_3_0_OPTIONS = (
+    "id",
+    "log_level",
+    "log_prefix",
+    "tcp_address",
+    "http_address",
+    "https_address",
+    "broadcast_address",
+    "broadcast_tcp_port",
+    "broadcast_http_port",
+    "nsqlookupd_tcp_addresses",
+    "auth_http_addresses",
+    "http_client_connect_timeout",
+    "http_client_request_timeout",
+    "data_path",
+    "mem_queue_size",
+    "max_bytes_per_file",
+    "sync_every",
+    "sync_timeout",
+    "queue_scan_selection_count",
+    "queue_scan_worker_pool_max",
+    "msg_timeout",
+    "max_msg_timeout",
+    "max_msg_size",
+    "max_body_size",
+    "max_req_timeout",
+    "max_heartbeat_interval",
+    "max_rdy_count",
+    "max_output_buffer_size",
+    "max_output_buffer_timeout",
+    "min_output_buffer_timeout",
+    "output_buffer_timeout",
+    "max_channel_consumers",
+    "statsd_address",
+    "statsd_prefix",
+    "statsd_interval",
+    "statsd_mem_stats",
+    "statsd_udp_packet_size",
+    "statsd_exclude_ephemeral",
+    "e2e_processing_latency_window_time",
+    "e2e_processing_latency_percentiles",
+    "tls_cert",
+    "tls_key",
+    "tls_client_auth_policy",
+    "tls_root_ca_file",
+    "tls_required",
+    "tls_min_version",
+    "deflate",
+    "max_deflate_level",
+    "snappy",
+)
 
 
 class FakeClient:
@@ -130,6 +187,8 @@ class APITestCase(SynchronousTestCase):
         self.lookupdChanges: list[list[str]] = []
         self.logLevels: list[str] = []
         self.health = Health()
+        self.gcPauses = GCPauseRecorder()
+        self.httpsPort: int | None = None
         self.makeAPI()
 
     def makeAPI(self) -> None:
@@ -142,11 +201,25 @@ class APITestCase(SynchronousTestCase):
             self.clients,
             self.clock,
             health=self.health,
-            tcpPort=4150,
+            gcPauses=self.gcPauses,
+            tcpPort=lambda: 4150,
+            httpsPort=lambda: self.httpsPort,
             onLookupdAddresses=self.lookupdChanges.append,
             onLogLevel=self.logLevels.append,
         )
-        self.stub = StubTreq(self.api.resource())
+        # StubTreq adds treq's functions to itself at run time.
+        self.stub: Any = StubTreq(self.api.resource())
+
+    def observeLog(self) -> EventLoggingObserver:
+        """
+        The log events from now until the test ends.
+        """
+        # What EventLoggingObserver.createWithCleanup does; it is annotated
+        # for trial's TestCase only, and this is a SynchronousTestCase.
+        events = EventLoggingObserver()
+        globalLogPublisher.addObserver(events)
+        self.addCleanup(globalLogPublisher.removeObserver, events)
+        return events
 
     def request(
         self, method: str, path: str, body: bytes = b""
@@ -292,6 +365,11 @@ class PingInfoTests(APITestCase):
                 self.request(method, path, b"x"),
                 (403, V1_JSON, b'{"message": "TLS_REQUIRED", "https_port": 4152}'),
             )
+        self.httpsPort = 4443
+        self.assertEqual(
+            self.request("GET", "/ping")[2],
+            b'{"message": "TLS_REQUIRED", "https_port": 4443}',
+        )
         self.config.tls_required = 1
         self.makeAPI()
         self.assertEqual(self.request("GET", "/ping"), (200, PLAIN, b"OK"))
@@ -417,7 +495,7 @@ class PubTests(APITestCase):
         def failing(*args: object) -> None:
             raise OSError("no space left on device")
 
-        self.broker.publish = failing  # type: ignore[method-assign]
+        self.patch(self.broker, "publish", failing)
         self.assertError("POST", "/pub?topic=t", 503, "EXITING", b"x")
         self.assertEqual(self.health.text(), "NOK - no space left on device")
         self.assertEqual(len(self.flushLoggedErrors()), 0)
@@ -427,7 +505,7 @@ class PubTests(APITestCase):
         Like Go, C{/pub} and C{/mpub} log nothing per request, while other
         endpoints log C{<status> <method> <uri> (<peer>) <elapsed>}.
         """
-        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        events = self.observeLog()
         self.assertOK("POST", "/pub?topic=t", b"x")
         self.assertOK("POST", "/mpub?topic=t", b"x")
         self.assertEqual(len(events), 0)
@@ -491,7 +569,7 @@ class MPubTests(APITestCase):
         body = struct.pack(">iI2sI1s", 2, 2, b"ab", 1, b"c")
         self.assertOK("POST", "/mpub?topic=t&binary=true", body)
         self.assertOK("POST", "/mpub?topic=t&binary=1", body + b"trailing")
-        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        events = self.observeLog()
         self.assertOK("POST", "/mpub?topic=t&binary=yes", body)
         self.assertEqual(
             formatEvent(events[0]), "deprecated value 'yes' used for /mpub binary param"
@@ -781,6 +859,14 @@ class StatsTests(APITestCase):
         )
         self.assertTrue(all(isinstance(v, int) for v in stats["memory"].values()))
 
+    def test_gcPauses(self) -> None:
+        """
+        C{memory} reports the pauses of the recorder the API is given.
+        """
+        self.gcPauses.pauses.extend([1_000_000, 3_000_000])
+        memory = self.json("GET", "/stats?format=json")["memory"]
+        self.assertEqual(memory["gc_pause_usec_100"], 3000)
+
     def test_jsonFull(self) -> None:
         """
         Topics and channels sorted by name with Go's fields, clients under
@@ -1026,11 +1112,40 @@ class ConfigTests(APITestCase):
 
     def test_getInvalid(self) -> None:
         """
-        Flag names that differ from the config name, options without a flag
-        and unknown names are 400 C{INVALID_OPTION}.
+        Flag names that differ from the config name, options without a flag,
+        options Go 1.3.0 does not have and unknown names are 400
+        C{INVALID_OPTION}.
         """
-        for option in ("node_id", "queue_scan_interval", "client_timeout", "nope"):
+        for option in (
+            "node_id",
+            "queue_scan_interval",
+            "client_timeout",
+            "auth_http_request_method",
+            "topology_zone",
+            "nope",
+        ):
             self.assertError("GET", f"/config/{option}", 400, "INVALID_OPTION")
+
+    def test_optionsFromFlagTable(self) -> None:
+        """
+        The options C{GET /config/:opt} knows come from nsqd's flag table:
+        the config-file names of Go 1.3.0's C{Options} fields.
+        """
+        self.assertEqual(
+            sorted(configOptions(NSQD_FLAGS)),
+            sorted(GO_1_3_0_OPTIONS),
+        )
+        for option in GO_1_3_0_OPTIONS:
+            self.assertEqual(self.request("GET", f"/config/{option}")[0], 200, option)
+
+    def test_unknownFlagType(self) -> None:
+        """
+        A flag type without a known JSON encoding is refused, rather than
+        answered in some guessed form.
+        """
+        odd = FlagType("odd", lambda current, text: text, str, str, "")
+        table = FlagTable("x", [Flag("odd-one", odd, "", "odd_one", default="")])
+        self.assertRaises(ValueError, configOptions, table)
 
     def test_putLookupdAddresses(self) -> None:
         """
@@ -1141,7 +1256,7 @@ class _BodyRecorder(Resource):
     isLeaf = True
 
     def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        super().__init__()
         self.seen: list[tuple[bytes, bool, dict[bytes, list[bytes]]]] = []
 
     def render(self, request: IRequest) -> bytes:
@@ -1172,7 +1287,8 @@ class SiteTests(SynchronousTestCase):
         channel.makeConnection(transport)
         for start in range(0, len(raw), chunk):
             channel.dataReceived(raw[start : start + chunk])
-        return transport.value()
+        written: bytes = transport.value()
+        return written
 
     def test_boundedBody(self) -> None:
         """

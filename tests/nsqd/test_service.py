@@ -16,16 +16,21 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
 from twisted.logger import formatEvent, globalLogPublisher
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from txnsq._endpoints import ListenError
+from tests._certs import writeCertificates
+from txnsq._endpoints import ListenError, ipPort
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.options import versionString
 from txnsq.nsqd.protocol import NSQDFactory
 from txnsq.nsqd.service import NSQDService
+from txnsq.nsqd.state import Message
 from txnsq.nsqd.state.metadata import DeferredTimes
+from txnsq.nsqd.state.quantile import mergedResult
+from txnsq.nsqd.stats import GCPauseRecorder
 
 
 def _config(**changes: Any) -> NSQDConfig:
@@ -92,6 +97,50 @@ class _Endpoint:
         return succeed(self.port)
 
 
+class _Consumer:
+    """
+    An always-ready consumer that keeps what it is sent.
+    """
+
+    msgTimeout = 60.0
+    sampleRate = 0
+
+    def __init__(self) -> None:
+        self.received: list[Message] = []
+
+    def capacity(self) -> int:
+        """
+        Room for anything.
+        """
+        return 100
+
+    def sendMessages(self, messages: list[Message]) -> None:
+        """
+        Keep the messages.
+        """
+        self.received.extend(messages)
+
+    def messagesFinished(self, messages: list[Message]) -> None:
+        """
+        Nothing to count.
+        """
+
+    def messageDone(self, message: Message, outcome: int) -> None:
+        """
+        Nothing to count.
+        """
+
+    def inFlightReset(self) -> None:
+        """
+        Nothing to reset.
+        """
+
+    def channelClosed(self) -> None:
+        """
+        Nothing to close.
+        """
+
+
 class _ListenFailingReactor(MemoryReactorClock):
     """
     A reactor whose ports are all in use.
@@ -116,7 +165,11 @@ class NSQDServiceTests(SynchronousTestCase):
         A memory reactor and a log of events.
         """
         self.reactor = MemoryReactorClock()
-        self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        # What EventLoggingObserver.createWithCleanup does; it is annotated
+        # for trial's TestCase only, and this is a SynchronousTestCase.
+        self.events = EventLoggingObserver()
+        globalLogPublisher.addObserver(self.events)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events)
 
     def _messages(self) -> list[str]:
         return [formatEvent(event) for event in self.events]
@@ -137,16 +190,15 @@ class NSQDServiceTests(SynchronousTestCase):
         self.assertIsInstance(factory, NSQDFactory)
         self.assertIdentical(factory, service.factory)
         self.assertIdentical(service.factory.broker, service.broker)
-        self.assertEqual(self.successResultOf(waiting).getHost().port, 4150)
+        self.assertEqual(ipPort(self.successResultOf(waiting).getHost()), 4150)
 
     def test_broadcastPorts(self) -> None:
         """
         Broadcast ports left at 0 become the bound ports, as in Go; set ones
         are kept.
         """
-        service = NSQDService(
-            _config(), self.reactor, httpResourceFactory=lambda s: Resource()
-        )
+        service = NSQDService(_config(), self.reactor)
+        service.serveHTTP(lambda secure: Site(Resource()))
         service.startService()
         self.assertEqual(
             (service.config.broadcast_tcp_port, service.config.broadcast_http_port),
@@ -275,9 +327,9 @@ class NSQDServiceTests(SynchronousTestCase):
             service.privilegedStartService()
         self.assertIn("listen (127.0.0.1:4150) failed - ", str(raised.exception))
 
-    def test_noHTTPWithoutResource(self) -> None:
+    def test_noHTTPUntilServed(self) -> None:
         """
-        Without an HTTP resource factory nothing listens on
+        Until L{NSQDService.serveHTTP} is called nothing listens on
         C{--http-address} and L{NSQDService.whenHTTPListening} fails.
         """
         service = NSQDService(_config(), self.reactor)
@@ -286,38 +338,116 @@ class NSQDServiceTests(SynchronousTestCase):
         self.assertEqual(len(self.reactor.tcpServers), 1)
         self.failureResultOf(service.whenHTTPListening(), RuntimeError)
 
-    def test_httpHook(self) -> None:
+    def test_serveHTTP(self) -> None:
         """
-        With an HTTP resource factory, a L{Site} serving its resource listens
-        on C{--http-address}; the factory is given the service.
+        L{NSQDService.serveHTTP} listens on C{--http-address} with the site
+        it is given for plain HTTP; without a certificate there is no HTTPS.
         """
-        root = Resource()
-        given: list[NSQDService] = []
+        site = Site(Resource())
+        asked: list[bool] = []
 
-        def makeResource(service: NSQDService) -> Resource:
-            given.append(service)
-            return root
+        def makeSite(secure: bool) -> Site:
+            asked.append(secure)
+            return site
 
-        service = NSQDService(_config(), self.reactor, httpResourceFactory=makeResource)
+        service = NSQDService(_config(), self.reactor)
+        service.serveHTTP(makeSite)
         service.startService()
-        self.assertEqual(given, [service])
-        port, site, _, interface = self.reactor.tcpServers[1]
+        self.assertEqual(asked, [False])
+        port, served, _, interface = self.reactor.tcpServers[1]
         self.assertEqual((port, interface), (4151, "127.0.0.1"))
-        self.assertIsInstance(site, Site)
-        self.assertIdentical(site.resource, root)
-        self.assertEqual(
-            self.successResultOf(service.whenHTTPListening()).getHost().port, 4151
-        )
+        self.assertIdentical(served, site)
+        self.assertIsNone(service.httpsService)
+        listening = self.successResultOf(service.whenHTTPListening())
+        self.assertEqual(ipPort(listening.getHost()), 4151)
         self.assertIn("HTTP: listening on 0.0.0.0:4151", self._messages())
         self.successResultOf(service.stopService())
 
+    def test_serveHTTPS(self) -> None:
+        """
+        With a certificate, key and C{--https-address}, the site made for
+        C{secure=True} listens there behind TLS, and its bound port is
+        noted.
+        """
+        files = writeCertificates(self.mktemp())
+        service = NSQDService(
+            _config(
+                https_address="127.0.0.1:4152",
+                tls_cert=files.serverCert,
+                tls_key=files.serverKey,
+            ),
+            self.reactor,
+        )
+        sites = {secure: Site(Resource()) for secure in (False, True)}
+        service.serveHTTP(sites.__getitem__)
+        self.assertIsNone(service.boundHTTPSPort)
+        service.startService()
+        port, factory, _, _ = self.reactor.tcpServers[2]
+        self.assertEqual(port, 4152)
+        assert isinstance(factory, TLSMemoryBIOFactory)
+        self.assertIdentical(factory.wrappedFactory, sites[True])
+        self.assertEqual(service.boundHTTPSPort, 4152)
+        self.successResultOf(service.stopService())
+
+    def test_serveHTTPOnce(self) -> None:
+        """
+        Serving HTTP twice is a mistake.
+        """
+        service = NSQDService(_config(), self.reactor)
+        service.serveHTTP(lambda secure: Site(Resource()))
+        self.assertRaises(
+            RuntimeError, service.serveHTTP, lambda secure: Site(Resource())
+        )
+
     def test_httpDisabled(self) -> None:
         """
-        An empty C{--http-address} disables HTTP even with a resource.
+        An empty C{--http-address} disables HTTP even when served.
+        """
+        service = NSQDService(_config(http_address=""), self.reactor)
+        service.serveHTTP(lambda secure: Site(Resource()))
+        self.assertIsNone(service.httpService)
+
+    def test_boundTCPPort(self) -> None:
+        """
+        L{NSQDService.boundTCPPort} is the port TCP listens on, once it
+        does.
+        """
+        service = NSQDService(_config(), self.reactor)
+        self.assertIsNone(service.boundTCPPort)
+        service.startService()
+        self.assertEqual(service.boundTCPPort, 4150)
+        self.successResultOf(service.stopService())
+
+    def test_e2eLatencyWithoutHTTP(self) -> None:
+        """
+        An nsqd without an HTTP listener still tracks e2e processing
+        latency: with percentiles configured, its channels get a window
+        that a C{FIN} adds to.
         """
         service = NSQDService(
-            _config(http_address=""),
+            _config(http_address="", e2e_processing_latency_percentiles=[0.99]),
             self.reactor,
-            httpResourceFactory=lambda s: Resource(),
         )
+        service.startService()
         self.assertIsNone(service.httpService)
+        now = self.reactor.seconds()
+        channel = service.broker.getChannel("t", "c", now)
+        window = channel.e2eLatency
+        assert window is not None
+        self.assertEqual(window.percentiles, [0.99])
+        consumer = _Consumer()
+        channel.addConsumer(consumer)
+        service.broker.publish("t", [b"body"], now)
+        channel.pump(now)
+        [message] = consumer.received
+        channel.finish(consumer, message.id, now + 1.0)
+        self.assertEqual(mergedResult([window], [0.99], now + 1.0)[0], 1)
+        self.successResultOf(service.stopService())
+
+    def test_gcPauses(self) -> None:
+        """
+        The service holds the process's garbage collection pause recorder,
+        for C{/stats}.
+        """
+        service = NSQDService(_config(), self.reactor)
+        self.assertIs(service.gcPauses, GCPauseRecorder.install())

@@ -18,7 +18,6 @@ from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import Broker
 from txnsq.nsqd.state.quantile import LatencyWindow, mergedResult
 from txnsq.nsqd.stats import (
-    E2ELatencyTracker,
     GCPauseRecorder,
     Health,
     Stats,
@@ -136,23 +135,23 @@ class LatencyWindowTests(SynchronousTestCase):
         )
 
 
-class TrackerTests(SynchronousTestCase):
+class LatencyTests(SynchronousTestCase):
     """
-    L{E2ELatencyTracker} and the latency in C{/stats}.
+    The e2e processing latency in C{/stats}.
     """
 
-    def test_attaches(self) -> None:
+    def test_reported(self) -> None:
         """
-        With percentiles configured, existing and new channels get a
-        window; topics report the merge and channels their own.
+        With percentiles configured, topics report the merge of their
+        channels' windows and channels their own.
         """
         config = NSQDConfig(e2e_processing_latency_percentiles=[1.0, 0.5])
         broker = Broker(config)
         old = broker.getChannel("t", "old", NOW)
-        E2ELatencyTracker(broker, config, lambda: NOW)
         new = broker.getChannel("t", "new", NOW)
         for channel, millis in ((old, [10]), (new, [20, 30])):
-            insertLatencies(channel.e2eLatency, millis, NOW)  # type: ignore[attr-defined]
+            assert channel.e2eLatency is not None
+            insertLatencies(channel.e2eLatency, millis, NOW)
         broker.getTopic("bare")
         stats = gatherStats(broker, [], now=NOW)
         assert stats.topics is not None
@@ -180,13 +179,16 @@ class TrackerTests(SynchronousTestCase):
 
     def test_notConfigured(self) -> None:
         """
-        Without percentiles no channel gets a window.
+        Without percentiles topics and channels report no latency.
         """
-        config = NSQDConfig()
-        broker = Broker(config)
-        E2ELatencyTracker(broker, config, lambda: NOW)
-        channel = broker.getChannel("t", "c", NOW)
-        self.assertIsNone(channel.e2eLatency)
+        broker = Broker(NSQDConfig())
+        broker.getChannel("t", "c", NOW)
+        stats = gatherStats(broker, [], now=NOW)
+        assert stats.topics is not None
+        [topic] = stats.topics
+        noLatency = {"count": 0, "percentiles": None}
+        self.assertEqual(topic["e2e_processing_latency"], noLatency)
+        self.assertEqual(topic["channels"][0]["e2e_processing_latency"], noLatency)
 
     def test_nanosecondsToHuman(self) -> None:
         """

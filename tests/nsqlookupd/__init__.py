@@ -1,4 +1,3 @@
 """
-Tests for L{txnsq.nsqlookupd}, L{txnsq.wire.lookup} and the shared HTTP
-helpers in L{txnsq._http}.
+Tests for L{txnsq.nsqlookupd} and L{txnsq.wire.lookup}.
 """

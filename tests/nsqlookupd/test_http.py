@@ -38,7 +38,8 @@ class LookupdHTTPTests(SynchronousTestCase):
         self.clock.advance(1000)
         self.registry = RegistrationDB()
         self.api = LookupdHTTPAPI(self.registry, self.clock)
-        self.stub = StubTreq(self.api.resource())
+        # StubTreq adds treq's functions to itself at run time.
+        self.stub: Any = StubTreq(self.api.resource())
 
     def request(
         self, method: str, path: str

@@ -32,6 +32,7 @@ from txnsq._go.values import formatFloat, goQuote, parseBool
 from txnsq.nsqd.config import NSQDConfig
 
 __all__ = [
+    "AFTER_1_3_0_FIELDS",
     "NSQD_FLAGS",
     "PENDING_CONFIG_FIELDS",
     "TLS_NOT_REQUIRED",
@@ -491,6 +492,13 @@ PENDING_CONFIG_FIELDS = frozenset(
 Flags that L{NSQDConfig} may not have fields for yet (they are on Go master
 after 1.3.0, see the reference's section 4.1): they parse and are then
 dropped until the config holds them.
+"""
+
+AFTER_1_3_0_FIELDS = PENDING_CONFIG_FIELDS | {"auth_http_request_method"}
+"""
+The config attributes of flags from Go master after 1.3.0: Go 1.3.0's
+C{Options} has no field for them, so its C{GET /config/:opt} does not know
+them.
 """
 
 

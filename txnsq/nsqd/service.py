@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.nsqd.test_service -*-
 """
 nsqd as a Twisted service: the broker, its TCP listener, the queue-scan
-timer, and Go's ordered graceful shutdown.
+timer, the HTTP and HTTPS listeners for a site it is given, and Go's
+ordered graceful shutdown.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 from twisted.application.internet import TimerService
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, fail, gatherResults
-from twisted.internet.interfaces import IListeningPort, IReactorTime
-from twisted.web.resource import IResource
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorTime
+from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from txnsq._endpoints import ListeningService, ipPort, listeningService
 from txnsq._logging import Logger, setLogLevel
@@ -23,17 +24,18 @@ from txnsq.nsqd.options import versionString
 from txnsq.nsqd.persistence import Persistence, threadRunner
 from txnsq.nsqd.protocol import NSQDFactory
 from txnsq.nsqd.state import Broker
+from txnsq.nsqd.stats import GCPauseRecorder
 
-__all__ = ["HTTPResourceFactory", "NSQDService"]
+__all__ = ["HTTPSiteFactory", "NSQDService"]
 
 _LOG_NAMESPACE = "txnsq.nsqd"
 
 
-HTTPResourceFactory = Callable[..., IResource]
+HTTPSiteFactory = Callable[[bool], IProtocolFactory]
 """
-Makes the HTTP API's root resource for a service (which gives access to the
-broker, the config and the bound TCP port); called with C{secure=True} for
-the HTTPS listener.
+Makes the site serving the HTTP API: called with C{False} for the HTTP
+listener and C{True} for the HTTPS one (whose site the service wraps in
+TLS).
 """
 
 
@@ -41,7 +43,8 @@ class NSQDService(MultiService):
     """
     One nsqd: a L{Broker}, an L{NSQDFactory} listening on C{--tcp-address},
     a timer calling L{Broker.queueScan} every C{queue_scan_interval}, and
-    optionally the HTTP API on C{--http-address}.
+    once L{serveHTTP} is called, the HTTP API on C{--http-address} (and
+    C{--https-address}).
 
     Stopping follows Go's C{NSQD.Exit}: stop accepting TCP connections,
     close every client connection, stop the HTTP listener, stop the scan
@@ -54,38 +57,43 @@ class NSQDService(MultiService):
     @ivar config: the options; C{broadcast_tcp_port} and
         C{broadcast_http_port} left at 0 are set to the bound ports once
         listening, as Go does.
-    @ivar broker: the broker.
+    @ivar clock: the reactor's time.
+    @ivar broker: the broker (which tracks e2e processing latency, HTTP
+        listener or not).
+    @ivar health: nsqd's health, as C{/ping} and C{/stats} report it.
+    @ivar gcPauses: the process's garbage collection pauses, for
+        C{/stats}.
     @ivar factory: the TCP protocol factory.
+    @ivar lookupPeers: the nsqlookupd connections.
     @ivar tcpService: the TCP listener.
     @ivar httpService: the HTTP listener, or L{None} when there is no HTTP
-        API (C{--http-address=""} or no C{httpResourceFactory}).
+        API (C{--http-address=""} or L{serveHTTP} not called).
+    @ivar httpsService: the HTTPS listener, or L{None}.
+    @ivar boundTCPPort: the port TCP listens on, once bound (L{None} until
+        then, or on a unix socket).
+    @ivar boundHTTPSPort: the port HTTPS listens on, once bound.
     @ivar scanService: the queue-scan timer.
     """
 
     _log = Logger(namespace=_LOG_NAMESPACE)
 
-    def __init__(
-        self,
-        config: NSQDConfig,
-        reactor: IReactorTime,
-        *,
-        httpResourceFactory: HTTPResourceFactory | None = None,
-    ) -> None:
+    def __init__(self, config: NSQDConfig, reactor: IReactorTime) -> None:
         """
         @param reactor: the reactor to listen with and the clock for the
             scan timer; it must also provide C{IReactorTCP} (and
             C{IReactorUNIX} for unix socket addresses).
-        @param httpResourceFactory: makes the HTTP API resource; without it
-            nothing listens on C{--http-address}.
         """
         super().__init__()  # type: ignore[no-untyped-call]
         self.config = config
         self._reactor = reactor
+        self.clock = reactor
         setLogLevel(_LOG_NAMESPACE, config.log_level)
         self.persistence = Persistence(config, threadRunner(reactor))
-        #: nsqd's health, as /ping and /stats report it.
         self.health = self.persistence.health
         self.broker = Broker(config, self.persistence.backend)
+        # Go reads its runtime's GC figures; Python's pauses are only known
+        # to a gc callback, installed once per process.
+        self.gcPauses = GCPauseRecorder.install()
         self._dataOpened = False
         self.factory = NSQDFactory(self.broker, config, reactor)
         # Go logs no "Starting factory" lines; twistd's own would be noise.
@@ -98,52 +106,17 @@ class NSQDService(MultiService):
         self.tcpService.setServiceParent(self)  # type: ignore[no-untyped-call]
 
         self.httpService: ListeningService | None = None
-        if httpResourceFactory is not None and config.http_address:
-            from txnsq.nsqd.http import NSQDSite
-
-            site = NSQDSite(httpResourceFactory(self), config, reactor)
-            self.httpService = listeningService(
-                reactor, config.http_address, site, "HTTP", _LOG_NAMESPACE
-            )
-            self.httpService.setServiceParent(self)  # type: ignore[no-untyped-call]
-
-        # HTTPS, as Go: only with a certificate and key and an address.
         self.httpsService: ListeningService | None = None
-        #: The port HTTPS listens on, once bound.
+        self.boundTCPPort: int | None = None
         self.boundHTTPSPort: int | None = None
-        if (
-            httpResourceFactory is not None
-            and config.https_address
-            and self.factory.tlsOptions is not None
-        ):
-            from twisted.protocols.tls import TLSMemoryBIOFactory
-
-            from txnsq.nsqd.http import NSQDSite
-
-            secureSite = NSQDSite(
-                httpResourceFactory(self, secure=True), config, reactor
-            )
-            self.httpsService = listeningService(
-                reactor,
-                config.https_address,
-                TLSMemoryBIOFactory(self.factory.tlsOptions, False, secureSite),
-                "HTTPS",
-                _LOG_NAMESPACE,
-            )
-            self.httpsService.setServiceParent(self)  # type: ignore[no-untyped-call]
-            self.httpsService.whenListening().addCallbacks(
-                self._httpsListening, _ignore
-            )
 
         # Go registers the ports it really listens on when the broadcast
         # ports are left at 0 (port 0 listeners included).
         self.tcpService.whenListening().addCallbacks(self._tcpListening, _ignore)
-        if self.httpService is not None:
-            self.httpService.whenListening().addCallbacks(self._httpListening, _ignore)
 
-        self.scanService = TimerService(config.queue_scan_interval, self._queueScan)  # type: ignore[no-untyped-call]
+        self.scanService = TimerService(config.queue_scan_interval, self._queueScan)
         self.scanService.clock = reactor
-        self.scanService.setServiceParent(self)  # type: ignore[no-untyped-call]
+        self.scanService.setServiceParent(self)
 
         # Registration with nsqlookupd waits for the listeners, so the
         # broadcast ports it reports are the bound ones.
@@ -152,8 +125,39 @@ class NSQDService(MultiService):
         )
         self.lookupPeers.setServiceParent(self)  # type: ignore[no-untyped-call]
 
+    def serveHTTP(self, site: HTTPSiteFactory) -> None:
+        """
+        Serve the HTTP API: C{site(False)} on C{--http-address} unless it is
+        empty, and, as Go does, C{site(True)} over TLS on
+        C{--https-address} when a certificate and key are configured.  Call
+        it once, before starting.
+        """
+        config = self.config
+        if self.httpService is not None or self.httpsService is not None:
+            raise RuntimeError("nsqd already serves HTTP")
+        if config.http_address:
+            self.httpService = listeningService(
+                self._reactor, config.http_address, site(False), "HTTP", _LOG_NAMESPACE
+            )
+            self.httpService.setServiceParent(self)  # type: ignore[no-untyped-call]
+            self.httpService.whenListening().addCallbacks(self._httpListening, _ignore)
+        tlsOptions = self.factory.tlsOptions
+        if config.https_address and tlsOptions is not None:
+            self.httpsService = listeningService(
+                self._reactor,
+                config.https_address,
+                TLSMemoryBIOFactory(tlsOptions, False, site(True)),
+                "HTTPS",
+                _LOG_NAMESPACE,
+            )
+            self.httpsService.setServiceParent(self)  # type: ignore[no-untyped-call]
+            self.httpsService.whenListening().addCallbacks(
+                self._httpsListening, _ignore
+            )
+
     def _tcpListening(self, port: IListeningPort) -> None:
         bound = ipPort(port.getHost())
+        self.boundTCPPort = bound
         if self.config.broadcast_tcp_port == 0 and bound is not None:
             self.config.broadcast_tcp_port = bound
 
@@ -253,7 +257,7 @@ class NSQDService(MultiService):
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
-        Service.stopService(self)  # type: ignore[no-untyped-call]
+        Service.stopService(self)
         known: list[IService] = [self.tcpService, self.scanService]
         try:
             await _stopped(self.tcpService)
@@ -282,6 +286,6 @@ async def _stopped(service: IService) -> None:
     """
     Stop C{service} and wait for it.
     """
-    result: Any = service.stopService()  # type: ignore[no-untyped-call]
+    result: Any = service.stopService()
     if isinstance(result, Deferred):
         await result

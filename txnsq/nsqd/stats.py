@@ -34,7 +34,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -43,14 +43,12 @@ import attrs
 from txnsq import NSQ_VERSION
 from txnsq._go.values import formatDurationNanoseconds
 from txnsq.nsqd._clientv2 import ClientV2, TLSConnection
-from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import Broker, Channel, Topic
 from txnsq.nsqd.state.quantile import LatencyWindow, mergedResult
 
 __all__ = [
     "STATS_TEXT_VERSION",
     "ClientCounters",
-    "E2ELatencyTracker",
     "GCPauseRecorder",
     "Health",
     "Stats",
@@ -135,56 +133,6 @@ def latencyJSON(windows: Sequence[LatencyWindow], now: float) -> JSONObject:
         "count": count,
         "percentiles": [{"quantile": q, "value": value} for q, value in values],
     }
-
-
-class E2ELatencyTracker:
-    """
-    Gives every channel a L{LatencyWindow} (as its C{e2eLatency}
-    attribute) when C{--e2e-processing-latency-percentile} is set, as Go
-    gives each channel a stream.  It attaches to existing channels now and
-    to new ones as the broker announces them.
-
-    Samples are added on C{FIN} by whoever handles it:
-    C{channel.e2eLatency.insert(message.timestamp, now)}.
-    """
-
-    def __init__(
-        self, broker: Broker, config: NSQDConfig, clock: Callable[[], float]
-    ) -> None:
-        """
-        @param clock: the current time in seconds (the reactor's
-            C{seconds}).
-        """
-        self.broker = broker
-        self.config = config
-        self._clock = clock
-        for topic in broker.topics.values():
-            for channel in topic.channels.values():
-                self._attach(channel)
-        broker.observers.append(self)
-
-    def _attach(self, channel: Channel) -> None:
-        config = self.config
-        if not config.e2e_processing_latency_percentiles:
-            return
-        if _channelWindow(channel) is None:
-            window = LatencyWindow(
-                config.e2e_processing_latency_window_time,
-                config.e2e_processing_latency_percentiles,
-                self._clock(),
-            )
-            channel.e2eLatency = window
-
-    def topologyChanged(self, event: str, topic: str, channel: str | None) -> None:
-        """
-        Attach a window to a channel just created.
-        """
-        if event != "channel_created" or channel is None:
-            return
-        held = self.broker.topics.get(topic)
-        created = held.channels.get(channel) if held is not None else None
-        if created is not None:
-            self._attach(created)
 
 
 # Clients.

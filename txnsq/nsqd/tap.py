@@ -1,6 +1,8 @@
 # -*- test-case-name: tests.test_plugins -*-
 """
-The C{twistd nsqd} plugin's options and service.
+The C{twistd nsqd} plugin's options and service, and the one place nsqd's
+parts are wired together: the service and its HTTP API, which know nothing
+of each other.
 """
 
 from __future__ import annotations
@@ -11,22 +13,45 @@ from twisted.application.service import IService
 
 from txnsq._go.exit import exitZeroAfterGracefulStop
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.http import httpResource
+from txnsq.nsqd.http import NSQDHTTPAPI, NSQDSite
 from txnsq.nsqd.options import Options
 from txnsq.nsqd.service import NSQDService
 
-__all__ = ["Options", "makeService", "nsqdService"]
+__all__ = ["Options", "httpAPI", "makeService", "nsqdService"]
+
+
+def httpAPI(service: NSQDService) -> NSQDHTTPAPI:
+    """
+    The HTTP API of an nsqd service: its broker, config, health, GC pauses
+    and TCP connections, its bound TCP and HTTPS ports, and its lookupd
+    peers and log level for C{PUT /config/:opt}.
+    """
+    return NSQDHTTPAPI(
+        service.broker,
+        service.config,
+        service.factory.connections,
+        service.clock,
+        health=service.health,
+        gcPauses=service.gcPauses,
+        tcpPort=lambda: service.boundTCPPort,
+        httpsPort=lambda: service.boundHTTPSPort,
+        onLookupdAddresses=service.lookupPeers.setAddresses,
+        onLogLevel=service.logLevelChanged,
+    )
 
 
 def nsqdService(config: NSQDConfig, reactor: Any) -> NSQDService:
     """
-    The nsqd service for a config: the one place C{twistd nsqd},
-    C{twistd nsq} and the C{txnsq} command build nsqd, so what every nsqd
-    has (the HTTP API's resource factory, once it exists) is added here.
+    The nsqd service for a config, serving its HTTP API (on HTTP and
+    HTTPS): the one place C{twistd nsqd}, C{twistd nsq} and the C{txnsq}
+    command build nsqd.
 
     @param reactor: the reactor to listen with and the clock.
     """
-    return NSQDService(config, reactor, httpResourceFactory=httpResource)
+    service = NSQDService(config, reactor)
+    api = httpAPI(service)
+    service.serveHTTP(lambda secure: NSQDSite(api.resource(secure), config, reactor))
+    return service
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from txnsq import NSQ_VERSION
-from txnsq._http import GoRouter, HTTPError, RequestParams, plainText, v1
+from txnsq._http import PLAIN_TEXT, GoRouter, HTTPError, RequestParams, Routes
 from txnsq.nsqlookupd.registry import RegistrationDB
 from txnsq.wire.names import isValidName
 
@@ -36,7 +35,7 @@ class LookupdHTTPAPI:
     @ivar clock: the time source for expiry and tombstones.
     """
 
-    app = Klein()
+    routes = Routes()
 
     def __init__(
         self,
@@ -52,34 +51,30 @@ class LookupdHTTPAPI:
         """
         The root resource to serve, with Go's router behaviour.
         """
-        return GoRouter.forKlein(self.app)
+        return GoRouter.forRoutes(self.routes, self)
 
-    @app.route("/ping", methods=["GET"])
-    @plainText
+    @routes.route("GET", "/ping", PLAIN_TEXT)
     def ping(self, request: IRequest) -> str:
         """
         C{GET /ping}: C{OK} (text/plain) while the daemon runs.
         """
         return "OK"
 
-    @app.route("/info", methods=["GET"])
-    @v1
+    @routes.route("GET", "/info")
     def info(self, request: IRequest) -> dict[str, Any]:
         """
         C{GET /info}: the version.
         """
         return {"version": self.version}
 
-    @app.route("/debug", methods=["GET"])
-    @v1
+    @routes.route("GET", "/debug")
     def debug(self, request: IRequest) -> dict[str, Any]:
         """
         C{GET /debug}: every registration that has producers.
         """
         return self.registry.debug()
 
-    @app.route("/lookup", methods=["GET"])
-    @v1
+    @routes.route("GET", "/lookup")
     def lookup(self, request: IRequest) -> dict[str, Any]:
         """
         C{GET /lookup?topic=}: the topic's channels and active producers.
@@ -94,16 +89,14 @@ class LookupdHTTPAPI:
             "producers": [peer.asJSON() for peer in peers],
         }
 
-    @app.route("/topics", methods=["GET"])
-    @v1
+    @routes.route("GET", "/topics")
     def topics(self, request: IRequest) -> dict[str, Any]:
         """
         C{GET /topics}: every known topic.
         """
         return {"topics": self.registry.topics()}
 
-    @app.route("/channels", methods=["GET"])
-    @v1
+    @routes.route("GET", "/channels")
     def channels(self, request: IRequest) -> dict[str, Any]:
         """
         C{GET /channels?topic=}: the topic's known channels.
@@ -111,16 +104,14 @@ class LookupdHTTPAPI:
         topic = RequestParams.fromRequest(request).topic()
         return {"channels": self.registry.channels(topic)}
 
-    @app.route("/nodes", methods=["GET"])
-    @v1
+    @routes.route("GET", "/nodes")
     def nodes(self, request: IRequest) -> dict[str, Any]:
         """
         C{GET /nodes}: the active nsqds, their topics and tombstones.
         """
         return {"producers": self.registry.nodes(self.clock.seconds())}
 
-    @app.route("/topic/create", methods=["POST"])
-    @v1
+    @routes.route("POST", "/topic/create")
     def topicCreate(self, request: IRequest) -> None:
         """
         C{POST /topic/create?topic=}.
@@ -130,8 +121,7 @@ class LookupdHTTPAPI:
             raise HTTPError(400, "INVALID_ARG_TOPIC")
         self.registry.createTopic(topic)
 
-    @app.route("/topic/delete", methods=["POST"])
-    @v1
+    @routes.route("POST", "/topic/delete")
     def topicDelete(self, request: IRequest) -> None:
         """
         C{POST /topic/delete?topic=}: drops the topic and its channels;
@@ -140,8 +130,7 @@ class LookupdHTTPAPI:
         topic = RequestParams.fromRequest(request).topic()
         self.registry.deleteTopic(topic)
 
-    @app.route("/topic/tombstone", methods=["POST"])
-    @v1
+    @routes.route("POST", "/topic/tombstone")
     def topicTombstone(self, request: IRequest) -> None:
         """
         C{POST /topic/tombstone?topic=&node=<broadcast_address>:<http_port>}.
@@ -153,8 +142,7 @@ class LookupdHTTPAPI:
             raise HTTPError(400, "MISSING_ARG_NODE")
         self.registry.tombstoneTopicProducer(topic, node, self.clock.seconds())
 
-    @app.route("/channel/create", methods=["POST"])
-    @v1
+    @routes.route("POST", "/channel/create")
     def channelCreate(self, request: IRequest) -> None:
         """
         C{POST /channel/create?topic=&channel=}: adds the channel and topic.
@@ -162,8 +150,7 @@ class LookupdHTTPAPI:
         topic, channel = RequestParams.fromRequest(request).topicAndChannel()
         self.registry.createChannel(topic, channel)
 
-    @app.route("/channel/delete", methods=["POST"])
-    @v1
+    @routes.route("POST", "/channel/delete")
     def channelDelete(self, request: IRequest) -> None:
         """
         C{POST /channel/delete?topic=&channel=}.

@@ -63,7 +63,7 @@ class NSQLookupdService(MultiService):
             reactor, config.tcp_address, self.factory, "TCP", LOG_NAMESPACE
         )
         self.tcpService.setServiceParent(self)  # type: ignore[no-untyped-call]
-        site = GoSite(self.api.resource())  # type: ignore[no-untyped-call]
+        site = GoSite(self.api.resource())
         site.noisy = False
         self.httpService = listeningService(
             reactor, config.http_address, site, "HTTP", LOG_NAMESPACE
@@ -123,7 +123,7 @@ class NSQLookupdService(MultiService):
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
-        Service.stopService(self)  # type: ignore[no-untyped-call]
+        Service.stopService(self)
         stopping: Any = self.tcpService.stopService()
         self.factory.disconnectAll()
         httpStopping: Any = self.httpService.stopService()

@@ -1,0 +1,3 @@
+"""
+Tests for L{txnsq._http}, the HTTP layer the daemons share.
+"""

@@ -1,0 +1,100 @@
+# -*- test-case-name: tests._http.test_site -*-
+"""
+L{GoSite}: a L{Site} whose requests reach the resource as Go's server
+hands them to its router (C{*} included), optionally with bounded bodies.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from io import BytesIO
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
+from twisted.web.resource import IResource
+from twisted.web.server import Request, Site
+
+__all__ = ["GoSite"]
+
+
+class _GoRequest(Request):
+    """
+    A request that lets the resource answer C{OPTIONS *} and C{GET *}.
+    """
+
+    def _handleStar(self) -> None:
+        # twisted.web answers requests for "*" itself (200 for OPTIONS,
+        # 405 otherwise, never with the routes' Allow list); Go's router
+        # treats "*" as a path, so hand it to the resource as usual.
+        try:
+            site: Any = self.site
+            self.render(site.getResourceFor(self))  # type: ignore[no-untyped-call]
+        except BaseException:
+            self.processingFailed(Failure())  # type: ignore[no-untyped-call]
+
+
+class _BoundedRequest(_GoRequest):
+    """
+    A L{_GoRequest} that keeps at most C{bodyLimit()} bytes of body (in
+    memory) and discards the rest, noting it in L{bodyTruncated}.  Bodies
+    are never parsed as forms: Go's handlers read only the query string.
+    """
+
+    def __init__(self, *args: Any, bodyLimit: Callable[[], int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self._parsePOSTFormSubmission = False
+        self._bodyLimit = bodyLimit
+        self._bodyRoom = 0
+        self.bodyTruncated = False
+
+    def gotLength(self, length: int | None) -> None:
+        """
+        Prepare an in-memory body bounded by the limit.
+        """
+        self._bodyRoom = self._bodyLimit()
+        self.content = BytesIO()
+
+    def handleContentChunk(self, data: bytes) -> None:
+        """
+        Keep what fits; drop the rest.
+        """
+        room = self._bodyRoom
+        if len(data) > room:
+            data = data[:room]
+            self.bodyTruncated = True
+        if data:
+            self._bodyRoom = room - len(data)
+            content: Any = self.content
+            content.write(data)
+
+
+class GoSite(Site):
+    """
+    A L{Site} for a L{GoRouter<txnsq._http.GoRouter>}: C{*} request
+    targets reach the resource, so C{OPTIONS *} lists every routed method
+    as Go's router does.
+    """
+
+    def __init__(
+        self,
+        resource: IResource,
+        reactor: IReactorTime | None = None,
+        *,
+        bodyLimit: Callable[[], int] | None = None,
+    ) -> None:
+        """
+        @param reactor: the clock for idle-connection timeouts (the global
+            reactor if omitted).
+        @param bodyLimit: if given, how many body bytes a request keeps (the
+            rest is discarded as it arrives, so a huge body costs no
+            memory), asked as each request's body starts; bodies are then
+            never parsed as forms.
+        """
+        requestFactory: Callable[..., Request] = _GoRequest
+        if bodyLimit is not None:
+            requestFactory = functools.partial(_BoundedRequest, bodyLimit=bodyLimit)
+        super().__init__(  # type: ignore[no-untyped-call]
+            resource, requestFactory=requestFactory, reactor=reactor
+        )
