@@ -3,7 +3,8 @@
 The C{txnsq} command: C{txnsq nsqd ...}, C{txnsq nsqlookupd ...} and
 C{txnsq nsq ...} run the daemons with Go's command line and Go's log
 format, as drop-in replacements for the Go binaries in scripts and test
-harnesses.
+harnesses; C{txnsq nsq_tail ...}, C{txnsq to_nsq ...} and the other tools
+of L{txnsq.tools} run Go NSQ's utilities the same way.
 
   - flags are parsed exactly as Go's C{flag} package does (L{txnsq._go.flags});
   - log lines go to stderr as C{[nsqd] 2026/11/26 21:27:30.966582 INFO: ...};
@@ -18,6 +19,7 @@ C{twistd nsqd}, C{twistd nsqlookupd}, C{twistd nsq}.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, NoReturn
@@ -29,6 +31,7 @@ from twisted.logger import globalLogBeginner, globalLogPublisher
 from txnsq import NSQ_VERSION, __version__
 from txnsq._go.flags import ConfigFileError, FlagError, FlagTable, HelpRequested
 from txnsq._go.log import GoLogObserver, LogRoute, formatLine, logLevelFromName
+from txnsq.tools import ALIASES, TOOLS
 
 __all__ = ["main", "run"]
 
@@ -155,16 +158,27 @@ _DAEMONS = {
     ]
 }
 
-USAGE = """\
-Usage: txnsq <command> [flags]
 
-Commands:
-  nsqd        run an nsqd (flags as Go nsqd 1.3.0)
-  nsqlookupd  run an nsqlookupd (flags as Go nsqlookupd 1.3.0)
-  nsq         run nsqlookupd and nsqd in one process
+def _usage() -> str:
+    tools = "".join(f"  {name:<12}{summary}\n" for name, summary in TOOLS.items())
+    aliases = ", ".join(f"{alias} ({name})" for alias, name in ALIASES.items())
+    return (
+        "Usage: txnsq <command> [flags]\n"
+        "\n"
+        "Commands:\n"
+        "  nsqd        run an nsqd (flags as Go nsqd 1.3.0)\n"
+        "  nsqlookupd  run an nsqlookupd (flags as Go nsqlookupd 1.3.0)\n"
+        "  nsq         run nsqlookupd and nsqd in one process\n"
+        "\n"
+        "Tools (flags, output and exit statuses as Go NSQ 1.3.0's):\n"
+        f"{tools}"
+        f"  short names: {aliases}\n"
+        "\n"
+        'Run "txnsq <command> -help" for a command\'s flags.\n'
+    )
 
-Run "txnsq <command> -help" for a command's flags.
-"""
+
+USAGE = _usage()
 
 
 def run(
@@ -191,6 +205,9 @@ def run(
     if argv[0] in ("-version", "--version", "version"):
         out.write(f"txnsq {__version__} (NSQ {NSQ_VERSION})\n")
         return 0
+    tool = ALIASES.get(argv[0], argv[0])
+    if tool in TOOLS:
+        return _runTool(tool, argv[1:], out, err, reactor)
     daemon = _DAEMONS.get(argv[0])
     if daemon is None:
         err.write(f"txnsq: unknown command {argv[0]!r}\n{USAGE}")
@@ -236,6 +253,48 @@ def run(
         return _serve(daemon, config, reactor, err)
     finally:
         globalLogPublisher.removeObserver(observer)
+
+
+class _TextSink:
+    """
+    A binary stdout over a text stream (for in-process runs given a text
+    C{stdout}).
+    """
+
+    def __init__(self, text: IO[str]) -> None:
+        self._text = text
+
+    def write(self, data: bytes) -> int:
+        self._text.write(data.decode("utf-8", "surrogateescape"))
+        return len(data)
+
+    def flush(self) -> None:
+        self._text.flush()
+
+
+def _runTool(
+    name: str, argv: Sequence[str], out: IO[str], err: IO[str], reactor: Any
+) -> int:
+    """
+    Run the tool C{txnsq.tools.<name>}: as the process (its C{main}), or
+    in this process on C{reactor} when one is given, until the reactor
+    stops or the tool ends.
+    """
+    module = importlib.import_module(f"txnsq.tools.{name}")
+    if reactor is None:
+        status: int = module.main(argv)
+        return status
+    from txnsq.tools._runner import startTool
+
+    stdout: Any = getattr(out, "buffer", None) or _TextSink(out)
+    run = startTool(module.TOOL, argv, reactor=reactor, stdout=stdout, stderr=err)
+    statuses: list[int] = []
+    run.result.addCallback(statuses.append)
+    if not statuses:
+        run.result.addCallback(lambda _: reactor.stop())
+        reactor.run()
+    # A tool still running when the reactor stopped was interrupted.
+    return statuses[0] if statuses else 0
 
 
 def _installReactor() -> Any:

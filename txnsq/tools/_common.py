@@ -1,0 +1,273 @@
+# -*- test-case-name: tests.tools.test_common -*-
+"""
+What Go NSQ's tools share: their common flags, as each declares them
+(usage texts differ slightly between tools, so each constructor takes the
+tool's), go-nsq's C{--consumer-opt}/C{--producer-opt} turned into a
+checked L{GoNSQConfig}, the address checks they all make, and Go's
+C{dial tcp ...} errors for an nsqd that cannot be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from zope.interface import implementer
+
+from twisted.internet import error as _errors
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IProtocolFactory, IStreamClientEndpoint
+from twisted.python.failure import Failure
+
+from txnsq import NSQ_VERSION
+from txnsq._endpoints import splitHostPort
+from txnsq._go.flags import BOOL, INT, STRING, STRING_LIST, Flag
+from txnsq._version import __version__
+from txnsq.tools._config import CONFIG_OPTION, GoNSQConfig, configFromFlag
+from txnsq.tools._runner import Fatal, ToolContext
+
+__all__ = [
+    "OPTION_DOC",
+    "WatchedEndpoint",
+    "channelFlag",
+    "checkAddressChoice",
+    "checkNSQDAddresses",
+    "consumerOptFlag",
+    "dialError",
+    "lookupdHTTPAddressFlag",
+    "maxInFlightFlag",
+    "nsqConfig",
+    "nsqdTCPAddressFlag",
+    "producerOptFlag",
+    "topicFlag",
+    "topicsFlag",
+    "userAgent",
+    "versionFlag",
+    "watchEndpoints",
+]
+
+OPTION_DOC = "http://godoc.org/github.com/nsqio/go-nsq#Config"
+"""Where Go's usage of C{--consumer-opt} sends the reader."""
+
+
+# -- flags -----------------------------------------------------------------------
+
+
+def versionFlag(usage: str = "print version string") -> Flag:
+    """
+    C{--version} (C{nsq_stat}'s usage says C{print version}).
+    """
+    return Flag("version", BOOL, usage, default=False)
+
+
+def topicFlag(usage: str = "NSQ topic", default: str = "") -> Flag:
+    """
+    A single C{--topic}.
+    """
+    return Flag("topic", STRING, usage, default=default)
+
+
+def topicsFlag(usage: str = "NSQ topic (may be given multiple times)") -> Flag:
+    """
+    A repeatable C{--topic} (C{nsq_tail}, C{nsq_to_file}, C{nsq_to_nsq}).
+    """
+    return Flag("topic", STRING_LIST, usage, default=[])
+
+
+def channelFlag(default: str = "", usage: str = "NSQ channel") -> Flag:
+    """
+    C{--channel}.
+    """
+    return Flag("channel", STRING, usage, default=default)
+
+
+def maxInFlightFlag(
+    default: int = 200, usage: str = "max number of messages to allow in flight"
+) -> Flag:
+    """
+    C{--max-in-flight}, which the tools assign to go-nsq's C{MaxInFlight}
+    after C{--consumer-opt}, so it wins over C{max_in_flight}.
+    """
+    return Flag("max-in-flight", INT, usage, default=default)
+
+
+def nsqdTCPAddressFlag(
+    usage: str = "nsqd TCP address (may be given multiple times)",
+    name: str = "nsqd-tcp-address",
+) -> Flag:
+    """
+    A repeatable C{--nsqd-tcp-address} (or C{--destination-nsqd-tcp-address}
+    with C{name}).
+    """
+    return Flag(name, STRING_LIST, usage, default=[])
+
+
+def lookupdHTTPAddressFlag(
+    usage: str = "lookupd HTTP address (may be given multiple times)",
+) -> Flag:
+    """
+    A repeatable C{--lookupd-http-address}.
+    """
+    return Flag("lookupd-http-address", STRING_LIST, usage, default=[])
+
+
+def consumerOptFlag() -> Flag:
+    """
+    C{--consumer-opt key,value}, go-nsq's C{nsq.ConfigFlag}.
+    """
+    return Flag(
+        "consumer-opt",
+        CONFIG_OPTION,
+        "option to passthrough to nsq.Consumer (may be given multiple times,"
+        f" {OPTION_DOC})",
+        default=[],
+    )
+
+
+def producerOptFlag() -> Flag:
+    """
+    C{--producer-opt key,value}, go-nsq's C{nsq.ConfigFlag}.
+    """
+    return Flag(
+        "producer-opt",
+        CONFIG_OPTION,
+        "option to passthrough to nsq.Producer (may be given multiple times,"
+        f" {OPTION_DOC})",
+        default=[],
+    )
+
+
+# -- checks and config ---------------------------------------------------------
+
+
+def checkAddressChoice(
+    context: ToolContext,
+    nsqdFlag: str = "nsqd-tcp-address",
+    lookupdFlag: str = "lookupd-http-address",
+) -> None:
+    """
+    Go's checks that exactly one kind of address is given.
+
+    @raise Fatal: C{--nsqd-tcp-address or --lookupd-http-address required}
+        or C{use --nsqd-tcp-address or --lookupd-http-address not both}.
+    """
+    nsqd = context.values[nsqdFlag]
+    lookupd = context.values[lookupdFlag]
+    if not nsqd and not lookupd:
+        raise Fatal(f"--{nsqdFlag} or --{lookupdFlag} required")
+    if nsqd and lookupd:
+        raise Fatal(f"use --{nsqdFlag} or --{lookupdFlag} not both")
+
+
+def userAgent(tool: str) -> str:
+    """
+    The C{user_agent} a tool identifies with: Go's C{nsq_tail/1.3.0
+    go-nsq/1.1.0}, with txnsq in place of go-nsq.
+    """
+    return f"{tool}/{NSQ_VERSION} txnsq/{__version__}"
+
+
+def nsqConfig(
+    context: ToolContext, optionFlag: str, maxInFlight: int | None = None
+) -> GoNSQConfig:
+    """
+    The go-nsq config a Go tool builds: the C{--consumer-opt} (or
+    C{--producer-opt}) options, then the tool's own C{UserAgent} and
+    C{MaxInFlight} assigned over them, then C{Validate} (which go-nsq's
+    C{NewConsumer}/C{NewProducer} run, and the tool reports with
+    C{log.Fatal}).
+
+    @raise Fatal: with go-nsq's validation error.
+    """
+    options = context.values[optionFlag]
+    assert isinstance(options, list)
+    config = configFromFlag(options)
+    config["user_agent"] = userAgent(context.tool.name)
+    if maxInFlight is not None:
+        config["max_in_flight"] = maxInFlight
+    try:
+        config.validate()
+    except ValueError as e:
+        raise Fatal(str(e))
+    return config
+
+
+# -- reaching nsqd -------------------------------------------------------------
+
+
+def dialError(address: str, reason: Failure) -> str:
+    """
+    Go's C{net.Dial} error text for a connection to C{address} that
+    failed (C{dial tcp 127.0.0.1:4150: connect: connection refused}).
+    """
+    error = reason.value
+    if isinstance(error, _errors.ConnectionRefusedError):
+        return f"dial tcp {address}: connect: connection refused"
+    if isinstance(error, (_errors.TimeoutError, _errors.TCPTimedOutError)):
+        return f"dial tcp {address}: i/o timeout"
+    if isinstance(error, _errors.DNSLookupError):
+        try:
+            host = splitHostPort(address)[0]
+        except ValueError:
+            host = address
+        return f"dial tcp: lookup {host}: no such host"
+    return f"dial tcp {address}: {reason.getErrorMessage()}"
+
+
+@implementer(IStreamClientEndpoint)
+class WatchedEndpoint:
+    """
+    An endpoint that reports its failed connection attempts: the client
+    retries nsqds quietly, where go-nsq's C{ConnectToNSQD} (for a first
+    connection) and C{Publish} return the dial error, which Go's tools
+    end with through C{log.Fatal}.
+    """
+
+    def __init__(
+        self,
+        endpoint: IStreamClientEndpoint,
+        address: str,
+        failed: Callable[[str, Failure], object],
+    ) -> None:
+        self._endpoint = endpoint
+        self._address = address
+        self._failed = failed
+
+    def connect(self, protocolFactory: IProtocolFactory) -> Deferred[Any]:
+        """
+        Connect, telling the watcher if it fails.
+        """
+
+        def failed(reason: Failure) -> Failure:
+            self._failed(self._address, reason)
+            return reason
+
+        return self._endpoint.connect(protocolFactory).addErrback(failed)
+
+
+def watchEndpoints(
+    factory: Callable[[str], IStreamClientEndpoint],
+    failed: Callable[[str, Failure], object],
+) -> Callable[[str], IStreamClientEndpoint]:
+    """
+    Wrap a client's C{endpointFactory} so that every failed connection
+    attempt is reported to C{failed(address, reason)}.
+    """
+
+    def endpoint(address: str) -> IStreamClientEndpoint:
+        return WatchedEndpoint(factory(address), address, failed)
+
+    return endpoint
+
+
+def checkNSQDAddresses(addresses: Sequence[str]) -> None:
+    """
+    The check Go's C{net.Dial} makes of each address before dialing.
+
+    @raise Fatal: C{dial tcp: address foo: missing port in address}.
+    """
+    for address in addresses:
+        try:
+            splitHostPort(address)
+        except ValueError as e:
+            raise Fatal(f"dial tcp: {e}")
