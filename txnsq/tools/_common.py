@@ -228,18 +228,30 @@ class WatchedEndpoint:
         endpoint: IStreamClientEndpoint,
         address: str,
         failed: Callable[[str, Failure], object],
+        firstOnly: bool = False,
     ) -> None:
+        """
+        @param failed: called with the address and the reason.
+        @param firstOnly: report only the failure of the first attempt
+            (go-nsq's consumer fails only its first connection; later ones
+            are retried).
+        """
         self._endpoint = endpoint
         self._address = address
         self._failed = failed
+        self._firstOnly = firstOnly
+        self._attempts = 0
 
     def connect(self, protocolFactory: IProtocolFactory) -> Deferred[Any]:
         """
         Connect, telling the watcher if it fails.
         """
+        self._attempts += 1
+        attempt = self._attempts
 
         def failed(reason: Failure) -> Failure:
-            self._failed(self._address, reason)
+            if attempt == 1 or not self._firstOnly:
+                self._failed(self._address, reason)
             return reason
 
         return self._endpoint.connect(protocolFactory).addErrback(failed)
@@ -248,14 +260,16 @@ class WatchedEndpoint:
 def watchEndpoints(
     factory: Callable[[str], IStreamClientEndpoint],
     failed: Callable[[str, Failure], object],
+    firstOnly: bool = False,
 ) -> Callable[[str], IStreamClientEndpoint]:
     """
-    Wrap a client's C{endpointFactory} so that every failed connection
-    attempt is reported to C{failed(address, reason)}.
+    Wrap a client's C{endpointFactory} so that failed connection attempts
+    are reported to C{failed(address, reason)}: every one, or with
+    C{firstOnly} the first attempt of each endpoint.
     """
 
     def endpoint(address: str) -> IStreamClientEndpoint:
-        return WatchedEndpoint(factory(address), address, failed)
+        return WatchedEndpoint(factory(address), address, failed, firstOnly)
 
     return endpoint
 

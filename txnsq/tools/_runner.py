@@ -299,25 +299,40 @@ def _statusOf(context: ToolContext, result: int | Failure) -> int:
     return 2
 
 
-def _run(context: ToolContext) -> Deferred[int]:
+def _run(context: ToolContext, waitForCleanup: bool) -> Deferred[int]:
     """
     Run the tool's body until it returns, raises, or calls
     L{ToolContext.end}; fires with the exit status.
+
+    @param waitForCleanup: after L{ToolContext.end}, wait for the body to
+        finish its cleanup (its C{finally} blocks, run on the
+        C{CancelledError} thrown into it) before firing.  A process exits
+        at once instead, as Go's C{os.Exit} and C{log.Fatal} do.
     """
     done: Deferred[int] = Deferred()
     body = Deferred.fromCoroutine(context.tool.run(context))
 
-    def finished(result: int | Failure) -> None:
-        if done.called:
+    def bodyEnded(result: int | Failure) -> None:
+        if not context._ended.called:
+            context._ended.callback(0)
+            finish(result)
+
+    def ended(result: int | Failure) -> None:
+        if body.called:
             return
-        if not body.called:
-            # ended from a callback: stop the body where it waits.
-            body.addErrback(lambda f: f.trap(CancelledError))
-            body.cancel()
+        # Ended from a callback: stop the body where it waits.
+        body.addErrback(lambda f: f.trap(CancelledError))
+        body.cancel()
+        if waitForCleanup and not body.called:
+            body.addBoth(lambda _: finish(result))
+        else:
+            finish(result)
+
+    def finish(result: int | Failure) -> None:
         done.callback(_statusOf(context, result))
 
-    body.addBoth(finished)
-    context._ended.addBoth(finished)
+    body.addBoth(bodyEnded)
+    context._ended.addBoth(ended)
     return done
 
 
@@ -388,7 +403,7 @@ def startTool(
         stderr.flush()
         return status
 
-    return ToolRun(_run(prepared).addCallback(detach), prepared)
+    return ToolRun(_run(prepared, True).addCallback(detach), prepared)
 
 
 def _installReactor() -> Any:
@@ -438,7 +453,7 @@ def runTool(tool: Tool, argv: Sequence[str] | None = None) -> int:
             status = result
             reactor.stop()
 
-        _run(context).addCallback(ended)
+        _run(context, False).addCallback(ended)
 
     reactor.callWhenRunning(start)
     # The tool's own handlers replace Twisted's, which would stop the
