@@ -20,7 +20,7 @@ from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from tests import _services as services
-from txnsq.client import Producer
+from txnsq.client import Consumer, Message, Producer
 from txnsq.tools._runner import Tool, ToolRun, startTool
 
 
@@ -147,8 +147,42 @@ def start(tool: Tool, argv: Sequence[str], stdin: Any = None) -> Running:
     return Running(run, stdout, stderr)
 
 
+_CLIENT_LEVELS = ("DBG ", "INF ", "WRN ", "ERR ")
+
+
 def logLines(text: str) -> list[str]:
     """
-    The messages of Go standard-logger lines, without their timestamps.
+    The messages of the tool's own Go standard-logger lines, without their
+    timestamps (the client's lines, go-nsq's in Go, are left out).
     """
-    return [line[20:] for line in text.splitlines()]
+    messages = [line[20:] for line in text.splitlines() if line[:1].isdigit()]
+    return [m for m in messages if not m.startswith(_CLIENT_LEVELS)]
+
+
+async def consume(nsqd: NSQD, topic: str, count: int) -> list[bytes]:
+    """
+    The bodies of the first C{count} messages of C{topic} (on a channel
+    of this name), in the order received.
+    """
+    bodies: list[bytes] = []
+    done: Deferred[None] = Deferred()
+
+    def handle(message: Message) -> None:
+        bodies.append(message.body)
+        if len(bodies) == count and not done.called:
+            done.callback(None)
+
+    consumer = Consumer(
+        topic,
+        "check",
+        handle,
+        nsqdAddresses=[nsqd.tcp],
+        reactor=reactor,
+        maxInFlight=max(count, 1),
+    )
+    consumer.start()
+    try:
+        await done
+    finally:
+        await consumer.stop()
+    return bodies

@@ -168,7 +168,10 @@ def userAgent(tool: str) -> str:
 
 
 def nsqConfig(
-    context: ToolContext, optionFlag: str, maxInFlight: int | None = None
+    context: ToolContext,
+    optionFlag: str,
+    maxInFlight: int | None = None,
+    errorPrefix: str = "",
 ) -> GoNSQConfig:
     """
     The go-nsq config a Go tool builds: the C{--consumer-opt} (or
@@ -177,6 +180,8 @@ def nsqConfig(
     C{NewConsumer}/C{NewProducer} run, and the tool reports with
     C{log.Fatal}).
 
+    @param errorPrefix: what the tool's C{log.Fatalf} puts before the
+        error (C{to_nsq}: C{failed to create nsq.Producer - }).
     @raise Fatal: with go-nsq's validation error.
     """
     options = context.values[optionFlag]
@@ -188,7 +193,7 @@ def nsqConfig(
     try:
         config.validate()
     except ValueError as e:
-        raise Fatal(str(e))
+        raise Fatal(f"{errorPrefix}{e}")
     return config
 
 
