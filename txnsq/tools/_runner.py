@@ -112,6 +112,9 @@ class Tool:
         name (Go's C{signal.Notify} list).
     @ivar versionFlag: the name of the flag that prints the version, if
         the tool has one (C{to_nsq} has none).
+    @ivar repeatedSignals: signals delivered, each time they arrive, to
+        the callbacks registered with L{ToolContext.onSignal} (a Go tool
+        that keeps reading a signal channel: C{nsq_to_file}'s SIGHUP).
     """
 
     name: str
@@ -119,6 +122,7 @@ class Tool:
     run: Callable[[ToolContext], Coroutine[Any, Any, int]]
     signals: tuple[str, ...] = ("SIGINT", "SIGTERM")
     versionFlag: str | None = "version"
+    repeatedSignals: tuple[str, ...] = ()
 
     @property
     def versionLine(self) -> str:
@@ -168,6 +172,7 @@ class ToolContext:
         self.stderr = stderr
         self.interrupted: Deferred[None] = Deferred()
         self._ended: Deferred[int] = Deferred()
+        self._signalled: dict[str, list[Callable[[], object]]] = {}
 
     def interrupt(self) -> None:
         """
@@ -175,6 +180,22 @@ class ToolContext:
         """
         if not self.interrupted.called:
             self.interrupted.callback(None)
+
+    def onSignal(self, name: str, callback: Callable[[], object]) -> None:
+        """
+        Call C{callback} each time the signal C{name}, one of the tool's
+        C{repeatedSignals}, arrives.
+        """
+        if name not in self.tool.repeatedSignals:
+            raise ValueError(f"{name} is not among the tool's repeatedSignals")
+        self._signalled.setdefault(name, []).append(callback)
+
+    def signal(self, name: str) -> None:
+        """
+        The signal C{name}, one of the tool's C{repeatedSignals}, arrived.
+        """
+        for callback in list(self._signalled.get(name, ())):
+            callback()
 
     def log(self, text: str) -> None:
         """
@@ -237,6 +258,13 @@ class ToolRun:
         """
         if self.context is not None:
             self.context.interrupt()
+
+    def signal(self, name: str) -> None:
+        """
+        Deliver one of the tool's C{repeatedSignals}.
+        """
+        if self.context is not None:
+            self.context.signal(name)
 
 
 def _prepare(
@@ -444,6 +472,12 @@ def runTool(tool: Tool, argv: Sequence[str] | None = None) -> int:
 
     for name in tool.signals:
         signal.signal(getattr(signal, name), caught)
+
+    def repeated(signum: int, frame: object) -> None:
+        reactor.callFromThread(context.signal, signal.Signals(signum).name)
+
+    for name in tool.repeatedSignals:
+        signal.signal(getattr(signal, name), repeated)
 
     status = 0
 
