@@ -38,11 +38,13 @@ class NSQD:
     http: str
 
 
-async def startNSQD(testCase: TestCase, lookupdTCP: int | None = None) -> NSQD:
+async def startNSQD(
+    testCase: TestCase, lookupdTCP: int | None = None, **config: Any
+) -> NSQD:
     """
     An nsqd with its HTTP API, stopped when the test ends.
     """
-    service, port = await services.startNSQD(testCase, lookupdTCP)
+    service, port = await services.startNSQD(testCase, lookupdTCP, **config)
     http = (await service.whenHTTPListening()).getHost().port  # type: ignore[attr-defined]
     return NSQD(service, f"127.0.0.1:{port}", f"127.0.0.1:{http}")
 

@@ -351,7 +351,9 @@ def _run(context: ToolContext, waitForCleanup: bool) -> Deferred[int]:
         # Ended from a callback: stop the body where it waits.
         body.addErrback(lambda f: f.trap(CancelledError))
         body.cancel()
-        if waitForCleanup and not body.called:
+        if waitForCleanup:
+            # A cancelled coroutine's Deferred is paused until the
+            # coroutine has run its cleanup; this runs after it.
             body.addBoth(lambda _: finish(result))
         else:
             finish(result)
