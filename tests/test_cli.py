@@ -215,6 +215,58 @@ class CommandTests(SynchronousTestCase):
         self.assertNotIn("before", reactor.triggers)
 
 
+class ToolCommandTests(SynchronousTestCase):
+    """
+    C{txnsq <tool>} runs Go NSQ's utilities from L{txnsq.tools}.
+    """
+
+    def _command(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        status = run(list(argv), out, err, MemoryReactorClock())
+        return status, out.getvalue(), err.getvalue()
+
+    def test_usageListsTools(self) -> None:
+        """
+        The usage names every tool and the short names.
+        """
+        _status, out, _err = self._command("--help")
+        for name in ("nsq_tail", "to_nsq", "nsq_stat", "nsq_to_file", "nsq_to_http"):
+            self.assertIn(f"\n  {name} ", out)
+        self.assertIn("tail (nsq_tail)", out)
+
+    def test_toolVersion(self) -> None:
+        """
+        A tool's C{--version} is Go's line; a short name runs the same
+        tool.
+        """
+        self.assertEqual(
+            self._command("nsq_tail", "--version"), (0, "nsq_tail v1.3.0\n", "")
+        )
+        self.assertEqual(
+            self._command("stat", "-version"), (0, "nsq_stat v1.3.0\n", "")
+        )
+
+    def test_toolHelp(self) -> None:
+        """
+        C{-h} prints the tool's Go usage on stderr, status 0.
+        """
+        status, out, err = self._command("to_nsq", "-h")
+        self.assertEqual((status, out), (0, ""))
+        self.assertTrue(err.startswith("Usage of to_nsq:\n"))
+
+    def test_toolFatal(self) -> None:
+        """
+        A tool's C{log.Fatal} is status 1 with Go's log line.
+        """
+        status, _out, err = self._command("nsq_tail")
+        self.assertEqual(status, 1)
+        self.assertRegex(
+            err,
+            r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d --nsqd-tcp-address or"
+            r" --lookupd-http-address required\n$",
+        )
+
+
 class GoLogObserverTests(SynchronousTestCase):
     """
     L{GoLogObserver} writes Go NSQ's log lines.
