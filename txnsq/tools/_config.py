@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.tools.test_common -*-
 """
 go-nsq's C{Config}, as the tools' C{--consumer-opt} and C{--producer-opt}
-set it, mapped onto L{txnsq.client}'s L{Consumer} and L{Producer}.
+set it, mapped onto L{txnsq.client.Consumer} and L{txnsq.client.Producer}.
 
 Go's tools pass each C{key,value} to go-nsq's C{Config.Set} (through
 C{nsq.ConfigFlag}): the key is an C{opt} name of go-nsq 1.1.0's
@@ -77,7 +77,7 @@ class _Option:
     @ivar bits: the integer width, for Go's silent truncation.
     @ivar min: the C{min} tag, as text.
     @ivar max: the C{max} tag, as text.
-    @ivar default: the C{default} tag, as text (or L{None}).
+    @ivar default: the C{default} tag, as text (or C{None}).
     """
 
     name: str
@@ -540,7 +540,7 @@ def identifyOptions(config: GoNSQConfig) -> IdentifyOptions:
 
 def _tlsOptions(config: GoNSQConfig) -> Any:
     """
-    Twisted TLS options for the C{tls_*} options; L{None} (verify the
+    Twisted TLS options for the C{tls_*} options; C{None} (verify the
     certificate against the address connected to) when none is set.
     """
     tls = config.tls

@@ -245,7 +245,7 @@ class ToolRun:
     A tool started by L{startTool}.
 
     @ivar result: fires with the exit status.
-    @ivar context: the running tool's context; L{None} if the command line
+    @ivar context: the running tool's context; C{None} if the command line
         ended it before it started (usage, bad flag, version).
     """
 

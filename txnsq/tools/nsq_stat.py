@@ -79,7 +79,7 @@ def _countFromConfig(value: object) -> int:
 
 
 COUNT = FlagType("value", _setCount, _countFromConfig, lambda value: "N", "N")
-"""nsq_stat's C{numValue}: an int32, unset (L{None}) unless given."""
+"""nsq_stat's C{numValue}: an int32, unset (C{None}) unless given."""
 
 FLAGS = FlagTable(
     "nsq_stat",
@@ -419,13 +419,13 @@ def _netError(url: str, error: BaseException) -> str:
 class StatLoop:
     """
     Go's C{statLoop}: poll, print, sleep, C{count} times after the
-    baseline (forever when L{None}).
+    baseline (forever when C{None}).
 
     @ivar poll: fetches the channel's current stats (raises L{Fatal}).
     @ivar write: prints text.
     @ivar clock: for the sleeps.
     @ivar interval: seconds between polls.
-    @ivar count: how many rows, or L{None}.
+    @ivar count: how many rows, or C{None}.
     """
 
     poll: Callable[[], Awaitable[ChannelStats]]
