@@ -13,9 +13,12 @@ from twisted.web.test.requesthelper import DummyRequest
 from txnsq._http import (
     JSON_NULL,
     PLAIN_TEXT,
+    RAW,
     V1,
     HTTPError,
+    RawResponse,
     respondPlainText,
+    respondRaw,
     respondV1,
     sniffContentType,
 )
@@ -120,6 +123,76 @@ class AnswerTests(SynchronousTestCase):
             PLAIN_TEXT.error(asRequest(request), HTTPError(400, "X")), b"X"
         )
         self.assertRaises(TypeError, PLAIN_TEXT.data, asRequest(request), None)
+
+
+class RawTests(SynchronousTestCase):
+    """
+    L{RAW} and L{respondRaw} send the headers the handler chose.
+    """
+
+    def test_headersAsGiven(self) -> None:
+        """
+        The handler's headers are sent unchanged, a repeated name with
+        every value, with the body's length and no C{X-NSQ-Content-Type};
+        a C{Content-Type} set by the handler is not sniffed over (a gzip
+        body stays C{text/plain}).
+        """
+        request = DummyRequest([b""])
+        body = b"\x1f\x8b\x08\x00"
+        response = RawResponse(
+            body,
+            [
+                (b"Content-Type", b"text/plain; version=0.0.4; charset=utf-8"),
+                (b"Content-Encoding", b"gzip"),
+                (b"Vary", b"Accept-Encoding"),
+                (b"Vary", b"Origin"),
+            ],
+        )
+        self.assertEqual(RAW.data(asRequest(request), response), body)
+        self.assertEqual(request.responseCode, 200)
+        self.assertEqual(
+            headers(request),
+            {
+                b"Content-Type": [b"text/plain; version=0.0.4; charset=utf-8"],
+                b"Content-Encoding": [b"gzip"],
+                b"Vary": [b"Accept-Encoding", b"Origin"],
+                b"Content-Length": [b"4"],
+            },
+        )
+
+    def test_sniffedWithoutContentType(self) -> None:
+        """
+        Without a C{Content-Type} from the handler, Go's server's sniffed
+        one is sent, as for any body written without one; an empty body
+        gets none.
+        """
+        request = DummyRequest([b""])
+        self.assertEqual(respondRaw(asRequest(request), 202, RawResponse(b"hi")), b"hi")
+        self.assertEqual(request.responseCode, 202)
+        self.assertEqual(
+            headers(request)[b"Content-Type"], [b"text/plain; charset=utf-8"]
+        )
+        request = DummyRequest([b""])
+        self.assertEqual(respondRaw(asRequest(request), 200, RawResponse(b"")), b"")
+        self.assertEqual(headers(request), {b"Content-Length": [b"0"]})
+
+    def test_errorsAndMistakes(self) -> None:
+        """
+        Errors are plain text with their status; a handler that returns
+        anything but a L{RawResponse} is a programming error (the router
+        answers 500).
+        """
+        request = DummyRequest([b""])
+        self.assertEqual(RAW.error(asRequest(request), HTTPError(400, "X")), b"X")
+        self.assertEqual(request.responseCode, 400)
+        self.assertEqual(
+            headers(request),
+            {
+                b"Content-Type": [b"text/plain; charset=utf-8"],
+                b"Content-Length": [b"1"],
+            },
+        )
+        self.assertRaises(TypeError, RAW.data, asRequest(request), b"body")
 
 
 class SniffTests(SynchronousTestCase):

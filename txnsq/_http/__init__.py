@@ -17,7 +17,9 @@ them:
   - L{V1} and L{PLAIN_TEXT} are Go's C{http_api.V1} and
     C{http_api.PlainText}: a handler returns data (or a L{Deferred} of
     it) or raises L{HTTPError}; any other exception is Go's recovered
-    panic, 500 C{INTERNAL_ERROR}.
+    panic, 500 C{INTERNAL_ERROR}.  L{RAW} is txnsq's own, for endpoints
+    Go lacks (C{/metrics}): the handler returns a L{RawResponse} with its
+    own headers.
   - L{RequestParams} reads the query string with Go's C{url.ParseQuery}
     rules (a malformed query is 400 C{INVALID_REQUEST}; POST bodies are
     not parameters); L{formValue}, L{contentLength} and L{readBody} read
@@ -71,10 +73,13 @@ from txnsq._http._responses import (
     JSON_NULL,
     NSQ_CONTENT_TYPE,
     PLAIN_TEXT,
+    RAW,
     V1,
     Answer,
     HTTPError,
+    RawResponse,
     respondPlainText,
+    respondRaw,
     respondV1,
     sniffContentType,
 )
@@ -87,6 +92,7 @@ __all__ = [
     "JSON_NULL",
     "NSQ_CONTENT_TYPE",
     "PLAIN_TEXT",
+    "RAW",
     "V1",
     "Answer",
     "BoundRoute",
@@ -94,6 +100,7 @@ __all__ = [
     "GoSite",
     "HTTPError",
     "QueryError",
+    "RawResponse",
     "RequestParams",
     "Route",
     "RouteTable",
@@ -104,6 +111,7 @@ __all__ = [
     "parseQuery",
     "readBody",
     "respondPlainText",
+    "respondRaw",
     "respondV1",
     "sniffContentType",
 ]

@@ -2,13 +2,14 @@
 """
 Go NSQ's HTTP response conventions (C{internal/http_api}): the C{V1}
 envelope and C{PlainText} answers, and the C{Content-Type} Go's server
-sniffs for a body written without one.
+sniffs for a body written without one; and L{RAW}, for txnsq's own
+endpoints whose handlers choose their headers (C{/metrics}).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -21,10 +22,13 @@ __all__ = [
     "JSON_NULL",
     "NSQ_CONTENT_TYPE",
     "PLAIN_TEXT",
+    "RAW",
     "V1",
     "Answer",
     "HTTPError",
+    "RawResponse",
     "respondPlainText",
+    "respondRaw",
     "respondV1",
     "sniffContentType",
 ]
@@ -212,6 +216,43 @@ def respondPlainText(request: IRequest, code: int, data: str | bytes) -> bytes:
     return body
 
 
+@attrs.frozen
+class RawResponse:
+    """
+    A body with the headers its handler chose, for L{RAW} routes.
+
+    @ivar body: the body, sent as is.
+    @ivar headers: response headers, as C{(name, value)} pairs; a name may
+        come more than once.  C{Content-Length} is always set from
+        C{body}; without a C{Content-Type} here, the one Go's server would
+        sniff is sent.
+    """
+
+    body: bytes
+    headers: Sequence[tuple[bytes, bytes]] = ()
+
+
+def respondRaw(request: IRequest, code: int, response: RawResponse) -> bytes:
+    """
+    Set the status and C{response}'s headers, and return its body.
+    """
+    headers = untyped(request).responseHeaders
+    # All of a name's values at once (header names ignore case):
+    # setHeader would keep only the last.
+    grouped: dict[bytes, tuple[bytes, list[bytes]]] = {}
+    for name, value in response.headers:
+        grouped.setdefault(name.lower(), (name, []))[1].append(value)
+    for name, values in grouped.values():
+        headers.setRawHeaders(name, values)
+    if headers.hasHeader(b"Content-Type"):
+        req = untyped(request)
+        req.setResponseCode(code)
+        req.setHeader(b"Content-Length", b"%d" % (len(response.body),))
+    else:
+        _finishHeaders(request, code, response.body, None)
+    return response.body
+
+
 def _v1Data(request: IRequest, data: Any) -> bytes:
     return respondV1(request, 200, data)
 
@@ -230,6 +271,13 @@ def _plainTextData(request: IRequest, data: Any) -> bytes:
 
 def _plainTextError(request: IRequest, error: HTTPError) -> bytes:
     return respondPlainText(request, error.code, error.message)
+
+
+def _rawData(request: IRequest, data: Any) -> bytes:
+    if not isinstance(data, RawResponse):
+        # A programming error, answered as Go's recovered panic (500).
+        raise TypeError(f"a RAW route returned {type(data).__name__}")
+    return respondRaw(request, 200, data)
 
 
 @attrs.frozen
@@ -261,4 +309,12 @@ PLAIN_TEXT = Answer("PlainText", _plainTextData, _plainTextError)
 """
 Go's C{http_api.PlainText}: a C{str} or C{bytes} as is; errors as their
 text with their status; anything else is a 500 C{INTERNAL_ERROR}.
+"""
+
+RAW = Answer("Raw", _rawData, _plainTextError)
+"""
+txnsq's own answer, for endpoints Go NSQ does not have: the handler
+returns a L{RawResponse} whose headers are sent unchanged (no
+C{X-NSQ-Content-Type}, no sniffing over a C{Content-Type} it set); errors
+are plain text, as L{PLAIN_TEXT}'s.
 """
