@@ -8,7 +8,8 @@ Cut along Go nsqd's seams:
   - L{NSQDFactory} and L{MagicSniffer} are Go's C{tcp.go}: every accepted
     connection first sends a 4-byte magic naming its protocol.  The
     sniffer reads it and hands the connection over to an L{NSQDProtocol}
-    for C{"  V2"}, or answers C{E_BAD_PROTOCOL} and closes.
+    for the V2 magic (two spaces, then C{V2}), or answers C{E_BAD_PROTOCOL}
+    and closes.
   - L{NSQDProtocol} (L{txnsq.nsqd._protocolv2}) is Go's C{protocol_v2.go}:
     the command records and what each does.
   - L{ClientV2} (L{txnsq.nsqd._clientv2}) is the state of Go's
