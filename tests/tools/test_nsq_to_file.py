@@ -409,7 +409,12 @@ class FileWriterTests(SynchronousTestCase):
         """
         writer = self.writer(skipEmptyFiles=True)
         writer.write(b"a", T0)
-        writer.tick(T0 + 3600)
+        self.assertFalse(writer.tick(T0 + 1))
+        self.assertTrue(writer.tick(T0 + 3600))
+        # Closed by the caller, after its sync.
+        self.assertTrue(writer.isOpen)
+        writer.close()
+        writer.tick(T0 + 7200)
         self.assertFalse(writer.isOpen)
         self.assertEqual(os.listdir(self.output), ["t.box.2023-11-14_22.log"])
 
@@ -746,6 +751,21 @@ class FileLoggerTests(SynchronousTestCase):
         self.assertEqual(os.listdir(work), [])
         self.assertEqual(os.listdir(self.output), ["t.box-000000.2023-11-14_22.log"])
         self.assertFalse(self.clock.getDelayedCalls())
+
+    def test_skipEmptyFilesSyncsBeforeClosing(self) -> None:
+        """
+        With C{--skip-empty-files}, a tick that closes a file due to rotate
+        syncs first and FINs what was written, as Go's router does.
+        """
+        logger = self.logger(skipEmptyFiles=True)
+        consumer = self.opened(logger)
+        consumer.deliver(b"a")
+        self.thread.runAll()
+        self.clock.advance(3600)
+        self.thread.runAll()
+        self.assertEqual(consumer.finished, [b"a"])
+        self.assertEqual(os.listdir(self.output), ["t.box.2023-11-14_22.log"])
+        self.assertFalse(logger.writer.isOpen)
 
     def test_lateMessagesWhileStopping(self) -> None:
         """

@@ -98,15 +98,17 @@ def _runBatch(writer: FileWriter, batch: _Batch) -> _Outcome:
         # Go writes each message straight to the file: make them visible
         # (to tail -f) now, not when the buffer fills.
         writer.flush()
-    if batch.tick is not None:
-        writer.tick(batch.tick)
-    synced = False
+    close = batch.close
+    if batch.tick is not None and writer.tick(batch.tick):
+        close = True
     if sync and writer.isOpen:
         writer._note("info", "syncing {count} records to disk", count=batch.records)
         writer.sync()
-        synced = True
-    if batch.close:
+    if close:
         writer.close()
+    # Without an open file, the messages went to files that were fsynced
+    # as they closed.
+    synced = sync
     return _Outcome(synced, writer.takeEvents(), writer.takeFinished())
 
 

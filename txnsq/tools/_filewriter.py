@@ -319,17 +319,19 @@ class FileWriter:
         self.filesize += 1
         return rotated
 
-    def tick(self, now: float) -> None:
+    def tick(self, now: float) -> bool:
         """
-        What Go's sync ticker does to the file: rotate it if it needs to
-        (with C{--skip-empty-files}, only close it: the next message opens
-        the next one).
+        What Go's sync ticker does to the file: rotate it if it needs to;
+        with C{--skip-empty-files}, only say it should close (after the
+        sync that follows, as in Go): the next message opens the next one.
+
+        @return: whether the caller should close the file after syncing.
         """
         if self.needsRotation(now):
             if self.options.skipEmptyFiles:
-                self.close()
-            else:
-                self.updateFile(now)
+                return True
+            self.updateFile(now)
+        return False
 
     def flush(self) -> None:
         """
