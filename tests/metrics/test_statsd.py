@@ -1017,8 +1017,9 @@ class MakeStatsdServiceTests(SynchronousTestCase):
 
     def test_fromConfig(self) -> None:
         """
-        The options reach the service; the prefix is computed at the first
-        push, from the HTTP port nsqd has set by then.
+        The options reach the service; the prefix is read at the first
+        push, by when nsqd has replaced C{--statsd-prefix} with the prefix
+        it computed once listening.
         """
         reactor = UDPReactor()
         config = NSQDConfig(
@@ -1027,7 +1028,6 @@ class MakeStatsdServiceTests(SynchronousTestCase):
             statsd_mem_stats=False,
             statsd_udp_packet_size=100,
             statsd_exclude_ephemeral=True,
-            broadcast_address="nsqd1.example",
         )
         snapshot: StatsSnapshot = {
             "topics": [topic("t", []), topic("e#ephemeral", [])],
@@ -1038,7 +1038,7 @@ class MakeStatsdServiceTests(SynchronousTestCase):
         self.assertEqual(service.step, 5.0)
         service.startService()
         self.addCleanup(service.stopService)
-        config.broadcast_http_port = 4151
+        config.statsd_prefix = "nsq.nsqd1_example_4151."
         reactor.advance(5.0)
         reactor.advance(2.0)
         [first, second] = reactor.datagrams()

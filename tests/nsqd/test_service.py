@@ -22,7 +22,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from tests._certs import writeCertificates
+from tests.metrics.test_statsd import UDPReactor
 from txnsq._endpoints import ListenError, ipPort
+from txnsq.metrics.statsdservice import StatsdService
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.options import versionString
 from txnsq.nsqd.protocol import NSQDFactory
@@ -451,3 +453,129 @@ class NSQDServiceTests(SynchronousTestCase):
         """
         service = NSQDService(_config(), self.reactor)
         self.assertIs(service.gcPauses, GCPauseRecorder.install())
+
+
+class StatsdTests(SynchronousTestCase):
+    """
+    L{NSQDService} computes Go's statsd prefix and pushes its stats to
+    C{--statsd-address}.
+    """
+
+    def setUp(self) -> None:
+        """
+        A memory reactor with UDP, and a log of events.
+        """
+        self.reactor = UDPReactor()
+        self.events = EventLoggingObserver()
+        globalLogPublisher.addObserver(self.events)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events)
+
+    def started(self, **changes: Any) -> NSQDService:
+        """
+        A started service serving HTTP (on 4151 unless C{changes} say
+        otherwise), stopped at cleanup.
+        """
+        changes.setdefault("broadcast_address", "nsqd1.example")
+        service = NSQDService(_config(**changes), self.reactor)
+        service.serveHTTP(lambda secure: Site(Resource()))
+        service.privilegedStartService()
+        service.startService()
+        self.addCleanup(service.stopService)
+        return service
+
+    def test_prefixOnceListening(self) -> None:
+        """
+        Once listening, C{statsd_prefix} holds the prefix Go's C{nsqd.New}
+        computes (and C{GET /config/statsd_prefix} answers): C{%s} replaced
+        by the broadcast address and HTTP port, the bound one when
+        C{--broadcast-http-port} is 0, and a dot appended.
+        """
+        self.assertEqual(self.started().config.statsd_prefix, "nsq.nsqd1_example_4151.")
+        self.assertEqual(
+            self.started(
+                broadcast_http_port=80, statsd_prefix="%s.nsqd"
+            ).config.statsd_prefix,
+            "nsqd1_example_80.nsqd.",
+        )
+        self.assertEqual(self.started(statsd_prefix="").config.statsd_prefix, "")
+
+    def test_prefixWithoutHTTP(self) -> None:
+        """
+        Without an HTTP listener the port in the prefix is 0, as in Go.
+        """
+        service = self.started(http_address="")
+        self.assertEqual(service.config.statsd_prefix, "nsq.nsqd1_example_0.")
+
+    def test_prefixComputedOnce(self) -> None:
+        """
+        Starting again does not apply the template to the computed prefix.
+        """
+        service = self.started(statsd_prefix="a.%s")
+        self.successResultOf(service.stopService())
+        service.config.broadcast_address = "other"
+        service.startService()
+        self.assertEqual(service.config.statsd_prefix, "a.nsqd1_example_4151.")
+
+    def test_noStatsdAddress(self) -> None:
+        """
+        Without C{--statsd-address} there is no statsd service, as Go
+        starts no C{statsdLoop}.
+        """
+        service = self.started()
+        self.assertIsNone(service.statsdService)
+        self.assertFalse(
+            [child for child in service if isinstance(child, StatsdService)]
+        )
+        self.reactor.advance(60.0)
+        self.assertEqual(self.reactor.udpPorts, [])
+
+    def test_pushes(self) -> None:
+        """
+        With C{--statsd-address}, every C{--statsd-interval} nsqd sends its
+        topics' and channels' lines with the computed prefix, and the
+        C{mem.*} lines.
+        """
+        service = self.started(statsd_address="127.0.0.1:8125", statsd_interval=10.0)
+        assert service.statsdService is not None
+        self.assertIn(service.statsdService, list(service))
+        self.assertEqual(service.statsdService.step, 10.0)
+        service.broker.getChannel("t", "c", self.reactor.seconds())
+        service.broker.publish("t", [b"hello"], self.reactor.seconds())
+        self.reactor.advance(10.0)
+        self.reactor.advance(10.0)
+        lines = b"".join(self.reactor.datagrams()).decode().splitlines()
+        prefix = "nsq.nsqd1_example_4151."
+        self.assertTrue(all(line.startswith(prefix) for line in lines), lines)
+        names = {line[len(prefix) :].partition(":")[0] for line in lines}
+        self.assertIn("topic.t.message_count", names)
+        self.assertIn("topic.t.channel.c.clients", names)
+        self.assertIn("mem.gc_runs", names)
+        self.assertIn(prefix + "topic.t.message_bytes:5|c", lines)
+        self.assertIn(prefix + "topic.t.channel.c.depth:1|g", lines)
+
+    def test_memStatsOff(self) -> None:
+        """
+        With C{--statsd-mem-stats=false} no C{mem.*} line is sent.
+        """
+        self.started(
+            statsd_address="127.0.0.1:8125",
+            statsd_interval=10.0,
+            statsd_mem_stats=False,
+        )
+        self.reactor.advance(10.0)
+        self.reactor.advance(10.0)
+        self.assertNotIn(b"mem.", b"".join(self.reactor.datagrams()))
+
+    def test_stopsAfterTheBroker(self) -> None:
+        """
+        The statsd service stops with nsqd, after the broker has closed,
+        where Go's C{statsdLoop} ends.
+        """
+        service = self.started(statsd_address="127.0.0.1:8125")
+        self.successResultOf(service.stopService())
+        messages = [formatEvent(event) for event in self.events]
+        self.assertLess(
+            messages.index("NSQ: closing topics"), messages.index("STATSD: closing")
+        )
+        assert service.statsdService is not None
+        self.assertFalse(service.statsdService.running)

@@ -84,7 +84,10 @@ port when C{--broadcast-http-port} is 0; an IPv6 address in brackets, as
 Go's C{net.JoinHostPort}) whose C{.} and C{:} become C{_}, and a C{.}
 appended when it does not end with one: C{nsq.%s} on host C{nsqd1.example}
 with HTTP on 4151 gives C{nsq.nsqd1_example_4151.}.  An empty
-C{--statsd-prefix} gives no prefix at all.
+C{--statsd-prefix} gives no prefix at all.  nsqd computes the prefix once
+its listeners are bound and stores it back into the option, as Go's
+C{nsqd.New} does, so C{GET /config/statsd_prefix} answers the computed
+prefix, not the flag.
 
 Go builds each line by using the prefix and name as a C{printf} format; a
 C{%} left in the prefix after the C{%s} replacement would then be

@@ -68,7 +68,6 @@ from txnsq.metrics.statsd import (
     packDatagrams,
     spreadOffsets,
     statsdLines,
-    statsdPrefix,
 )
 
 __all__ = ["StatsdService", "StatsdSettings", "makeStatsdService"]
@@ -92,7 +91,12 @@ class StatsdSettings(Protocol):
 
     @property
     def statsd_prefix(self) -> str:
-        """C{--statsd-prefix}, C{%s} standing for the host key."""
+        """
+        The prefix of every line: nsqd computes it from
+        C{--statsd-prefix} once listening
+        (L{txnsq.metrics.statsd.statsdPrefix}) and stores it back into
+        this option, as Go's C{nsqd.New} does.
+        """
 
     @property
     def statsd_interval(self) -> float:
@@ -109,14 +113,6 @@ class StatsdSettings(Protocol):
     @property
     def statsd_exclude_ephemeral(self) -> bool:
         """C{--statsd-exclude-ephemeral}: skip C{#ephemeral} names."""
-
-    @property
-    def broadcast_address(self) -> str:
-        """C{--broadcast-address}, part of the prefix's host key."""
-
-    @property
-    def broadcast_http_port(self) -> int:
-        """The HTTP port in the host key (the bound one once listening)."""
 
 
 class _StatsdProtocol(DatagramProtocol):
@@ -224,8 +220,8 @@ class StatsdService(TimerService):
             C{IReactorPluggableNameResolver} when C{address} names a host.
         @param prefix: gives the lines' prefix
             (L{txnsq.metrics.statsd.statsdPrefix}); called once, at the
-            first push, since it names the bound HTTP port.  The default
-            gives none.
+            first push, by when the daemon has computed it from its bound
+            HTTP port.  The default gives none.
         @param interval: seconds between pushes, C{--statsd-interval}.
         @param memStats: C{--statsd-mem-stats}.
         @param packetSize: C{--statsd-udp-packet-size}.
@@ -454,8 +450,9 @@ def makeStatsdService(
     C{--statsd-address} is empty (Go starts no statsd loop then).
 
     @param settings: nsqd's options (an L{txnsq.nsqd.config.NSQDConfig});
-        C{broadcast_http_port} is read at the first push, by when nsqd has
-        set it to the bound HTTP port if it was 0.
+        C{statsd_prefix} is read at the first push, by when nsqd has
+        replaced the flag's value with the prefix it computed once
+        listening (as Go's C{nsqd.New} does).
     @param gather: takes a snapshot: C{{"topics": ..., "memory": ...}} from
         L{txnsq.nsqd.stats.gatherStats} (without clients) and
         L{txnsq.nsqd.stats.memoryStats}.
@@ -467,11 +464,7 @@ def makeStatsdService(
         return None
 
     def prefix() -> str:
-        return statsdPrefix(
-            settings.statsd_prefix,
-            settings.broadcast_address,
-            settings.broadcast_http_port,
-        )
+        return settings.statsd_prefix
 
     return StatsdService(
         settings.statsd_address,

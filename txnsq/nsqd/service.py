@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.nsqd.test_service -*-
 """
 nsqd as a Twisted service: the broker, its TCP listener, the queue-scan
-timer, the HTTP and HTTPS listeners for a site it is given, and Go's
-ordered graceful shutdown.
+timer, the statsd pusher, the HTTP and HTTPS listeners for a site it is
+given, and Go's ordered graceful shutdown.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from txnsq._endpoints import ListeningService, ipPort, listeningService
 from txnsq._logging import Logger, setLogLevel
+from txnsq.metrics.statsd import StatsSnapshot, statsdPrefix
+from txnsq.metrics.statsdservice import StatsdService, makeStatsdService
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.lookupd import LookupdPeers
 from txnsq.nsqd.options import versionString
 from txnsq.nsqd.persistence import Persistence, threadRunner
 from txnsq.nsqd.protocol import NSQDFactory
 from txnsq.nsqd.state import Broker
-from txnsq.nsqd.stats import GCPauseRecorder
+from txnsq.nsqd.stats import GCPauseRecorder, gatherStats, memoryStats
 
 __all__ = ["HTTPSiteFactory", "NSQDService"]
 
@@ -56,7 +58,8 @@ class NSQDService(MultiService):
 
     @ivar config: the options; C{broadcast_tcp_port} and
         C{broadcast_http_port} left at 0 are set to the bound ports once
-        listening, as Go does.
+        listening, and C{statsd_prefix} to the prefix it gives (its C{%s}
+        replaced), as Go's C{nsqd.New} does.
     @ivar clock: the reactor's time.
     @ivar broker: the broker (which tracks e2e processing latency, HTTP
         listener or not).
@@ -73,6 +76,8 @@ class NSQDService(MultiService):
         then, or on a unix socket).
     @ivar boundHTTPSPort: the port HTTPS listens on, once bound.
     @ivar scanService: the queue-scan timer.
+    @ivar statsdService: the statsd pusher (Go's C{statsdLoop}), or
+        L{None} without C{--statsd-address}.
     """
 
     _log = Logger(namespace=_LOG_NAMESPACE)
@@ -125,6 +130,16 @@ class NSQDService(MultiService):
         )
         self.lookupPeers.setServiceParent(self)  # type: ignore[no-untyped-call]
 
+        # Here rather than where the HTTP API is wired (the tap): statsd
+        # reads only what this service owns, and Go starts its statsdLoop
+        # in nsqd.go too, so every nsqd built from a config pushes.
+        self.statsdService: StatsdService | None = makeStatsdService(
+            config, self._statsdSnapshot, reactor, logNamespace=_LOG_NAMESPACE
+        )
+        if self.statsdService is not None:
+            self.statsdService.setServiceParent(self)  # type: ignore[no-untyped-call]
+        self._prefixPending = True
+
     def serveHTTP(self, site: HTTPSiteFactory) -> None:
         """
         Serve the HTTP API: C{site(False)} on C{--http-address} unless it is
@@ -171,6 +186,34 @@ class NSQDService(MultiService):
         if bound is not None:
             self.boundHTTPSPort = bound
 
+    def _computeStatsdPrefix(self, ports: object) -> None:
+        # Go's nsqd.New, once the listeners are bound: the prefix names the
+        # broadcast HTTP port, the bound one if it was 0.
+        config = self.config
+        config.statsd_prefix = statsdPrefix(
+            config.statsd_prefix, config.broadcast_address, config.broadcast_http_port
+        )
+
+    def _computePrefixOnceListening(self) -> None:
+        # Once per service: the option then holds the computed prefix.
+        if self._prefixPending:
+            self._prefixPending = False
+            self._whenListening().addCallbacks(self._computeStatsdPrefix, _ignore)
+
+    def _statsdSnapshot(self) -> StatsSnapshot:
+        # Go's statsdLoop: GetStats("", "", false), and its memory figures
+        # only with --statsd-mem-stats.
+        stats = gatherStats(
+            self.broker,
+            self.factory.connections,
+            includeClients=False,
+            now=self._reactor.seconds(),
+        )
+        snapshot: dict[str, object] = {"topics": stats.topics}
+        if self.config.statsd_mem_stats:
+            snapshot["memory"] = memoryStats(self.gcPauses)
+        return snapshot
+
     def _queueScan(self) -> None:
         now = self._reactor.seconds()
         self.broker.queueScan(now)
@@ -201,6 +244,7 @@ class NSQDService(MultiService):
         """
         self._announce()
         self._openData()
+        self._computePrefixOnceListening()
         super().privilegedStartService()  # type: ignore[no-untyped-call]
 
     def startService(self) -> None:
@@ -209,13 +253,15 @@ class NSQDService(MultiService):
         """
         self._announce()
         self._openData()
+        self._computePrefixOnceListening()
         super().startService()  # type: ignore[no-untyped-call]
 
     def _whenListening(self) -> Deferred[list[Any]]:
         waits: list[Deferred[Any]] = [self.tcpService.whenListening()]
         if self.httpService is not None:
             waits.append(self.httpService.whenListening())
-        return gatherResults(waits)
+        # A failed listen is reported by startService and whenListening.
+        return gatherResults(waits, consumeErrors=True)
 
     def logLevelChanged(self, level: str) -> None:
         """
