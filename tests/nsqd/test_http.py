@@ -6,16 +6,21 @@ an in-memory connection.
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
 from typing import Any
 
-from treq.testing import StubTreq
+import treq
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from treq.testing import RequestTraversalAgent, StubTreq
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.http_headers import Headers
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
@@ -1368,3 +1373,147 @@ class SiteTests(SynchronousTestCase):
         )
         self.assertTrue(ok.endswith(b"\r\n\r\nOK"))
         self.assertEqual(broker.topics["t"].messageCount, 1)
+
+
+class MetricsTests(APITestCase):
+    """
+    C{GET /metrics}: Prometheus' text format under lovoo nsq_exporter's
+    names, served with its own headers.
+    """
+
+    def scrape(
+        self, query: str = "", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, list[str]], bytes]:
+        """
+        C{GET /metrics<query>}: the status, every response header and the
+        body as sent (treq's client would ask for gzip and decompress).
+        """
+        agent = RequestTraversalAgent(self.api.resource())
+        requestHeaders = Headers(
+            {name: [value] for name, value in (headers or {}).items()}
+        )
+        response = self.successResultOf(
+            agent.request(
+                b"GET", b"http://nsqd:4151/metrics" + query.encode(), requestHeaders
+            )
+        )
+        content = self.successResultOf(treq.content(response))
+        found = {
+            name.decode().lower(): [v.decode() for v in values]
+            for name, values in response.headers.getAllRawHeaders()
+        }
+        return response.code, found, content
+
+    def families(self, query: str = "") -> dict[str, Metric]:
+        """
+        The metric families of a 200 C{/metrics<query>}, by name.
+        """
+        code, _, body = self.scrape(query)
+        self.assertEqual(code, 200, body)
+        return {f.name: f for f in text_string_to_metric_families(body.decode())}
+
+    def test_textFormat(self) -> None:
+        """
+        The page is Prometheus' text format 0.0.4 with its own
+        C{Content-Type}, C{Vary: Accept-Encoding} and no
+        C{X-NSQ-Content-Type}; topics and channels carry lovoo's labels.
+        """
+        self.subscribe("orders", "billing", FakeClient(ready=1))
+        self.api._publish("orders", [b"a", b"b"])
+        code, headers, body = self.scrape()
+        self.assertEqual(code, 200)
+        self.assertEqual(
+            headers["content-type"], ["text/plain; version=0.0.4; charset=utf-8"]
+        )
+        self.assertEqual(headers["vary"], ["Accept-Encoding"])
+        self.assertNotIn("x-nsq-content-type", headers)
+        self.assertNotIn("content-encoding", headers)
+        families = self.families()
+        [depth] = families["nsq_topic_depth"].samples
+        self.assertEqual(depth.labels, {"topic": "orders", "paused": "false"})
+        [inFlight] = families["nsq_channel_in_flight_count"].samples
+        self.assertEqual(
+            inFlight.labels,
+            {"topic": "orders", "channel": "billing", "paused": "false"},
+        )
+        self.assertEqual(inFlight.value, 1)
+        self.assertEqual(families["nsq_start_time_seconds"].samples[0].value, START)
+
+    def test_includeClients(self) -> None:
+        """
+        Per-connection metrics come only with C{include_clients} true in any
+        of Go's C{strconv.ParseBool} spellings; absent, empty or false,
+        they are left out.
+        """
+        self.subscribe("orders", "billing", FakeClient(clientID="c1"))
+        for query in (
+            "?include_clients=true",
+            "?include_clients=1",
+            "?include_clients=T",
+        ):
+            [state] = self.families(query)["nsq_client_state"].samples
+            self.assertEqual(state.labels["client_id"], "c1", query)
+        for query in (
+            "",
+            "?include_clients=",
+            "?include_clients=false",
+            "?include_clients=0",
+        ):
+            families = self.families(query)
+            self.assertFalse(
+                [name for name in families if name.startswith("nsq_client_")], query
+            )
+
+    def test_includeClientsInvalid(self) -> None:
+        """
+        Any other C{include_clients} is 400, as plain text with Go's
+        C{strconv.ParseBool} error; a malformed query is 400
+        C{INVALID_REQUEST}.
+        """
+        self.assertEqual(
+            self.request("GET", "/metrics?include_clients=yes"),
+            (
+                400,
+                PLAIN,
+                b'invalid include_clients: strconv.ParseBool: parsing "yes": '
+                b"invalid syntax",
+            ),
+        )
+        self.assertEqual(
+            self.request("GET", "/metrics?x=%zz"), (400, PLAIN, b"INVALID_REQUEST")
+        )
+
+    def test_gzip(self) -> None:
+        """
+        A scraper that accepts gzip (Prometheus always does) gets the same
+        page gzipped, with C{Content-Encoding: gzip}.
+        """
+        self.broker.getTopic("orders")
+        plain = self.scrape()[2]
+        code, headers, body = self.scrape(
+            headers={"Accept-Encoding": "deflate, gzip;q=1.0, *;q=0.5"}
+        )
+        self.assertEqual(code, 200)
+        self.assertEqual(headers["content-encoding"], ["gzip"])
+        self.assertEqual(
+            headers["content-type"], ["text/plain; version=0.0.4; charset=utf-8"]
+        )
+        unzipped = gzip.decompress(body)
+        # The process metrics move between two scrapes; nsqd's do not.
+        self.assertEqual(
+            [line for line in unzipped.splitlines() if line.startswith(b"nsq_topic")],
+            [line for line in plain.splitlines() if line.startswith(b"nsq_topic")],
+        )
+
+    def test_routing(self) -> None:
+        """
+        Only C{GET} is routed, with httprouter's answers around it: 405
+        with C{Allow} for other methods (C{HEAD} included), a redirect for
+        a trailing slash or another letter case.
+        """
+        allowed = {"Allow": ["GET, OPTIONS"], **V1_JSON}
+        for method in ("POST", "PUT", "HEAD"):
+            code, headers, _ = self.request(method, "/metrics")
+            self.assertEqual((code, headers), (405, allowed), method)
+        self.assertEqual(self.request("GET", "/metrics/")[:2][0], 301)
+        self.assertEqual(self.request("GET", "/Metrics")[1]["Location"], ["/metrics"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -258,3 +259,32 @@ class LookupdHTTPTests(SynchronousTestCase):
         self.assertError("GET", "/debug/pprof", 404, "NOT_FOUND")
         code, headers, _ = self.request("GET", "/Topics/")
         self.assertEqual((code, headers["Location"]), (301, ["/topics"]))
+
+    def test_metrics(self) -> None:
+        """
+        C{GET /metrics} is Prometheus' text format with its own
+        C{Content-Type} and no V1 header, reporting the registrations.
+        """
+        self.registered()
+        code, headers, body = self.request("GET", "/metrics")
+        self.assertEqual(
+            (code, headers),
+            (200, {"Content-Type": ["text/plain; version=0.0.4; charset=utf-8"]}),
+        )
+        families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+        self.assertEqual(families["nsqlookupd_topics"].samples[0].value, 1)
+        [channels] = families["nsqlookupd_channels"].samples
+        self.assertEqual((channels.labels, channels.value), ({"topic": "t"}, 1))
+        self.assertEqual(families["nsqlookupd_producers"].samples[0].value, 1)
+        self.assertEqual(
+            families["nsqlookupd_start_time_seconds"].samples[0].value, 1000
+        )
+
+    def test_metricsRouting(self) -> None:
+        """
+        Only C{GET /metrics} is routed: other methods get 405 with
+        C{Allow}.
+        """
+        for method in ("POST", "HEAD"):
+            code, headers, _ = self.request(method, "/metrics")
+            self.assertEqual((code, headers["Allow"]), (405, ["GET, OPTIONS"]))

@@ -9,7 +9,9 @@ L{NSQDSite}, which bounds request bodies.  Whoever builds nsqd
 Endpoints: C{/ping}, C{/info}, C{/stats}, C{/pub}, C{/mpub},
 C{/topic/{create,delete,empty,pause,unpause}},
 C{/channel/{create,delete,empty,pause,unpause}}, C{GET}/C{PUT}
-C{/config/:opt}, C{PUT /debug/setblockrate} and C{POST /debug/freememory}.
+C{/config/:opt}, C{PUT /debug/setblockrate} and C{POST /debug/freememory};
+and C{GET /metrics}, txnsq's own (Go nsqd has none): Prometheus metrics
+under lovoo nsq_exporter's names (L{txnsq.metrics.prometheus}).
 Status codes, error texts, headers and bodies are Go's, including its
 order of checks (C{/pub} reads and size-checks its body before it looks at
 C{topic=}; C{/pub} and C{/mpub} create the topic before they validate
@@ -83,15 +85,17 @@ from txnsq._go.flags import (
     FlagTable,
     FlagType,
 )
-from txnsq._go.values import goQuote, parseInt
+from txnsq._go.values import goQuote, parseBool, parseInt
 from txnsq._http import (
     JSON_CONTENT_TYPE,
     JSON_NULL,
     NSQ_CONTENT_TYPE,
     PLAIN_TEXT,
+    RAW,
     GoRouter,
     GoSite,
     HTTPError,
+    RawResponse,
     RequestParams,
     Routes,
     contentLength,
@@ -99,6 +103,7 @@ from txnsq._http import (
     readBody,
 )
 from txnsq._logging import Logger
+from txnsq.metrics.prometheus import NSQDMetrics
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.options import (
     AFTER_1_3_0_FIELDS,
@@ -112,6 +117,7 @@ from txnsq.nsqd.stats import (
     ClientCounters,
     GCPauseRecorder,
     Health,
+    Stats,
     formatStatsText,
     gatherStats,
     memoryStats,
@@ -357,6 +363,7 @@ class NSQDHTTPAPI:
     @ivar clock: the time source.
     @ivar health: nsqd's health, shared with whatever writes to backends.
     @ivar startTime: when nsqd started (POSIX seconds).
+    @ivar metrics: what C{/metrics} renders.
     """
 
     routes = Routes(log=_log)
@@ -399,6 +406,9 @@ class NSQDHTTPAPI:
         self._tcpPort = tcpPort
         self._httpsPort = httpsPort
         self._options = _ConfigOptions(config, onLookupdAddresses, onLogLevel)
+        self.metrics = NSQDMetrics(
+            self._gatherForMetrics, health=self.health, startTime=self.startTime
+        )
 
     def resource(self, secure: bool = False) -> IResource:
         """
@@ -440,6 +450,14 @@ class NSQDHTTPAPI:
         started: Deferred[str] = Deferred()
         created.whenStarted(lambda: started.callback(result))
         return started
+
+    def _gatherForMetrics(self, includeClients: bool) -> Stats:
+        return gatherStats(
+            self.broker,
+            self.connections,
+            includeClients=includeClients,
+            now=self.clock.seconds(),
+        )
 
     def _publish(self, topic: str, bodies: list[bytes], deferMs: int = 0) -> None:
         broker = self.broker
@@ -527,6 +545,23 @@ class NSQDHTTPAPI:
             result["memory"] = memory
         result["producers"] = stats.producers
         return result
+
+    @routes.route("GET", "/metrics", RAW)
+    def metricsPage(self, request: IRequest) -> RawResponse:
+        """
+        C{GET /metrics}: Prometheus' text format, gzipped when the
+        scraper accepts it; each consumer connection too with
+        C{include_clients=true} (any of Go's C{strconv.ParseBool} spellings;
+        absent or empty is false, anything else 400).
+        """
+        value = RequestParams.fromRequest(request).get("include_clients") or ""
+        try:
+            includeClients = parseBool(value) if value else False
+        except ValueError as e:
+            raise HTTPError(400, f"invalid include_clients: {e}") from None
+        acceptEncoding = request.getHeader(b"accept-encoding") or b""
+        page = self.metrics.render(includeClients, acceptEncoding.decode("latin-1"))
+        return RawResponse(page.body, page.headers())
 
     @routes.route("POST", "/pub", logged=False)
     def pub(self, request: IRequest) -> str | Deferred[str]:

@@ -5,7 +5,9 @@ nsqlookupd's HTTP API, as Go nsqlookupd 1.3.0 serves it.
 Consumers ask C{/lookup?topic=} which nsqds have a topic; nsqd asks
 C{/channels?topic=} when it creates a topic; nsqadmin uses the rest.  The
 create/delete/tombstone endpoints only edit this nsqlookupd's registry:
-they never contact an nsqd.
+they never contact an nsqd.  C{GET /metrics} is txnsq's own (Go nsqlookupd
+has none): Prometheus metrics of the registrations
+(L{txnsq.metrics.prometheus}).
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from txnsq import NSQ_VERSION
-from txnsq._http import PLAIN_TEXT, GoRouter, HTTPError, RequestParams, Routes
+from txnsq._http import (
+    PLAIN_TEXT,
+    RAW,
+    GoRouter,
+    HTTPError,
+    RawResponse,
+    RequestParams,
+    Routes,
+)
+from txnsq.metrics.prometheus import LookupdMetrics
 from txnsq.nsqlookupd.registry import RegistrationDB
 from txnsq.wire.names import isValidName
 
@@ -33,6 +44,7 @@ class LookupdHTTPAPI:
 
     @ivar registry: the registrations.
     @ivar clock: the time source for expiry and tombstones.
+    @ivar metrics: what C{/metrics} renders.
     """
 
     routes = Routes()
@@ -46,6 +58,9 @@ class LookupdHTTPAPI:
         self.registry = registry
         self.clock = clock
         self.version = version
+        self.metrics = LookupdMetrics(
+            registry, clock.seconds, startTime=clock.seconds()
+        )
 
     def resource(self) -> IResource:
         """
@@ -66,6 +81,16 @@ class LookupdHTTPAPI:
         C{GET /info}: the version.
         """
         return {"version": self.version}
+
+    @routes.route("GET", "/metrics", RAW)
+    def metricsPage(self, request: IRequest) -> RawResponse:
+        """
+        C{GET /metrics}: Prometheus' text format, gzipped when the scraper
+        accepts it.
+        """
+        acceptEncoding = request.getHeader(b"accept-encoding") or b""
+        page = self.metrics.render(acceptEncoding.decode("latin-1"))
+        return RawResponse(page.body, page.headers())
 
     @routes.route("GET", "/debug")
     def debug(self, request: IRequest) -> dict[str, Any]:
