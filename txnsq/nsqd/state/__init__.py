@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.nsqd.state -*-
 """
 nsqd's broker state, without I/O: topics, channels, in-flight and deferred
 messages.  Time is passed in as numbers (seconds).

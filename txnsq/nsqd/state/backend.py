@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_state -*-
+# -*- test-case-name: tests.nsqd.state.test_backend -*-
 """
 The backend-queue seam: where a topic or channel puts what its memory queue
 cannot hold.

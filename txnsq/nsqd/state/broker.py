@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_state -*-
+# -*- test-case-name: tests.nsqd.state.test_broker -*-
 """
 The broker: every topic of one nsqd, and the operations the TCP protocol
 and the HTTP API share, including end-to-end latency tracking.  No I/O and

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_state -*-
+# -*- test-case-name: tests.nsqd.state.test_channel -*-
 """
 A channel: one copy of a topic's stream, shared by its consumers.
 """

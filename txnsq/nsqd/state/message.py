@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_state -*-
+# -*- test-case-name: tests.nsqd.state.test_message -*-
 """
 Messages as the broker holds them, Go-compatible message IDs, and
 L{Consumer}, what the broker needs from a subscribed connection.

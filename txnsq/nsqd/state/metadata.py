@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_persistence -*-
+# -*- test-case-name: tests.nsqd.test_persistence,tests.nsqd.state.test_broker -*-
 """
 nsqd's files beside its disk queues: C{nsqd.dat} (topology, Go's format),
 the data-path lock, and C{nsqd.deferred.json} (txnsq's record of defer

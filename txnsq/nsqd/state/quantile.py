@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_stats -*-
+# -*- test-case-name: tests.nsqd.state.test_quantile -*-
 """
 End-to-end processing latency percentiles (C{--e2e-processing-latency-
 percentile}), over a rolling window (C{--e2e-processing-latency-window-

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_state -*-
+# -*- test-case-name: tests.nsqd.state.test_topic -*-
 """
 A topic: receives published messages and copies each to every channel.
 """
