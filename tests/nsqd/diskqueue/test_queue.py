@@ -18,7 +18,12 @@ from twisted.trial.unittest import SynchronousTestCase
 from txnsq.nsqd.diskqueue import DiskQueue, DiskQueueClosed
 
 GOLDEN_DATADIR = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), os.pardir, "data", "golden", "datadir"
+    os.path.dirname(os.path.abspath(__file__)),
+    os.pardir,
+    os.pardir,
+    "data",
+    "golden",
+    "datadir",
 )
 
 # What Go nsqd 1.3.0 passes to go-diskqueue with default flags.
