@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_diskqueue -*-
+# -*- test-case-name: tests.nsqd.diskqueue -*-
 """
 A disk-backed FIFO whose files are byte-compatible with go-diskqueue v1.1.0,
 the backend Go nsqd 1.3.0 gives every durable topic and channel.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_diskqueue_segments -*-
+# -*- test-case-name: tests.nsqd.diskqueue.test_files -*-
 """
 What go-diskqueue v1.1.0 calls a queue's files and how it frames records in
 its segments, with the small file helpers the rest of the package shares.

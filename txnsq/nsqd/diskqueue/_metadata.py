@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_diskqueue_metadata -*-
+# -*- test-case-name: tests.nsqd.diskqueue.test_metadata -*-
 """
 A disk queue's metadata file, C{<name>.diskqueue.meta.dat}: the text
 C{"<depth>\\n<readFileNum>,<readPos>\\n<writeFileNum>,<writePos>\\n"},

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_diskqueue -*-
+# -*- test-case-name: tests.nsqd.diskqueue.test_queue -*-
 """
 L{DiskQueue}: the facade that composes a queue's metadata file, segment
 writer and segment reader, and owns its depth and its sync policy.

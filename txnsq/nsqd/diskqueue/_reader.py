@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_diskqueue_segments -*-
+# -*- test-case-name: tests.nsqd.diskqueue.test_reader -*-
 """
 The reading end of a disk queue: the segment being read, its read position,
 and what becomes of a segment once read (deleted), found unreadable (set

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_diskqueue_segments -*-
+# -*- test-case-name: tests.nsqd.diskqueue.test_writer -*-
 """
 The writing end of a disk queue: the segment being appended to, its write
 buffer, and the earlier segments still owed an fsync.
