@@ -1,3 +1,3 @@
 """
-Tests for L{txnsq.nsqlookupd} and L{txnsq.wire.lookup}.
+Tests for L{txnsq.nsqlookupd}.
 """

@@ -1,6 +1,6 @@
 """
-Helpers shared by the codec tests: a recording L{CommandDecoder}, a
-chunking strategy and access to the golden TCP recordings.
+Helpers shared by the codec tests: a recording L{CommandDecoder}, chunking
+and message-field strategies and access to the golden TCP recordings.
 """
 
 from __future__ import annotations
@@ -179,6 +179,16 @@ def chunkings() -> st.SearchStrategy[list[int]]:
     Cut offsets for L{split}: none, a few or many.
     """
     return st.lists(st.integers(min_value=0, max_value=2**16), max_size=40)
+
+
+#: 16-byte message IDs.
+messageIDs = st.binary(min_size=16, max_size=16)
+
+#: Message timestamps: any int64 of nanoseconds.
+timestamps = st.integers(-(2**63), 2**63 - 1)
+
+#: Attempt counts that fit the header's uint16.
+attemptCounts = st.integers(0, 2**16 - 1)
 
 
 @cache

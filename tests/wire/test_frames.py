@@ -1,6 +1,6 @@
 """
-Tests for L{txnsq.wire.frames} and L{txnsq.wire.message}: the frames nsqd
-sends and the 26-byte message header.
+Tests for L{txnsq.wire.frames}: the frames nsqd sends.  (The message header
+inside a message frame is tested in L{tests.wire.test_message}.)
 """
 
 from __future__ import annotations
@@ -26,16 +26,19 @@ from txnsq.wire.frames import (
     encodeResponse,
 )
 from txnsq.wire.message import (
-    MESSAGE_HEADER_SIZE,
     decodeMessage,
     encodeMessage,
 )
 
-from ._support import chunkings, goldenFrames, goldenRecordings, split
-
-messageIDs = st.binary(min_size=16, max_size=16)
-timestamps = st.integers(-(2**63), 2**63 - 1)
-attemptCounts = st.integers(0, 2**16 - 1)
+from ._support import (
+    attemptCounts,
+    chunkings,
+    goldenFrames,
+    goldenRecordings,
+    messageIDs,
+    split,
+    timestamps,
+)
 
 frames = st.one_of(
     st.binary(max_size=64).map(lambda d: (encodeResponse(d), (FRAME_TYPE_RESPONSE, d))),
@@ -209,34 +212,3 @@ class FrameDecoderTests(SynchronousTestCase):
         client's business.
         """
         self.assertEqual(list(FrameDecoder().feed(encodeFrame(9, b"x"))), [(9, b"x")])
-
-
-class MessageTests(SynchronousTestCase):
-    """
-    L{encodeMessage} and L{decodeMessage}: the 26-byte header.
-    """
-
-    @given(timestamps, attemptCounts, messageIDs, st.binary(max_size=64))
-    def test_roundTrip(
-        self, timestamp: int, attempts: int, messageID: bytes, body: bytes
-    ) -> None:
-        """
-        Decoding an encoded message gives back its fields.
-        """
-        data = encodeMessage(timestamp, attempts, messageID, body)
-        self.assertEqual(len(data), MESSAGE_HEADER_SIZE + len(body))
-        self.assertEqual(decodeMessage(data), (timestamp, attempts, messageID, body))
-
-    def test_attemptsWrap(self) -> None:
-        """
-        Attempts are a uint16 and wrap after 65535, as in Go.
-        """
-        data = encodeMessage(0, 65536 + 5, b"0" * 16, b"")
-        self.assertEqual(decodeMessage(data)[1], 5)
-
-    def test_short(self) -> None:
-        """
-        Fewer than 26 bytes is a L{ValueError}; exactly 26 is an empty body.
-        """
-        self.assertRaises(ValueError, decodeMessage, b"\x00" * 25)
-        self.assertEqual(decodeMessage(b"\x00" * 26), (0, 0, b"\x00" * 16, b""))

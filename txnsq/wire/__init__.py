@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.wire -*-
 """
 The NSQ wire format, sans I/O: bytes in, typed records and values out.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_compression -*-
+# -*- test-case-name: tests.wire.test_compression,tests.nsqd.test_compression -*-
 """
 The two stream compressions IDENTIFY can switch on, sans I/O.
 

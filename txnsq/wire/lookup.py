@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqlookupd.test_wire -*-
+# -*- test-case-name: tests.wire.test_lookup -*-
 """
 nsqlookupd's TCP protocol ("V1"), sans I/O.
 

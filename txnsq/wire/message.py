@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.wire.test_frames -*-
+# -*- test-case-name: tests.wire.test_message,tests.wire.test_frames -*-
 """
 The 26-byte message header shared by message frames and disk records.
 
