@@ -79,6 +79,18 @@ def allow(topic: str, channels: list[str], permissions: list[str]) -> dict[str, 
     return {"topic": topic, "channels": channels, "permissions": permissions}
 
 
+def reply(
+    authorizations: list[dict[str, Any]] | None = None, ttl: Any = 60, **more: Any
+) -> bytes:
+    """
+    An auth server reply body.
+    """
+    data: dict[str, Any] = {"ttl": ttl, **more}
+    if authorizations is not None:
+        data["authorizations"] = authorizations
+    return json.dumps(data).encode("utf-8")
+
+
 class _TrackedChannel(HTTPChannel):
     """
     An HTTP connection that its L{_TrackingSite} knows about, so the test

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqd.test_auth -*-
+# -*- test-case-name: tests.nsqd.test_authorizations,tests.nsqd.test_auth -*-
 """
 What an auth server answered for a client's secret, and the checks of topics
 and channels against that answer (Go's C{auth.State} and C{IsAllowed}).

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.nsqlookupd.test_service -*-
+# -*- test-case-name: tests.nsqlookupd.test_config,tests.nsqlookupd.test_options -*-
 """
 nsqlookupd's settings, as plain values with Go nsqlookupd 1.3.0's defaults.
 
