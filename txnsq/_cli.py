@@ -29,6 +29,7 @@ from twisted.application.service import IService
 from twisted.logger import globalLogBeginner, globalLogPublisher
 
 from txnsq import NSQ_VERSION, __version__
+from txnsq._go.exit import fatalText
 from txnsq._go.flags import ConfigFileError, FlagError, FlagTable, HelpRequested
 from txnsq._go.log import GoLogObserver, LogRoute, formatLine, logLevelFromName
 from txnsq.tools import ALIASES, TOOLS
@@ -328,11 +329,7 @@ def _serve(daemon: _Daemon, config: Any, reactor: Any, err: IO[str]) -> int:
         except Exception as e:
             status = 1
             err.write(
-                formatLine(
-                    daemon.fatalPrefix,
-                    "FATAL",
-                    f"failed to instantiate {daemon.name} - {e}",
-                )
+                formatLine(daemon.fatalPrefix, "FATAL", fatalText(daemon.name, e))
             )
             err.flush()
             reactor.stop()

@@ -27,9 +27,10 @@ from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.python.usage import UsageError
 
-from txnsq._endpoints import splitHostPort
-from txnsq._go.exit import exitZeroAfterGracefulStop
+from txnsq._endpoints import ListenError, splitHostPort
+from txnsq._go.exit import exitZeroAfterGracefulStop, oneLineFatalUnderTwistd
 from txnsq._go.flags import FlagTable, GoFlagOptions
+from txnsq._logging import Logger
 from txnsq.nsqd import options as nsqdOptions
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.tap import nsqdService
@@ -194,6 +195,11 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     """
     if reactor is None:
         from twisted.internet import reactor
+
+        # Only for a real twistd run: tests pass their own reactor.
+        oneLineFatalUnderTwistd(
+            "nsq", Logger(namespace="txnsq.nsqd").critical, (ListenError,)
+        )
     exitZeroAfterGracefulStop(reactor)
     return combinedService(options.config, reactor)
 

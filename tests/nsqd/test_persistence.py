@@ -33,6 +33,7 @@ from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from txnsq._go.exit import Fatal
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.persistence import Persistence
 from txnsq.nsqd.service import NSQDService
@@ -1040,34 +1041,33 @@ class RecoveryTests(TestCase):
 
     async def test_garbageNSQDDat(self) -> None:
         """
-        An C{nsqd.dat} that is not JSON is logged at error level and nsqd
-        starts without the topology it described; the queues on disk are
-        intact, so a consumer of the same topic and channel still gets every
-        message.
+        An C{nsqd.dat} that is not JSON stops the start with Go's C{failed
+        to load metadata - failed to parse metadata in PATH - ...} (rather
+        than starting without the topology and overwriting the file that
+        names it); the file and the queues on disk are left as they were.
         """
         dataPath = newDataPath(self)
         first = await startNSQD(self, dataPath)
         first.broker.getChannel("kept", "c", now())
-        bodies = [b"kept-%03d" % i for i in range(300)]
         producer = await connect(self, first)
-        await producer.publish("kept", bodies)
+        await producer.publish("kept", [b"kept"])
         await first.stopService()
-        with open(os.path.join(dataPath, "nsqd.dat"), "wb") as f:
-            f.write(b"\x00{not json at all")
+        garbage = b"\x00{not json at all"
+        metadataPath = os.path.join(dataPath, "nsqd.dat")
+        with open(metadataPath, "wb") as f:
+            f.write(garbage)
 
-        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
-        second = await startNSQD(self, dataPath)
-        errors = errorEvents(observer)
-        self.assertTrue(any("nsqd.dat" in text for text in errors), errors)
-        self.assertEqual(second.broker.topics, {})
-        messages = await consumeAll(self, second, "kept", "c", len(bodies))
-        assertSameSequence(self, bodiesOf(messages), bodies)
-        await second.stopService()
-        # The rewritten nsqd.dat describes what exists now.
-        self.assertEqual(
-            topology(readNSQDDat(dataPath)),
-            ("1.3.0", frozenset({("kept", False, False, frozenset({("c", False)}))})),
+        second = NSQDService(nsqdConfig(dataPath), reactor)
+        error = self.assertRaises(Fatal, second.startService)
+        self.assertTrue(
+            str(error).startswith(
+                f"failed to load metadata - failed to parse metadata in {metadataPath} - "
+            ),
+            str(error),
         )
+        with open(metadataPath, "rb") as f:
+            self.assertEqual(f.read(), garbage)
+        self.assertEqual(readQueue(dataPath, "kept:c").depth, 1)
 
     async def test_garbageQueueMetadata(self) -> None:
         """

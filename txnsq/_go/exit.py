@@ -8,6 +8,8 @@ signal 15".  Scripts and supervisors written for Go NSQ check for 0.
 from __future__ import annotations
 
 import signal
+import sys
+from collections.abc import Callable
 from typing import Any
 
 _GRACEFUL = (signal.SIGTERM, signal.SIGINT)
@@ -29,3 +31,62 @@ def exitZeroAfterGracefulStop(reactor: Any) -> None:
     addTrigger = getattr(reactor, "addSystemEventTrigger", None)
     if addTrigger is not None:
         addTrigger("after", "shutdown", forget)
+
+
+class Fatal(Exception):
+    """
+    A start-up failure Go reports with C{logFatal}: the message is the
+    whole text after C{FATAL: } (e.g. C{failed to persist metadata - ...}),
+    so the programs print it as it is rather than under C{failed to
+    instantiate nsqd - }.
+    """
+
+
+#: What a daemon raises from its start when the world, not txnsq, is at
+#: fault (a missing directory or file, a bad nsqd.dat): Go prints one FATAL
+#: line for these, and a traceback would only hide it.
+_OPERATIONAL: tuple[type[Exception], ...] = (Fatal, OSError, ValueError)
+
+
+def fatalText(name: str, error: BaseException) -> str:
+    """
+    The text Go's C{logFatal} prints for a daemon C{name} that failed to
+    start with C{error}.
+    """
+    if isinstance(error, Fatal):
+        return str(error)
+    return f"failed to instantiate {name} - {error}"
+
+
+def oneLineFatalUnderTwistd(
+    name: str,
+    logFatal: Callable[[str], None],
+    kinds: tuple[type[Exception], ...] = (),
+) -> None:
+    """
+    Under twistd, report a start-up failure as Go does, one C{FATAL} line,
+    instead of the traceback twistd would print.
+
+    twistd starts the services before the reactor runs, so a failure to
+    listen, lock the data path or read a TLS file is raised out of
+    C{twistd.run}, after twistd has told a waiting parent (when it
+    daemonizes) and removed its pid file; Python would then print the
+    traceback.  This replaces C{sys.excepthook} for L{Fatal}, L{OSError},
+    L{ValueError} and C{kinds} only, so a bug still shows its traceback.
+    The exit status stays 1.
+
+    @param name: the daemon, for C{failed to instantiate NAME - ...}.
+    @param logFatal: logs one line at the critical level.
+    @param kinds: more exception types to report this way (the listen
+        error of the endpoints layer, which this module cannot import).
+    """
+    previous = sys.excepthook
+    operational = _OPERATIONAL + kinds
+
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if isinstance(value, operational):
+            logFatal(fatalText(name, value))
+            return
+        previous(kind, value, tb)
+
+    sys.excepthook = hook

@@ -16,6 +16,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 
+from txnsq._go.exit import Fatal
 from txnsq._logging import Logger
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.diskqueue import DiskQueue
@@ -60,6 +61,17 @@ def threadRunner(reactor: Any) -> RunInThread:
     return run
 
 
+def goError(error: OSError) -> str:
+    """
+    C{error} as Go's C{*PathError} prints it: C{open PATH: permission
+    denied}, or the lower-case reason alone when no file is named.
+    """
+    reason = (error.strerror or str(error)).lower()
+    if error.filename is None:
+        return reason
+    return f"open {error.filename}: {reason}"
+
+
 def _diskLog(line: str) -> None:
     level, _, text = line.partition(": ")
     if level == "ERROR":
@@ -100,6 +112,8 @@ class Persistence:
         txnsq's deferred due times.
 
         @raise OSError: the path is locked by another nsqd, or unreadable.
+        @raise Fatal: C{nsqd.dat} is not what nsqd writes (Go's C{failed
+            to load metadata}).
         """
         self._lockFD = lockDataPath(self.dataPath)
         topics: list[TopicMetadata] = []
@@ -111,12 +125,13 @@ class Persistence:
                     data, lambda text: _log.warn("{text}", text=text)
                 )
             except (ValueError, AttributeError, TypeError) as e:
-                _log.error(
-                    "failed to parse metadata file {path} - {error}; starting "
-                    "without topics",
-                    path=path,
-                    error=e,
-                )
+                # Go refuses to start rather than forget every topic (and
+                # then overwrite the file that still names them).
+                self._unlock()
+                raise Fatal(
+                    f"failed to load metadata - failed to parse metadata in"
+                    f" {path} - {e}"
+                ) from None
         deferred = None
         deferredPath = os.path.join(self.dataPath, DEFERRED_FILE)
         data = readFile(deferredPath)
@@ -181,8 +196,21 @@ class Persistence:
 
     def attach(self, broker: Broker) -> None:
         """
-        Persist C{nsqd.dat} whenever the broker's topology changes.
+        Write C{nsqd.dat} now, as Go's start-up does, and again whenever the
+        broker's topology changes.
+
+        @raise Fatal: it could not be written (Go's C{failed to persist
+            metadata}): the data path is not writable, so nothing published
+            could be kept either.
         """
+        path = os.path.join(self.dataPath, METADATA_FILE)
+        try:
+            # On the reactor thread, once: nothing is served yet, and the
+            # start must stop here, synchronously, if the disk refuses.
+            writeAtomically(path, encodeMetadata(broker.metadata()))
+        except OSError as e:
+            self._unlock()
+            raise Fatal(f"failed to persist metadata - {goError(e)}") from None
         self._broker = broker
         broker.observers.append(self)
         broker.afterPublish.append(self.flushWrites)
@@ -278,6 +306,9 @@ class Persistence:
                 os.path.join(self.dataPath, METADATA_FILE),
                 encodeMetadata(broker.metadata()),
             )
+        self._unlock()
+
+    def _unlock(self) -> None:
         if self._lockFD is not None:
             os.close(self._lockFD)
             self._lockFD = None

@@ -11,7 +11,9 @@ from typing import Any
 
 from twisted.application.service import IService
 
-from txnsq._go.exit import exitZeroAfterGracefulStop
+from txnsq._endpoints import ListenError
+from txnsq._go.exit import exitZeroAfterGracefulStop, oneLineFatalUnderTwistd
+from txnsq._logging import Logger
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.http import NSQDHTTPAPI, NSQDSite
 from txnsq.nsqd.options import Options
@@ -64,5 +66,10 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     """
     if reactor is None:
         from twisted.internet import reactor
+
+        # Only for a real twistd run: tests pass their own reactor.
+        oneLineFatalUnderTwistd(
+            "nsqd", Logger(namespace="txnsq.nsqd").critical, (ListenError,)
+        )
     exitZeroAfterGracefulStop(reactor)
     return nsqdService(options.config, reactor)

@@ -9,7 +9,9 @@ from typing import Any
 
 from twisted.application.service import IService
 
-from txnsq._go.exit import exitZeroAfterGracefulStop
+from txnsq._endpoints import ListenError
+from txnsq._go.exit import exitZeroAfterGracefulStop, oneLineFatalUnderTwistd
+from txnsq._logging import Logger
 from txnsq.nsqlookupd.options import Options
 from txnsq.nsqlookupd.service import NSQLookupdService
 
@@ -26,5 +28,10 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     """
     if reactor is None:
         from twisted.internet import reactor
+
+        # Only for a real twistd run: tests pass their own reactor.
+        oneLineFatalUnderTwistd(
+            "nsqlookupd", Logger(namespace="txnsq.nsqlookupd").critical, (ListenError,)
+        )
     exitZeroAfterGracefulStop(reactor)
     return NSQLookupdService(options.config, reactor)
