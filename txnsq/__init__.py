@@ -1,3 +1,4 @@
+# -*- test-case-name: tests -*-
 """
 txnsq: the NSQ realtime distributed messaging platform on Twisted.
 

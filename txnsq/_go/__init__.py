@@ -1,3 +1,4 @@
+# -*- test-case-name: tests._go -*-
 """
 Go NSQ's conventions, for compatibility: flag syntax (L{flags}), value
 syntax such as durations and C{%q} quoting (L{values}), C{encoding/json}

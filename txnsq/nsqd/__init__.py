@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.nsqd -*-
 """
 nsqd: receives, queues, requeues and delivers messages.
 

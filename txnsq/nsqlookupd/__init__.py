@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.nsqlookupd -*-
 """
 nsqlookupd: the directory nsqds register with and consumers query.
 
