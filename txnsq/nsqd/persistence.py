@@ -103,6 +103,8 @@ class Persistence:
         self._busy: Deferred[None] | None = None
         self._metadataWanted = False
         self._lastSync = 0.0
+        #: Whether disk writes are failing (logged once per episode).
+        self._failing = False
 
     # Start-up.
 
@@ -177,22 +179,54 @@ class Persistence:
         publish, before the publisher is told C{OK}, so an acknowledged
         message survives the process being killed (Go writes each record
         before it replies).
+
+        @raise OSError: a queue could not be written (the disk is full, or
+            gone): the publish must not be acknowledged.  Its records stay
+            buffered and are written by the next flush that succeeds.
         """
         buffered, self._buffered = self._buffered, []
+        failure: OSError | None = None
         for queue in buffered:
             if not queue.closed:
                 try:
                     queue.flush()
                 except OSError as e:
-                    self.health.set(e)
-                    _log.error(
-                        "diskqueue({name}) write failed: {error}",
-                        name=queue.name,
-                        error=e,
-                    )
-                else:
-                    # Go's SetHealth after each backend write.
-                    self.health.set(None)
+                    # Still buffered: the next flush retries it.
+                    self._buffered.append(queue)
+                    failure = failure or self._writeError(queue.name, e)
+        if failure is not None:
+            self._writeFailed(failure)
+            raise failure
+        if buffered:
+            self._writeSucceeded()
+
+    def _writeError(self, name: str, error: OSError) -> OSError:
+        # Go's health text names the file that failed ("write PATH: no
+        # space left on device"); the queue and the data path say as much.
+        reason = (error.strerror or str(error)).lower()
+        return OSError(f"write {self.dataPath} ({name}): {reason}")
+
+    def _writeFailed(self, error: BaseException) -> None:
+        """
+        A disk write failed: health turns bad (C{/ping} 500, C{/stats}
+        C{NOK - ...}), logged once until a write succeeds again.
+        """
+        self.health.set(error)
+        if not self._failing:
+            self._failing = True
+            _log.error(
+                "disk writes to {path} fail: {error}; publishes that need the"
+                " disk are refused until a write succeeds",
+                path=self.dataPath,
+                error=error,
+            )
+
+    def _writeSucceeded(self) -> None:
+        # Go's SetHealth(nil) after each backend write that worked.
+        self.health.set(None)
+        if self._failing:
+            self._failing = False
+            _log.info("disk writes to {path} succeed again", path=self.dataPath)
 
     def attach(self, broker: Broker) -> None:
         """
@@ -214,7 +248,7 @@ class Persistence:
         self._broker = broker
         broker.observers.append(self)
         broker.afterPublish.append(self.flushWrites)
-        broker.publishFailed.append(self.health.set)
+        broker.publishFailed.append(self._writeFailed)
 
     def topologyChanged(self, event: str, topic: str, channel: str | None) -> None:
         """
@@ -241,9 +275,7 @@ class Persistence:
             try:
                 queue.flush()
             except OSError as e:
-                _log.error(
-                    "diskqueue({name}) write failed: {error}", name=name, error=e
-                )
+                self._writeFailed(self._writeError(name, e))
         self._kick(timed)
 
     def _kick(self, timed: bool = False) -> None:
@@ -255,11 +287,7 @@ class Persistence:
                 try:
                     jobs.append(queue.prepareSync())
                 except OSError as e:
-                    _log.error(
-                        "diskqueue({name}) flush failed: {error}",
-                        name=queue.name,
-                        error=e,
-                    )
+                    self._writeFailed(self._writeError(queue.name, e))
         if self._metadataWanted and self._broker is not None:
             self._metadataWanted = False
             data = encodeMetadata(self._broker.metadata())
@@ -268,18 +296,24 @@ class Persistence:
         if not jobs:
             return
 
+        failures: list[OSError] = []
+
         def runAll() -> None:
+            # In a worker thread: failures are reported back on the
+            # reactor's, where health and the episode's log live.
             for job in jobs:
                 try:
                     job()
                 except OSError as e:
-                    _log.error("sync failed: {error}", error=e)
+                    failures.append(e)
 
         busy = self._busy = self._runInThread(runAll)
-        busy.addBoth(self._jobDone)
+        busy.addBoth(self._jobDone, failures)
 
-    def _jobDone(self, result: object) -> None:
+    def _jobDone(self, result: object, failures: list[OSError]) -> None:
         self._busy = None
+        if failures:
+            self._writeFailed(OSError(f"sync failed: {goError(failures[0])}"))
         if self._metadataWanted:
             self._kick()
 

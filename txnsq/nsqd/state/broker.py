@@ -98,7 +98,8 @@ class Broker:
         self.topics: dict[str, Topic] = {}
         self.observers: list[TopologyObserver] = []
         #: Called after every publish, before it is acknowledged (the disk
-        #: queues hand their buffered records to the kernel there).
+        #: queues hand their buffered records to the kernel there); one
+        #: raising L{OSError} fails the publish.
         self.afterPublish: list[Callable[[], None]] = []
         #: Called when a publish could not be stored (a backend write
         #: failed), before the error reaches the publisher.
@@ -216,6 +217,8 @@ class Broker:
             for failed in self.publishFailed:
                 failed(e)
             raise
+        # A hook that cannot write what was published raises, so the
+        # publisher is told the publish failed rather than OK.
         for hook in self.afterPublish:
             hook()
 
