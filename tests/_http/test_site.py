@@ -106,3 +106,36 @@ class GoSiteTests(SynchronousTestCase):
             [(kept, args) for _, kept, args in recorder.seen],
             [(body[:5], {}), (body, {})],
         )
+
+
+class MissingHostTests(SynchronousTestCase):
+    """
+    An HTTP/1.1 request without C{Host} gets Go's 400, byte for byte.
+    """
+
+    def test_missingHost(self) -> None:
+        """
+        Without C{Host}, an HTTP/1.1 request is answered with Go's exact
+        C{400 Bad Request: missing required Host header} and never reaches
+        the resource.
+        """
+        resource = _Recorder()
+        written = serve(GoSite(resource, Clock()), b"GET /ping HTTP/1.1\r\n\r\n")
+        self.assertEqual(
+            written,
+            b"HTTP/1.1 400 Bad Request\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Connection: close\r\n"
+            b"\r\n"
+            b"400 Bad Request: missing required Host header",
+        )
+        self.assertEqual(resource.seen, [])
+
+    def test_http10WithoutHost(self) -> None:
+        """
+        HTTP/1.0 does not require C{Host}: the request is served.
+        """
+        resource = _Recorder()
+        written = serve(GoSite(resource, Clock()), b"GET /ping HTTP/1.0\r\n\r\n")
+        self.assertIn(b"seen", written)
+        self.assertEqual(len(resource.seen), 1)

@@ -19,10 +19,36 @@ from twisted.web.server import Request, Site
 __all__ = ["GoSite"]
 
 
+#: Go's net/http answer to an HTTP/1.1 request without C{Host}, byte for
+#: byte (its server writes it itself and closes the connection).
+MISSING_HOST = (
+    b"HTTP/1.1 400 Bad Request\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\n"
+    b"\r\n"
+    b"400 Bad Request: missing required Host header"
+)
+
+
 class _GoRequest(Request):
     """
-    A request that lets the resource answer C{OPTIONS *} and C{GET *}.
+    A request that lets the resource answer C{OPTIONS *} and C{GET *}, and
+    refuses an HTTP/1.1 request without C{Host} as Go's server does.
     """
+
+    def process(self) -> None:
+        """
+        Refuse an HTTP/1.1 request without C{Host} (RFC 9112 section 3.2,
+        and Go), else process it as usual.
+        """
+        if self.clientproto == b"HTTP/1.1" and not self.requestHeaders.hasHeader(
+            b"host"
+        ):
+            transport: Any = self.channel.transport
+            transport.write(MISSING_HOST)
+            transport.loseConnection()
+            return
+        super().process()  # type: ignore[no-untyped-call]
 
     def _handleStar(self) -> None:
         # twisted.web answers requests for "*" itself (200 for OPTIONS,
