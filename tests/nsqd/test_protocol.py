@@ -1247,3 +1247,157 @@ class ConnectionLostTests(ProtocolTestCase):
         A new connection is in the init state.
         """
         self.assertEqual(self.connect().state.state, STATE_INIT)
+
+
+def size(n: int) -> bytes:
+    """
+    A 4-byte big-endian signed size.
+    """
+    return struct.pack(">i", n)
+
+
+#: Input the end of the stream cuts short, and Go nsqd 1.3.0's answer
+#: (C{protocol_v2.go}: each C{readLen}/C{io.ReadFull} failure's text), or
+#: L{None} for a silent close (a partial line: C{ReadSlice} sees C{io.EOF}).
+CUT_SHORT: list[tuple[bytes, bytes | None]] = [
+    (b"PUB t\n", b"E_BAD_MESSAGE PUB failed to read message body size"),
+    (b"PUB t\n\x00\x00", b"E_BAD_MESSAGE PUB failed to read message body size"),
+    (b"PUB t\n" + size(10) + b"abc", b"E_BAD_MESSAGE PUB failed to read message body"),
+    (b"DPUB t 10\n", b"E_BAD_MESSAGE DPUB failed to read message body size"),
+    (b"DPUB t 10\n" + size(3), b"E_BAD_MESSAGE DPUB failed to read message body"),
+    (b"IDENTIFY\n", b"E_BAD_BODY IDENTIFY failed to read body size"),
+    (b"IDENTIFY\n" + size(10) + b"{", b"E_BAD_BODY IDENTIFY failed to read body"),
+    (b"AUTH\n\x00", b"E_BAD_BODY AUTH failed to read body size"),
+    (b"AUTH\n" + size(6) + b"sec", b"E_BAD_BODY AUTH failed to read body"),
+    (b"MPUB t\n", b"E_BAD_BODY MPUB failed to read body size"),
+    (b"MPUB t\n" + size(20), b"E_BAD_BODY MPUB failed to read message count"),
+    (
+        b"MPUB t\n" + size(20) + size(2),
+        b"E_BAD_MESSAGE MPUB failed to read message(0) body size",
+    ),
+    (
+        b"MPUB t\n" + size(20) + size(2) + size(1) + b"a" + b"\x00",
+        b"E_BAD_MESSAGE MPUB failed to read message(1) body size",
+    ),
+    (
+        b"MPUB t\n" + size(20) + size(2) + size(1) + b"a" + size(4) + b"b",
+        b"E_BAD_MESSAGE MPUB failed to read message body",
+    ),
+    (b"PUB t", None),
+    (b"NOP", None),
+    (b"", None),
+]
+
+
+class HalfCloseTests(ProtocolTestCase):
+    """
+    A client that shuts down its sending side (C{shutdown(SHUT_WR)}) still
+    gets every reply, as from Go's read loop, which answers each command
+    before it reads the end of the stream; then the connection closes.
+    """
+
+    def test_repliesWritten(self) -> None:
+        """
+        Commands read before the end are run and answered, then the
+        connection closes (Twisted would otherwise drop it, unanswered).
+        """
+        client = self.connect()
+        client.send(encodeCommand(b"PUB", b"t", body=b"a") + b"NOP\n")
+        client.send(encodeMPub(b"t", [b"b", b"c"]))
+        self.assertEqual(client.frames(), [OK, OK])
+        client.send(encodeCommand(b"PUB", b"t", body=b"d"))
+        client.connection.readConnectionLost()
+        self.assertEqual(client.frames(), [OK])
+        self.assertTrue(client.closed)
+        self.assertEqual(self.broker.topics["t"].messageCount, 4)
+
+    def test_identifyAnswered(self) -> None:
+        """
+        An IDENTIFY followed by the end of the stream gets its JSON answer.
+        """
+        client = self.connect()
+        client.send(encodeIdentify({"feature_negotiation": True}))
+        client.connection.readConnectionLost()
+        [(frameType, data)] = client.frames()
+        self.assertEqual(frameType, FRAME_TYPE_RESPONSE)
+        self.assertIn("max_rdy_count", json.loads(data))
+        self.assertTrue(client.closed)
+
+    def test_errorAnswered(self) -> None:
+        """
+        A non-fatal error is answered before the close, as a fatal one.
+        """
+        client = self.subscriber()
+        client.send(b"FIN 0000000000000000\n")
+        client.connection.readConnectionLost()
+        self.assertEqual(
+            client.frames(),
+            [error(b"E_FIN_FAILED FIN 0000000000000000 failed ID not in flight")],
+        )
+        self.assertTrue(client.closed)
+
+    def test_cutShort(self) -> None:
+        """
+        A command the end cuts short gets Go's exact C{failed to read}
+        error frame (a partial line, or nothing, a silent close); nothing
+        is published.
+        """
+        for data, text in CUT_SHORT:
+            client = self.connect()
+            client.send(data)
+            self.assertEqual(client.frames(), [], data)
+            client.connection.readConnectionLost()
+            expected = [] if text is None else [error(text)]
+            self.assertEqual(client.frames(), expected, data)
+            self.assertTrue(client.closed, data)
+            topic = self.broker.topics.get("t")
+            self.assertEqual(topic.messageCount if topic else 0, 0, data)
+
+    def test_heldCommandFirst(self) -> None:
+        """
+        A command waiting for its topic when the stream ends is answered
+        once it runs, and the commands after it too; only then does the
+        connection close.
+        """
+        starting: list[Topic] = []
+        self.broker.topicStarter = starting.append
+        client = self.connect()
+        client.send(
+            encodeCommand(b"PUB", b"t", body=b"a") + b"NOP\nPUB t\n" + size(5) + b"x"
+        )
+        client.connection.readConnectionLost()
+        self.assertEqual(client.frames(), [])
+        self.assertFalse(client.closed)
+        [topic] = starting
+        topic.started(self.clock.seconds())
+        self.assertEqual(
+            client.frames(),
+            [OK, error(b"E_BAD_MESSAGE PUB failed to read message body")],
+        )
+        self.assertTrue(client.closed)
+        self.assertEqual(topic.messageCount, 1)
+
+    def test_beforeMagic(self) -> None:
+        """
+        The end of the stream before the magic is complete closes silently,
+        as Go's C{failed to read protocol version}.
+        """
+        client = self.connect(magic=False)
+        client.send(b"  V")
+        client.connection.readConnectionLost()
+        self.assertEqual(client.transport.value(), b"")
+        self.assertTrue(client.closed)
+
+    def test_subscriberLeaves(self) -> None:
+        """
+        A consumer that half-closes stops being offered messages at once,
+        and leaves its channel when the connection is gone.
+        """
+        client = self.subscriber(rdy=5)
+        client.connection.readConnectionLost()
+        self.assertTrue(client.closed)
+        self.publish(b"x")
+        self.clock.advance(0)
+        self.assertEqual(client.frames(), [])
+        client.lose()
+        self.assertEqual(self.broker.topics["t"].channels["c"].consumers, [])

@@ -347,3 +347,109 @@ def _makeTest(name: str, case: Case) -> Callable[[RawSocketTests], Deferred[None
 for _name, _case in CASES.items():
     setattr(RawSocketTests, f"test_{_name}", _makeTest(_name, _case))
 del _name, _case
+
+
+#: Commands cut short by the client's C{shutdown(SHUT_WR)}, and Go nsqd
+#: 1.3.0's error frame for each (L{None}: a silent close).
+CUT_SHORT: dict[str, tuple[bytes, bytes | None]] = {
+    "pubSize": (
+        b"PUB t\n\x00\x00",
+        b"E_BAD_MESSAGE PUB failed to read message body size",
+    ),
+    "pubBody": (
+        b"PUB t\n" + size(10) + b"abc",
+        b"E_BAD_MESSAGE PUB failed to read message body",
+    ),
+    "identifySize": (b"IDENTIFY\n", b"E_BAD_BODY IDENTIFY failed to read body size"),
+    "mpubCount": (
+        b"MPUB t\n" + size(20),
+        b"E_BAD_BODY MPUB failed to read message count",
+    ),
+    "partialLine": (b"PUB t", None),
+}
+
+
+def halfClose(client: FrameClient) -> None:
+    """
+    Shut down C{client}'s sending side once what it wrote has gone out
+    (C{shutdown(SHUT_WR)}); it keeps reading.
+    """
+    assert client.transport is not None
+    client.transport.loseWriteConnection()  # type: ignore[attr-defined]
+
+
+class HalfCloseTests(TestCase):
+    """
+    Clients that send their commands and then shut down their sending side
+    get every reply before nsqd closes, as from Go.
+    """
+
+    timeout = 30
+
+    def setUp(self) -> None:
+        """
+        Start nsqd.
+        """
+        self.server: RealNSQD = startServer(self)
+
+    def test_manyPublishers(self) -> Deferred[None]:
+        """
+        200 connections each sending one PUB, then C{SHUT_WR}: every one
+        gets its C{OK} and is then closed by nsqd; the 200 messages are
+        stored.
+        """
+
+        async def run() -> None:
+            clients = []
+            for i in range(200):
+                client = await connectClient(self, self.server)
+                client.send(encodeCommand(b"PUB", b"t", body=b"%d" % (i,)))
+                halfClose(client)
+                clients.append(client)
+            for client in clients:
+                self.assertEqual(await client.frame(), OK)
+                self.assertTrue(await client.whenClosed())
+            self.assertEqual(self.server.broker.topics["t"].messageCount, 200)
+            self.assertEqual(self.server.factory.connections, set())
+
+        return Deferred.fromCoroutine(run())
+
+    def test_identifyAnswered(self) -> Deferred[None]:
+        """
+        IDENTIFY with feature negotiation, then C{SHUT_WR}: its JSON answer
+        arrives before the close.
+        """
+
+        async def run() -> None:
+            client = await connectClient(self, self.server)
+            client.send(encodeIdentify({"feature_negotiation": True}))
+            halfClose(client)
+            frame = await client.frame()
+            assert frame is not None
+            self.assertEqual(frame[0], FRAME_TYPE_RESPONSE)
+            self.assertIn(b'"max_rdy_count"', frame[1])
+            self.assertTrue(await client.whenClosed())
+
+        return Deferred.fromCoroutine(run())
+
+    def test_cutShort(self) -> Deferred[None]:
+        """
+        A command cut short by C{SHUT_WR} gets Go's exact C{failed to read}
+        error frame (a partial line: a silent close); nothing is published.
+        """
+
+        async def run() -> None:
+            for name, (data, text) in CUT_SHORT.items():
+                client = await connectClient(self, self.server)
+                client.send(data)
+                halfClose(client)
+                if text is not None:
+                    self.assertEqual(
+                        await client.frame(), (FRAME_TYPE_ERROR, text), name
+                    )
+                self.assertTrue(await client.whenClosed(), name)
+                self.assertEqual(await client.quiet(0), [], name)
+            # MPUB creates its topic before reading its body, as Go's does.
+            self.assertEqual(self.server.broker.topics["t"].messageCount, 0)
+
+        return Deferred.fromCoroutine(run())

@@ -966,6 +966,51 @@ class DecoderControlTests(SynchronousTestCase):
         self.assertEqual(decoder.takeBuffered(), b"NOP\n")
         self.assertIsNone(decoder.nextCommand())
 
+    def test_finish(self) -> None:
+        """
+        L{CommandDecoder.finish} (the end of the stream) names the part of
+        a command the end cut short, in Go's words, whatever chunks it came
+        in; a partial line or nothing pending is no error; and it halts the
+        decoder.
+        """
+        cases = [
+            (b"PUB t\n\x00", "E_BAD_MESSAGE PUB failed to read message body size"),
+            (
+                b"DPUB t 1\n" + struct.pack(">i", 2) + b"x",
+                "E_BAD_MESSAGE DPUB failed to read message body",
+            ),
+            (b"AUTH\n", "E_BAD_BODY AUTH failed to read body size"),
+            (
+                b"IDENTIFY\n" + struct.pack(">i", 2),
+                "E_BAD_BODY IDENTIFY failed to read body",
+            ),
+            (b"MPUB t\n\x00\x00\x00", "E_BAD_BODY MPUB failed to read body size"),
+            (
+                b"MPUB t\n"
+                + struct.pack(">i", 9)
+                + struct.pack(">i", 1)
+                + struct.pack(">i", 3)
+                + b"ab",
+                "E_BAD_MESSAGE MPUB failed to read message body",
+            ),
+            (b"NOP\nPUB", None),
+            (b"NOP\n", None),
+        ]
+        for data, text in cases:
+            for cut in range(len(data) + 1):
+                decoder = CommandDecoder(lambda name: True, 100, 100)
+                decoder.feed(data[:cut])
+                decoder.nextCommand()
+                decoder.feed(data[cut:])
+                while decoder.nextCommand() is not None:
+                    pass
+                error = decoder.finish()
+                self.assertEqual(
+                    None if error is None else error.wireText().decode(), text, data
+                )
+                self.assertTrue(decoder.halted)
+                self.assertIsNone(decoder.finish())
+
     def test_halt(self) -> None:
         """
         A halted decoder ignores input.

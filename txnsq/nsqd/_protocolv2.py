@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from typing import Protocol as TypingProtocol
 
+from zope.interface import implementer
+
 import attrs
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IAddress,
     IConsumer,
+    IHalfCloseableProtocol,
     IReactorTime,
 )
 from twisted.internet.protocol import Protocol, connectionDone
@@ -152,9 +155,14 @@ class HeldCommand:
     authorized: bool = False
 
 
+@implementer(IHalfCloseableProtocol)
 class NSQDProtocol(Protocol):
     """
     One client connection speaking protocol V2.
+
+    A client may shut down its sending side and still read: what it sent
+    is answered before the connection closes, as Go's read loop answers
+    each command before it reads the end of the stream.
 
     @ivar client: the client's state, read by C{/stats}.
     """
@@ -180,6 +188,8 @@ class NSQDProtocol(Protocol):
         self._decode: StreamCodec | None = None
         self._held: HeldCommand | None = None
         self._closed = False
+        # The client sent its last byte: once nothing waits, close.
+        self._readDone = False
 
     # Connection life cycle.
 
@@ -234,6 +244,23 @@ class NSQDProtocol(Protocol):
         if self._feed(data):
             self._readCommands()
 
+    def readConnectionLost(self) -> None:
+        """
+        The client shut down its sending side (Go's read loop sees
+        C{io.EOF}): the commands it completed are answered (a held one
+        first), one the end cut short gets Go's C{failed to read} error,
+        and the connection closes once the replies are written.
+        """
+        self._readDone = True
+        if not self._closed and self._held is None:
+            self._readCommands()
+
+    def writeConnectionLost(self) -> None:
+        """
+        Nothing more can be written: close.
+        """
+        self._close()
+
     def _feed(self, data: bytes) -> bool:
         # Decompressed first, once IDENTIFY negotiated compression.
         if self._decode is not None:
@@ -255,6 +282,8 @@ class NSQDProtocol(Protocol):
             if record is None:
                 break
             dispatch(record)
+        if self._readDone and self._held is None and not self._closed:
+            self._endOfInput()
         # Deliveries freed by this batch of FIN/REQ/RDY go out together, and
         # so does everything its publishes delivered elsewhere.
         channel = self._pump.channel
@@ -309,6 +338,17 @@ class NSQDProtocol(Protocol):
             assert_never(record)
 
     # Ending.
+
+    def _endOfInput(self) -> None:
+        # Every complete command has run; what the end cut short is
+        # answered as Go answers it (or not at all), then the connection
+        # closes, as Go's does when its read loop ends.
+        error = self._decoder.finish()
+        if error is not None:
+            self._fatal(error)
+            return
+        self._output.flush()
+        self._close()
 
     def _fatal(self, error: ProtocolError) -> None:
         self._decoder.halt()

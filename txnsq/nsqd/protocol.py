@@ -27,7 +27,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from zope.interface import implementer
+
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    IReactorTime,
+)
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
@@ -90,14 +96,19 @@ def identifyLimits(config: NSQDConfig) -> IdentifyLimits:
     )
 
 
+@implementer(IHalfCloseableProtocol)
 class MagicSniffer(Protocol):
     """
     An accepted connection, until its first four bytes have named its
     protocol (Go's C{tcpServer.Handle}).
 
     Like Twisted's HAProxy wrapper, it stays the transport's protocol and
-    passes every later byte, and the connection's loss, to the protocol it
-    handed over to; that protocol writes to the transport directly.
+    passes every later byte, the end of the client's stream and the
+    connection's loss to the protocol it handed over to; that protocol
+    writes to the transport directly.  It is half-closeable so that a
+    client that shuts down its sending side still gets its replies
+    (otherwise Twisted drops the connection, and what waits to be written,
+    at the end of the stream).
 
     @ivar protocol: the V2 protocol, once the magic has been read.
     """
@@ -159,6 +170,26 @@ class MagicSniffer(Protocol):
         )
         self.transport.write(encodeError(error.wireText()))
         self.transport.loseConnection()
+
+    def readConnectionLost(self) -> None:
+        """
+        The client sent its last byte: the protocol in charge answers what
+        it read, then closes.  Before the magic is complete Go gives up
+        silently (C{failed to read protocol version}).
+        """
+        if self.protocol is not None:
+            self.protocol.readConnectionLost()
+        elif self.transport is not None:
+            self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        """
+        Nothing more can be written: close.
+        """
+        if self.protocol is not None:
+            self.protocol.writeConnectionLost()
+        elif self.transport is not None:
+            self.transport.loseConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """

@@ -78,6 +78,22 @@ class MPubReader:
             pos += 4
         return self._messages(buf, pos)
 
+    def eofError(self) -> ProtocolError:
+        """
+        The error Go's C{readMPUB} answers when the stream ends before the
+        MPUB does: its text names the field it was reading.
+        """
+        if self._outerSize is None:
+            return ProtocolError(E_BAD_BODY, "MPUB failed to read body size")
+        if self._remaining < 0:
+            return ProtocolError(E_BAD_BODY, "MPUB failed to read message count")
+        if self._nextSize is None:
+            return ProtocolError(
+                E_BAD_MESSAGE,
+                f"MPUB failed to read message({len(self._bodies)}) body size",
+            )
+        return ProtocolError(E_BAD_MESSAGE, "MPUB failed to read message body")
+
     def _messages(
         self, buf: bytearray, pos: int
     ) -> tuple[int, list[bytes] | ProtocolError | None]:

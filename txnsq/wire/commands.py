@@ -315,6 +315,38 @@ class CommandDecoder:
             self._pos = 0
         self._buffer += data
 
+    def finish(self) -> ProtocolError | None:
+        """
+        The client sent its last byte (it shut down its sending side): the
+        error Go answers for a command that end cut short, if any, after
+        which the decoder is halted.
+
+        Call it once L{nextCommand} has returned L{None}.  Go reads a
+        command's size and body after its line, so a cut-short size or body
+        gets that command's C{failed to read ...} error; a cut-short line
+        is dropped silently (Go's C{ReadSlice} sees C{io.EOF} and its
+        loop ends without an error), and so is nothing at all.
+        """
+        if self._halted:
+            return None
+        error: ProtocolError | None = None
+        kind = self._bodyKind
+        if kind is not None:
+            name = _BODY_NAMES[kind]
+            part = "body size" if self._bodySize is None else "body"
+            if kind in (_PUB, _DPUB):
+                error = ProtocolError(
+                    E_BAD_MESSAGE, f"{name} failed to read message {part}"
+                )
+            else:
+                error = ProtocolError(E_BAD_BODY, f"{name} failed to read {part}")
+        elif self._mpub is not None:
+            error = self._mpub.eofError()
+        self._bodyKind = None
+        self._mpub = None
+        self.halt()
+        return error
+
     def takeBuffered(self) -> bytes:
         """
         Remove and return the bytes not decoded yet (they belong to a stream
