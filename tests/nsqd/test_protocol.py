@@ -1401,3 +1401,156 @@ class HalfCloseTests(ProtocolTestCase):
         self.assertEqual(client.frames(), [])
         client.lose()
         self.assertEqual(self.broker.topics["t"].channels["c"].consumers, [])
+
+
+class StuckTransport(RecordingTransport):
+    """
+    A transport whose write buffer never drains (a client that never
+    reads): C{loseConnection} never completes; C{abortConnection} loses
+    the connection at once, as Twisted's does (on the next turn).
+
+    @ivar aborted: whether the connection was aborted.
+    @ivar protocol: the transport's protocol, told of the loss.
+    """
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self.aborted = False
+        self.protocol: MagicSniffer | None = None
+
+    def abortConnection(self) -> None:
+        self.aborted = True
+        super().abortConnection()
+        assert self.protocol is not None
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+
+
+class DrainingTransport(StuckTransport):
+    """
+    A transport whose buffer drains at once: C{loseConnection} completes.
+    """
+
+    def loseConnection(self) -> None:
+        if not self.disconnecting:
+            super().loseConnection()
+            assert self.protocol is not None
+            self.protocol.connectionLost(Failure(ConnectionDone()))
+
+
+class ForcedCloseTests(ProtocolTestCase):
+    """
+    A connection nsqd closes is gone for good even when its client stops
+    reading: Twisted's C{loseConnection} waits for the write buffer to
+    drain, so a client that never reads would stay in C{/stats} with its
+    messages in flight for ever.  nsqd aborts it instead, as Go's close
+    (and its write deadline) would.
+    """
+
+    def connectWith(self, transportType: type[StuckTransport]) -> Client:
+        """
+        A new connection (magic sent) over a transport of C{transportType}.
+        """
+        self._port += 1
+        connection = self.factory.buildProtocol(IPv4Address("TCP", "10.1.2.3", 1))
+        transport = transportType(self._port)
+        transport.protocol = connection
+        connection.makeConnection(transport)
+        client = Client(connection, transport)
+        client.send(b"  V2")
+        return client
+
+    def stuckSubscriber(self) -> Client:
+        """
+        A consumer with a 1 s heartbeat that has taken 4 KB messages and
+        reads nothing more.
+        """
+        client = self.connectWith(StuckTransport)
+        client.send(
+            encodeIdentify({"heartbeat_interval": 1000, "msg_timeout": 5000})
+            + b"SUB t c\nRDY 10\n"
+        )
+        self.publish(*[b"m" * 4096] * 3)
+        self.clock.advance(0)
+        self.assertEqual(client.state.inFlightCount, 3)
+        return client
+
+    def test_timedOutAborted(self) -> None:
+        """
+        A client silent past its read deadline (two heartbeat intervals)
+        whose socket is full is aborted on the next reactor turn (the
+        L{Clock} runs it within the same C{advance}): it leaves C{/stats}
+        and its channel, and its in-flight messages go to another consumer
+        once they time out.
+        """
+        client = self.stuckSubscriber()
+        channel = self.broker.topics["t"].channels["c"]
+        self.clock.advance(1.99)
+        assert isinstance(client.transport, StuckTransport)
+        self.assertFalse(client.closed)
+        self.clock.advance(0.01)
+        self.assertTrue(client.transport.aborted)
+        self.assertNotIn(client.protocol, self.factory.connections)
+        self.assertEqual(channel.consumers, [])
+        other = self.subscriber(rdy=10)
+        self.clock.advance(5)
+        self.broker.queueScan(self.clock.seconds())
+        self.clock.advance(0)
+        self.assertEqual([m[1] for m in other.messages()], [2, 2, 2])
+
+    def test_drainedNotAborted(self) -> None:
+        """
+        A timed-out client whose buffer drains closes normally and leaves
+        no timer behind.
+        """
+        client = self.connectWith(DrainingTransport)
+        client.send(encodeIdentify({"heartbeat_interval": 1000}))
+        self.clock.advance(2)
+        assert isinstance(client.transport, StuckTransport)
+        self.assertTrue(client.closed)
+        self.assertNotIn(client.protocol, self.factory.connections)
+        self.clock.advance(10)
+        self.assertFalse(client.transport.aborted)
+        self.assertEqual([c for c in self.clock.getDelayedCalls() if c.active()], [])
+
+    def test_fatalAbortedAfterWriteDeadline(self) -> None:
+        """
+        After a fatal error, a client that does not take the error frame is
+        aborted once its heartbeat interval (Go's write deadline) is over.
+        """
+        client = self.stuckSubscriber()
+        client.send(b"BAD\n")
+        assert isinstance(client.transport, StuckTransport)
+        self.assertTrue(client.closed)
+        self.clock.advance(0.99)
+        self.assertFalse(client.transport.aborted)
+        self.assertIn(client.protocol, self.factory.connections)
+        self.clock.advance(0.01)
+        self.assertTrue(client.transport.aborted)
+        self.assertNotIn(client.protocol, self.factory.connections)
+
+    def test_halfClosedAborted(self) -> None:
+        """
+        A client that half-closes and never reads its replies is aborted
+        after its write deadline (the default heartbeat interval, 30 s).
+        """
+        client = self.connectWith(StuckTransport)
+        client.send(encodeCommand(b"PUB", b"t", body=b"x"))
+        client.connection.readConnectionLost()
+        assert isinstance(client.transport, StuckTransport)
+        self.clock.advance(29.9)
+        self.assertFalse(client.transport.aborted)
+        self.clock.advance(0.1)
+        self.assertTrue(client.transport.aborted)
+
+    def test_noHeartbeatsClientTimeout(self) -> None:
+        """
+        With heartbeats disabled (no write deadline in Go), a closing client
+        that reads nothing is still aborted, after C{--client-timeout}.
+        """
+        client = self.connectWith(StuckTransport)
+        client.send(encodeIdentify({"heartbeat_interval": -1}) + b"BAD\n")
+        assert isinstance(client.transport, StuckTransport)
+        self.clock.advance(59.9)
+        self.assertFalse(client.transport.aborted)
+        self.clock.advance(0.1)
+        self.assertTrue(client.transport.aborted)

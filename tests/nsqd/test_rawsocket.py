@@ -10,9 +10,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any, NamedTuple
 
 from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from txnsq.wire.commands import encodeCommand, encodeIdentify
+from txnsq.wire.commands import encodeCommand, encodeIdentify, encodeMPub
 from txnsq.wire.frames import (
     FRAME_TYPE_ERROR,
     FRAME_TYPE_MESSAGE,
@@ -20,7 +21,7 @@ from txnsq.wire.frames import (
 )
 from txnsq.wire.message import decodeMessage
 
-from ._realserver import FrameClient, RealNSQD, connectClient, startServer
+from ._realserver import FrameClient, RealNSQD, connectClient, reactor, startServer
 
 OK = (FRAME_TYPE_RESPONSE, b"OK")
 CLOSE_WAIT = (FRAME_TYPE_RESPONSE, b"CLOSE_WAIT")
@@ -451,5 +452,65 @@ class HalfCloseTests(TestCase):
                 self.assertEqual(await client.quiet(0), [], name)
             # MPUB creates its topic before reading its body, as Go's does.
             self.assertEqual(self.server.broker.topics["t"].messageCount, 0)
+
+        return Deferred.fromCoroutine(run())
+
+
+class StuckClientTests(TestCase):
+    """
+    A consumer that stops reading with its socket full is dropped once its
+    read deadline passes, as Go drops it.
+    """
+
+    timeout = 30
+
+    def setUp(self) -> None:
+        """
+        Start nsqd.
+        """
+        self.server: RealNSQD = startServer(self)
+
+    def test_timedOutWithFullSocket(self) -> Deferred[None]:
+        """
+        Heartbeat 1 s, 4 KB messages, a client that never reads: within
+        5 s it is gone from the server's connections (C{/stats}) and its
+        channel, and its in-flight messages are delivered again (attempts
+        2) to another consumer once their 1 s timeout has passed.
+        """
+
+        async def run() -> None:
+            stuck = await connectClient(self, self.server)
+            stuck.send(
+                encodeIdentify({"heartbeat_interval": 1000, "msg_timeout": 1000})
+                + b"SUB t c\nRDY 2500\n"
+            )
+            self.assertEqual(await stuck.frames(2), [OK, OK])
+            assert stuck.transport is not None
+            # Read nothing more: the socket fills, then nsqd's buffer.
+            stuck.transport.pauseProducing()  # type: ignore[attr-defined]
+            producer = await connectClient(self, self.server)
+            for _ in range(25):
+                producer.send(encodeMPub(b"t", [b"m" * 4096] * 100))
+            self.assertEqual(await producer.frames(25), [OK] * 25)
+            connections = self.server.factory.connections
+            channel = self.server.broker.topics["t"].channels["c"]
+            self.assertEqual(len(connections), 2)
+            start = reactor.seconds()
+            while len(connections) > 1 and reactor.seconds() - start < 5:
+                await deferLater(reactor, 0.1)
+            self.assertEqual(len(connections), 1, "the stuck client is still listed")
+            self.assertEqual(len(channel.consumers), 0)
+            stuck.transport.abortConnection()  # type: ignore[attr-defined]
+            other = await connectClient(self, self.server)
+            other.send(b"SUB t c\nRDY 2500\n")
+            self.assertEqual(await other.frame(), OK)
+            attempts: set[int] = set()
+            while 2 not in attempts:
+                frame = await other.frame(5.0)
+                assert frame is not None, f"no redelivery; attempts {attempts}"
+                self.assertEqual(frame[0], FRAME_TYPE_MESSAGE)
+                _, attempt, messageID, _ = decodeMessage(frame[1])
+                attempts.add(attempt)
+                other.send(b"FIN " + messageID + b"\n")
 
         return Deferred.fromCoroutine(run())

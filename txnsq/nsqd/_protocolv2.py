@@ -28,6 +28,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IAddress,
     IConsumer,
+    IDelayedCall,
     IHalfCloseableProtocol,
     IReactorTime,
 )
@@ -190,6 +191,8 @@ class NSQDProtocol(Protocol):
         self._closed = False
         # The client sent its last byte: once nothing waits, close.
         self._readDone = False
+        # Aborts a closing connection whose replies cannot be written.
+        self._abortCall: IDelayedCall | None = None
 
     # Connection life cycle.
 
@@ -222,6 +225,9 @@ class NSQDProtocol(Protocol):
         out, as in Go.
         """
         self._closed = True
+        abortCall, self._abortCall = self._abortCall, None
+        if abortCall is not None and abortCall.active():
+            abortCall.cancel()
         self.server.connections.discard(self)
         self._output.discard()
         self._heartbeats.stop()
@@ -361,12 +367,35 @@ class NSQDProtocol(Protocol):
             self._output.writeFrame(encodeError(error.wireText()))
         self._close()
 
-    def _close(self) -> None:
+    def _close(self, grace: float | None = None) -> None:
+        """
+        Close once what was written has gone out, but drop a client that
+        cannot take it within C{grace} seconds: by default its heartbeat
+        interval, the deadline Go gives each write (Twisted's
+        C{loseConnection} would wait for ever on a client that never reads,
+        keeping it in C{/stats} and its messages in flight).
+        """
         self._closed = True
         self._output.closed = True
         self._heartbeats.stop()
-        if self.transport is not None:
-            self.transport.loseConnection()
+        if self.transport is None:
+            return
+        if self._abortCall is None:
+            if grace is None:
+                grace = self.client.heartbeatInterval
+                if grace <= 0:
+                    # No write deadline in Go; still, never wait for ever.
+                    grace = self.server.config.client_timeout
+            # Before loseConnection, which may lose the connection at once
+            # (connectionLost cancels the abort).
+            self._abortCall = self.clock.callLater(grace, self._abort)
+        self.transport.loseConnection()
+
+    def _abort(self) -> None:
+        self._abortCall = None
+        abortConnection = getattr(self.transport, "abortConnection", None)
+        if abortConnection is not None:
+            abortConnection()
 
     def _channelClosed(self) -> None:
         # The broker deleted the channel: what waits is written, then the
@@ -379,7 +408,9 @@ class NSQDProtocol(Protocol):
 
     def _timedOut(self) -> None:
         self._log.info("client {peer} timed out", peer=self.client.remoteAddress)
-        self._close()
+        # Go closes the socket at once: what fits in it is written (during
+        # the next reactor turn), the rest is dropped with the connection.
+        self._close(grace=0)
 
     # Waiting: the held command runs again when the wait is over.
 
