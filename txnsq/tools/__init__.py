@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.tools -*-
 """
 NSQ's command-line utilities, with Go NSQ 1.3.0's flags, defaults, output
 and exit statuses: C{txnsq nsq_tail}, C{txnsq to_nsq}, C{txnsq nsq_stat},
