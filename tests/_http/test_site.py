@@ -89,7 +89,9 @@ class GoSiteTests(SynchronousTestCase):
     def test_bounded(self) -> None:
         """
         With a body limit, asked as each body starts, a request keeps at
-        most that many bytes, says it was cut, and parses no form.
+        most that many bytes, says it was cut, and parses no form; one
+        whose declared C{Content-Length} is over the limit keeps nothing
+        (it is refused on the header, as Go's handlers refuse it).
         """
         recorder = _Recorder()
         limits = [5, 50]
@@ -104,7 +106,7 @@ class GoSiteTests(SynchronousTestCase):
         serve(site, raw)
         self.assertEqual(
             [(kept, args) for _, kept, args in recorder.seen],
-            [(body[:5], {}), (body, {})],
+            [(b"", {}), (body, {})],
         )
 
 
@@ -139,3 +141,96 @@ class MissingHostTests(SynchronousTestCase):
         written = serve(GoSite(resource, Clock()), b"GET /ping HTTP/1.0\r\n\r\n")
         self.assertIn(b"seen", written)
         self.assertEqual(len(resource.seen), 1)
+
+
+class _TooBig(Resource):
+    """
+    Answers 413 when the request's body was cut, as nsqd's handlers do.
+    """
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: list[bytes] = []
+
+    def render(self, request: IRequest) -> bytes:
+        """
+        413 for a cut body, else C{OK}.
+        """
+        req: Any = request
+        self.kept.append(req.content.read())
+        if req.bodyTruncated:
+            req.setResponseCode(413)
+            return b"too big"
+        return b"OK"
+
+
+class BodyLimitTests(SynchronousTestCase):
+    """
+    A body over the limit is answered as soon as that is known, and the
+    rest of it is never read: Go answers 413 after C{--max-msg-size} (or
+    C{--max-body-size}) bytes, or on the declared C{Content-Length}.
+    """
+
+    def connect(self, limit: int) -> tuple[Any, StringTransport, _TooBig]:
+        """
+        A connection to a bounded site whose resource is a L{_TooBig}.
+        """
+        resource = _TooBig()
+        site = GoSite(resource, Clock(), bodyLimit=lambda: limit)
+        channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1234))
+        transport = StringTransport()
+        assert channel is not None
+        channel.makeConnection(transport)
+        return channel, transport, resource
+
+    def test_endlessChunkedBody(self) -> None:
+        """
+        A chunked body that never ends is answered 413 once it has passed
+        the limit, the connection is closed, and what still arrives is
+        not decoded (the request is handled once, with at most the limit).
+        """
+        channel, transport, resource = self.connect(100)
+        channel.dataReceived(
+            b"POST /pub HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        chunk = b"%x\r\n%s\r\n" % (60, b"y" * 60)
+        channel.dataReceived(chunk)
+        self.assertEqual(transport.value(), b"")
+        channel.dataReceived(chunk)
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 413 "))
+        self.assertTrue(transport.disconnecting)
+        for _ in range(100):
+            channel.dataReceived(chunk)
+        self.assertEqual(resource.kept, [b"y" * 100])
+        self.assertEqual(transport.value().count(b"HTTP/1.1"), 1)
+
+    def test_hugeContentLength(self) -> None:
+        """
+        A declared C{Content-Length} over the limit (200 MB) is refused
+        with the first body bytes, without reading the rest: 413 and the
+        connection closed, nothing of the body kept.
+        """
+        channel, transport, resource = self.connect(100)
+        channel.dataReceived(
+            b"POST /pub HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n"
+            % (200 * 1024 * 1024)
+        )
+        channel.dataReceived(b"z" * 1000)
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 413 "))
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(resource.kept, [b""])
+
+    def test_underTheLimit(self) -> None:
+        """
+        A body within the limit is read whole and the connection stays open
+        for the next request.
+        """
+        channel, transport, resource = self.connect(100)
+        channel.dataReceived(
+            b"POST /pub HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n" + b"a" * 10
+        )
+        self.assertIn(b"OK", transport.value())
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(resource.kept, [b"a" * 10])

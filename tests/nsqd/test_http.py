@@ -1298,7 +1298,9 @@ class SiteTests(SynchronousTestCase):
     def test_boundedBody(self) -> None:
         """
         A request keeps at most C{max(max-msg-size, max-body-size) + 1}
-        bytes of body, declared or chunked, and says it was cut.
+        bytes of a chunked body and says it was cut; one whose declared
+        C{Content-Length} is over that keeps nothing and says it was cut
+        (its handler answers 413 on the header, as Go's does).
         """
         recorder = _BodyRecorder()
         site = NSQDSite(recorder, self.config, Clock())
@@ -1318,7 +1320,7 @@ class SiteTests(SynchronousTestCase):
         self.serve(site, b"POST /r HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
         self.assertEqual(
             [(len(kept), cut) for kept, cut, _ in recorder.seen],
-            [(21, True), (21, True), (3, False)],
+            [(0, True), (21, True), (3, False)],
         )
 
     def test_noFormParsing(self) -> None:

@@ -77,10 +77,32 @@ class _BoundedRequest(_GoRequest):
 
     def gotLength(self, length: int | None) -> None:
         """
-        Prepare an in-memory body bounded by the limit.
+        Prepare an in-memory body bounded by the limit, and watch the body
+        as it arrives, so that one that will not fit is answered at once.
         """
         self._bodyRoom = self._bodyLimit()
         self.content = BytesIO()
+        if length is not None and length >= self._bodyRoom:
+            # Go refuses on the declared Content-Length before reading.
+            self.bodyTruncated = True
+        channel: Any = self.channel
+        decoder = getattr(channel, "_transferDecoder", None)
+        if decoder is not None:
+            channel._transferDecoder = _WatchedDecoder(decoder, self)
+
+    def answerNow(self) -> None:
+        """
+        The body is over the limit: hand the request to the resource now
+        with what was kept (its handler answers 413, as Go's does after
+        reading one byte too many) and close the connection once it has
+        answered, instead of reading an endless or huge body to its end.
+        """
+        channel: Any = self.channel
+        channel.persistent = False
+        # From here the channel buffers what still arrives (pausing the
+        # peer past a few kilobytes) until the answer is written and the
+        # connection closes: the rest of the body is never read.
+        channel.allContentReceived()
 
     def handleContentChunk(self, data: bytes) -> None:
         """
@@ -96,12 +118,51 @@ class _BoundedRequest(_GoRequest):
             content.write(data)
 
 
+class _WatchedDecoder:
+    """
+    The channel's body decoder, watched: once the request's body is over
+    its limit (declared or received), the request is answered at once.
+    """
+
+    def __init__(self, decoder: Any, request: _BoundedRequest) -> None:
+        self._decoder = decoder
+        self._request = request
+        # The request forgets its channel once it has answered.
+        self._channel: Any = request.channel
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Decode C{data}, unless the body is already known to be too big.
+        """
+        request = self._request
+        if not request.bodyTruncated:
+            self._decoder.dataReceived(data)
+        # Unless the body ended with this data (the request is then handled
+        # as usual, its handler seeing the truncation).
+        if request.bodyTruncated and self._channel._transferDecoder is self:
+            request.answerNow()
+
+    def noMoreData(self) -> None:
+        """
+        The connection ended: as the decoder says.
+        """
+        self._decoder.noMoreData()
+
+
 class GoSite(Site):
     """
     A L{Site} for a L{GoRouter<txnsq._http.GoRouter>}: C{*} request
     targets reach the resource, so C{OPTIONS *} lists every routed method
     as Go's router does.
+
+    It writes no access log: Go's daemons log requests in their own words
+    (C{http_api.Log}: C{200 GET /ping (127.0.0.1:51234) 41.2µs}), which the
+    router does, so twisted.web's Apache-style lines would only repeat
+    them in another format.  Nor does it log C{Starting factory} when it
+    starts listening.
     """
+
+    noisy = False
 
     def __init__(
         self,
@@ -124,3 +185,8 @@ class GoSite(Site):
         super().__init__(  # type: ignore[no-untyped-call]
             resource, requestFactory=requestFactory, reactor=reactor
         )
+
+    def log(self, request: object) -> None:
+        """
+        No access log (see the class docstring).
+        """

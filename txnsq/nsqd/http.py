@@ -50,10 +50,11 @@ Request bodies: L{NSQDSite} stores at most C{max(--max-msg-size,
 --max-body-size) + 1} bytes of any request body and discards the rest, so
 a huge or endless body costs no memory.  Every handler reads at most that
 many bytes, so a truncated body gets Go's answer (C{413 MSG_TOO_BIG},
-C{BODY_TOO_BIG}, C{INVALID_VALUE}).  Two differences remain: the answer is
-sent once the whole body has arrived (Go answers as soon as it has read
-too much, then closes the connection), and a chunked binary C{/mpub} body
-is limited to that bound too (Go only checks the declared
+C{BODY_TOO_BIG}, C{INVALID_VALUE}).  As in Go, the answer comes as soon as
+the body is known to be too big (from its declared C{Content-Length}, or
+once that many bytes have arrived), and the connection is then closed
+without reading the rest.  One difference remains: a chunked binary
+C{/mpub} body is limited to that bound too (Go only checks the declared
 C{Content-Length} in binary mode).
 """
 
