@@ -1430,7 +1430,7 @@ class MetricsTests(APITestCase):
         self.assertEqual(headers["vary"], ["Accept-Encoding"])
         self.assertNotIn("x-nsq-content-type", headers)
         self.assertNotIn("content-encoding", headers)
-        families = self.families()
+        families = {f.name: f for f in text_string_to_metric_families(body.decode())}
         [depth] = families["nsq_topic_depth"].samples
         self.assertEqual(depth.labels, {"topic": "orders", "paused": "false"})
         [inFlight] = families["nsq_channel_in_flight_count"].samples
