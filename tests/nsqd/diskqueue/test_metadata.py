@@ -218,6 +218,36 @@ class RestoreMetaDataTests(SynchronousTestCase):
         self.assertEqual(self.restore(), (MetaData(0, 0, 0, 0, 0), False))
         self.assertEqual(self.logged, [])
 
+    def test_missingWithSegments(self) -> None:
+        """
+        Without a metadata file but with segments on disk (killed before the
+        first metadata sync), the queue reads them from the first, counting
+        their whole records into the depth, and writes after the last, so
+        nothing written is overwritten; the file must be written.
+        """
+        self.writeFile("q.diskqueue.000000.dat", recordBytes(30) + recordBytes(40))
+        self.writeFile("q.diskqueue.000001.dat", recordBytes(30) + b"\x00\x00")
+        self.writeFile("other.diskqueue.000009.dat", recordBytes(30))
+        self.assertEqual(self.restore(), (MetaData(3, 0, 0, 2, 0), True))
+        [(level, message)] = self.logged
+        self.assertEqual(level, "WARNING")
+        self.assertIn("reading 3 messages from file 0, writing from file 2", message)
+
+    def test_segmentsPastWriteFile(self) -> None:
+        """
+        Segments past the recorded write segment (written after a restart
+        that skipped to a new file, then killed before the metadata was
+        synced) are read too, their records counted into the depth, and
+        writing resumes after the last of them, overwriting none.
+        """
+        self.writeFile("q.diskqueue.meta.dat", b"1\n0,0\n0,34\n")
+        self.writeFile("q.diskqueue.000000.dat", recordBytes(30) + recordBytes(30))
+        self.writeFile("q.diskqueue.000001.dat", recordBytes(30) + recordBytes(40))
+        self.writeFile("q.diskqueue.000002.dat", recordBytes(30))
+        self.assertEqual(self.restore(), (MetaData(5, 0, 0, 3, 0), False))
+        self.assertEqual([level for level, _ in self.logged], ["WARNING", "WARNING"])
+        self.assertIn("skipping to file 3", self.logged[1][1])
+
     def test_restored(self) -> None:
         """
         The positions the file records are used as they are when the write

@@ -156,7 +156,12 @@ def restoreMetaData(
     Where queue C{name} resumes: the positions its metadata file records,
     corrected for what is on disk.
 
-    A missing file means a new queue.  A file that cannot be read or
+    A missing file means a new queue, unless segments of the queue are on
+    disk: the process was killed before the queue's first metadata sync
+    (which follows its first writes by up to a queue scan), and they are
+    read from the first and written after the last, all their records
+    counted into the depth (Go would write over segment 0, losing
+    acknowledged messages).  A file that cannot be read or
     parsed is logged, and the queue starts empty I{after} the segments
     already on disk, which are left for an operator to inspect (Go would
     reuse segment 0 and overwrite it).  A write segment longer than the
@@ -173,7 +178,7 @@ def restoreMetaData(
     except OSError as e:
         return _startAfterExistingSegments(dataPath, name, describe(e), logf), True
     if text is None:
-        return MetaData(0, 0, 0, 0, 0), False
+        return _resumeWithoutMetaData(dataPath, name, minMsgSize, maxMsgSize, logf)
     try:
         metaData = MetaData.parse(text)
     except ValueError as e:
@@ -187,7 +192,9 @@ def restoreMetaData(
     try:
         fileSize = os.stat(writeFileName).st_size
     except OSError:
-        return metaData, False
+        fileSize = 0
+    salvaged = 0
+    writeFileNum = metaData.writeFileNum
     if writePos < fileSize:
         logf(
             "WARNING",
@@ -199,12 +206,63 @@ def restoreMetaData(
         salvaged = countRecords(
             writeFileName, writePos, fileSize, minMsgSize, maxMsgSize
         )
+        writeFileNum += 1
+    # Segments past the write segment: written after a restart that had
+    # already skipped to a new file, and killed before the metadata said so
+    # (Go would write over them).  Read on, and write after them.
+    later = sorted(
+        n for n in existingSegments(dataPath, name) if n > metaData.writeFileNum
+    )
+    if later:
+        logf(
+            "WARNING",
+            f" {len(later)} data files past the metadata's write file"
+            f" {metaData.writeFileNum}, skipping to file {later[-1] + 1}",
+        )
+        for num in later:
+            salvaged += _countSegment(
+                segmentFileName(dataPath, name, num), minMsgSize, maxMsgSize
+            )
+        writeFileNum = later[-1] + 1
+    if writeFileNum != metaData.writeFileNum:
         metaData = metaData._replace(
-            depth=metaData.depth + salvaged,
-            writeFileNum=metaData.writeFileNum + 1,
-            writePos=0,
+            depth=metaData.depth + salvaged, writeFileNum=writeFileNum, writePos=0
         )
     return metaData, False
+
+
+def _countSegment(fileName: str, minMsgSize: int, maxMsgSize: int) -> int:
+    # The whole valid records of a segment (0 if it cannot be read).
+    try:
+        size = os.stat(fileName).st_size
+    except OSError:
+        return 0
+    return countRecords(fileName, 0, size, minMsgSize, maxMsgSize)
+
+
+def _resumeWithoutMetaData(
+    dataPath: str,
+    name: str,
+    minMsgSize: int,
+    maxMsgSize: int,
+    logf: Callable[[str, str], None],
+) -> tuple[MetaData, bool]:
+    nums = sorted(existingSegments(dataPath, name))
+    if not nums:
+        return MetaData(0, 0, 0, 0, 0), False
+    depth = sum(
+        _countSegment(segmentFileName(dataPath, name, num), minMsgSize, maxMsgSize)
+        for num in nums
+    )
+    start = nums[-1] + 1
+    logf(
+        "WARNING",
+        f" no metadata but {len(nums)} data files (killed before its first"
+        f" sync): reading {depth} messages from file {nums[0]}, writing from"
+        f" file {start}",
+    )
+    # Rewritten at once, so the next restart finds the positions.
+    return MetaData(depth, nums[0], 0, start, 0), True
 
 
 def _startAfterExistingSegments(
