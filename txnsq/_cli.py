@@ -50,6 +50,8 @@ class _Daemon:
     @ivar routes: the log routes for a config.
     @ivar fatalPrefix: the prefix Go's C{logFatal} uses (fixed, not
         C{--log-prefix}).
+    @ivar stopFailed: given the services started (none, or the one),
+        whether stopping lost something (exit 1).
     """
 
     name: str
@@ -58,6 +60,15 @@ class _Daemon:
     makeService: Callable[[Any, Any], IService]
     routes: Callable[[Any], list[LogRoute]]
     fatalPrefix: str
+    stopFailed: Callable[[list[Any]], bool] = lambda services: False
+
+
+def _nsqdStopFailed(services: list[Any]) -> bool:
+    return any(service.persistence.closeFailed for service in services)
+
+
+def _combinedStopFailed(services: list[Any]) -> bool:
+    return _nsqdStopFailed([service.nsqd for service in services])
 
 
 def _nsqdRoute(config: Any) -> LogRoute:
@@ -139,6 +150,7 @@ _DAEMONS = {
             _nsqdService,
             lambda config: [_nsqdRoute(config)],
             "[nsqd] ",
+            _nsqdStopFailed,
         ),
         _Daemon(
             "nsqlookupd",
@@ -155,6 +167,7 @@ _DAEMONS = {
             _combinedService,
             lambda config: [_nsqdRoute(config.nsqd), _lookupdRoute(config.nsqlookupd)],
             "[nsqd] ",
+            _combinedStopFailed,
         ),
     ]
 }
@@ -319,11 +332,13 @@ def _serve(daemon: _Daemon, config: Any, reactor: Any, err: IO[str]) -> int:
     @return: 0, or 1 if the service could not start.
     """
     status = 0
+    started: list[IService] = []
 
     def start() -> None:
         nonlocal status
         try:
             service = daemon.makeService(config, reactor)
+            started.append(service)
             service.privilegedStartService()
             service.startService()
         except Exception as e:
@@ -338,6 +353,10 @@ def _serve(daemon: _Daemon, config: Any, reactor: Any, err: IO[str]) -> int:
 
     reactor.callWhenRunning(start)
     reactor.run()
+    if status == 0 and daemon.stopFailed(started):
+        # The stop could not keep what it had to (logged at the fatal
+        # level): a supervisor must see that something was lost.
+        status = 1
     return status
 
 

@@ -28,7 +28,11 @@ from twisted.internet.defer import Deferred
 from twisted.python.usage import UsageError
 
 from txnsq._endpoints import ListenError, splitHostPort
-from txnsq._go.exit import exitZeroAfterGracefulStop, oneLineFatalUnderTwistd
+from txnsq._go.exit import (
+    exitOneIfStopFailed,
+    exitZeroAfterGracefulStop,
+    oneLineFatalUnderTwistd,
+)
 from txnsq._go.flags import FlagTable, GoFlagOptions
 from txnsq._logging import Logger
 from txnsq.nsqd import options as nsqdOptions
@@ -193,6 +197,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     @param reactor: the reactor to run on; the global reactor, imported
         only now, if omitted.
     """
+    underTwistd = reactor is None
     if reactor is None:
         from twisted.internet import reactor
 
@@ -201,7 +206,11 @@ def makeService(options: Options, reactor: Any = None) -> IService:
             "nsq", Logger(namespace="txnsq.nsqd").critical, (ListenError,)
         )
     exitZeroAfterGracefulStop(reactor)
-    return combinedService(options.config, reactor)
+    service = combinedService(options.config, reactor)
+    if underTwistd:
+        nsqd: Any = service.nsqd
+        exitOneIfStopFailed(reactor, lambda: nsqd.persistence.closeFailed)
+    return service
 
 
 def combinedService(config: CombinedConfig, reactor: Any) -> CombinedService:

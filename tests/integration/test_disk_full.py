@@ -1,13 +1,17 @@
 """
 nsqd on a disk that fills up (a 2 MB tmpfs as C{--data-path}): a publish
 that could not be written is refused, never answered C{OK}, as Go nsqd
-refuses it; health turns bad and comes back once a write succeeds.
+refuses it; health turns bad and comes back once a write succeeds; and a
+stop that cannot write what nsqd holds says how much it lost and exits 1.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
+import struct
 
 from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
@@ -91,3 +95,73 @@ class DiskFullTests(TestCase):
         )
         self.assertEqual(await request("GET", "/ping"), (200, b"OK"))
         self.assertIn("disk writes to", daemon.process.output())
+
+
+def completeRecords(dataPath: str, queue: str) -> int:
+    """
+    How many whole records the segment files of C{queue} hold (a full disk
+    may have cut the last one).
+    """
+    count = 0
+    for path in glob.glob(os.path.join(dataPath, f"{queue}.diskqueue.*.dat")):
+        if path.endswith(".meta.dat"):
+            continue
+        with open(path, "rb") as f:
+            data = f.read()
+        offset = 0
+        while offset + 4 <= len(data):
+            (size,) = struct.unpack_from(">i", data, offset)
+            if offset + 4 + size > len(data):
+                break
+            offset += 4 + size
+            count += 1
+    return count
+
+
+class StopOnFullDiskTests(TestCase):
+    """
+    Stopping nsqd when the disk cannot take what it holds in memory.
+    """
+
+    timeout = 120
+
+    async def test_stopSaysWhatWasLost(self) -> None:
+        """
+        Messages acknowledged into memory (the default C{--mem-queue-size})
+        that the graceful stop cannot write to a full disk are not dropped
+        silently, as Go drops them: the stop logs at the fatal level how
+        many messages it could not write and where, every one of the
+        others is on disk, and the process exits 1 instead of 0.
+        """
+        dataPath = mountTmpfs(self, "2m")
+        daemon = await startDaemon(
+            self,
+            "nsqd",
+            [
+                "--tcp-address=127.0.0.1:0",
+                "--http-address=127.0.0.1:0",
+                f"--data-path={dataPath}",
+            ],
+            {"http": HTTP_LISTENING},
+        )
+        host, port = daemon.addresses["http"]
+        published = 50
+        for i in range(published):
+            response = await httpRequest(
+                reactor, host, port, "POST", "/pub?topic=held", b"%03d" % i * 20000
+            )
+            self.assertEqual((response.status, response.body), (200, b"OK"))
+
+        code = await daemon.stop()
+        output = daemon.process.output()
+        self.assertEqual(code, 1, output)
+        match = re.search(
+            r"shutdown could not write (\d+) message\(s\) to (\S+) \(held: (\d+)\)",
+            output,
+        )
+        assert match is not None, output
+        lost = int(match.group(1))
+        self.assertEqual(match.group(2), dataPath)
+        self.assertEqual(int(match.group(3)), lost)
+        self.assertGreater(lost, 0)
+        self.assertEqual(completeRecords(dataPath, "held") + lost, published, output)

@@ -17,6 +17,7 @@ broker's own counts.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -35,6 +36,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from txnsq._go.exit import Fatal
 from txnsq.nsqd.config import NSQDConfig
+from txnsq.nsqd.diskqueue import DiskQueue
 from txnsq.nsqd.persistence import Persistence
 from txnsq.nsqd.service import NSQDService
 from txnsq.nsqd.state.channel import Channel
@@ -1583,3 +1585,64 @@ class FlushBeforeAcknowledgeTests(SynchronousTestCase):
             self.assertEqual(
                 os.path.getsize(queue.fileName(0)), published * (4 + len(record))
             )
+
+
+class FullDiskShutdownTests(TestCase):
+    """
+    A disk queue in shutdown mode (L{DiskQueue.holdFailures}) on a disk
+    that refuses writes: it neither raises nor loses count.
+    """
+
+    def fullDisk(self, allow: int) -> None:
+        """
+        From now on, C{os.write} writes C{allow} bytes in all (the first
+        call that would pass them writes only up to there), then fails
+        with C{ENOSPC}.
+        """
+        room = [allow]
+        realWrite = os.write
+
+        def write(fd: int, data: Any) -> int:
+            if room[0] <= 0:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            written = realWrite(fd, bytes(data[: room[0]]))
+            room[0] -= written
+            return written
+
+        self.patch(os, "write", write)
+
+    def test_unwrittenCounted(self) -> None:
+        """
+        Records that could not be written at close (the last one cut
+        midway) are counted in L{DiskQueue.unwritten}, the error kept in
+        L{DiskQueue.closeError}, and the records on disk plus those counted
+        are all that were put.
+        """
+        dataPath = newDataPath(self)
+        queue = DiskQueue("q", dataPath, 1 << 20, 4, 1 << 20, 1000)
+        records = [b"r%03d" % i + b"x" * 996 for i in range(100)]
+        for record in records[:10]:
+            queue.put(record)
+        queue.flush()
+        queue.holdFailures()
+        # 1004 bytes a record: 12 and a half more fit.
+        self.fullDisk(12 * 1004 + 500)
+        for record in records[10:]:
+            queue.put(record)
+        queue.close()
+        self.assertIsNotNone(queue.closeError)
+        with open(os.path.join(dataPath, segmentName("q", 0)), "rb") as f:
+            onDisk = len(f.read()) // 1004
+        self.assertEqual(onDisk, 22)
+        self.assertEqual(queue.unwritten, 100 - onDisk)
+
+    def test_raisesWithoutShutdownMode(self) -> None:
+        """
+        Outside shutdown mode a failed final write still raises, as
+        before.
+        """
+        dataPath = newDataPath(self)
+        queue = DiskQueue("q", dataPath, 1 << 20, 4, 1 << 20, 1000)
+        queue.put(b"x" * 100)
+        self.fullDisk(0)
+        self.assertRaises(OSError, queue.close)

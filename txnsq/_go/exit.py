@@ -7,6 +7,9 @@ signal 15".  Scripts and supervisors written for Go NSQ check for 0.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -90,3 +93,30 @@ def oneLineFatalUnderTwistd(
         previous(kind, value, tb)
 
     sys.excepthook = hook
+
+
+def exitOneIfStopFailed(reactor: Any, stopFailed: Callable[[], bool]) -> None:
+    """
+    Under twistd, exit with status 1 instead of 0 when the stop could not
+    keep what it had to (nsqd could not write queued messages to a full
+    disk): a supervisor must see that something was lost.
+
+    twistd has no exit status of its own to set: once the reactor has
+    shut down and C{stopFailed()} says so, an C{atexit} handler (which
+    runs after twistd has removed its pid file and stopped logging) ends
+    the process with 1.  Call it only for a real twistd run.
+    """
+
+    def check() -> None:
+        if stopFailed():
+            reactor._exitSignal = None
+            atexit.register(_exitOne)
+
+    reactor.addSystemEventTrigger("after", "shutdown", check)
+
+
+def _exitOne() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(1)

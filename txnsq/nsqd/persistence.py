@@ -105,6 +105,10 @@ class Persistence:
         self._lastSync = 0.0
         #: Whether disk writes are failing (logged once per episode).
         self._failing = False
+        #: Whether L{close} could not write everything it had to.
+        self.closeFailed = False
+        #: How many messages L{close} could not write (they are lost).
+        self.unwritten = 0
 
     # Start-up.
 
@@ -325,22 +329,52 @@ class Persistence:
         the broker write every queued, in-flight and deferred message to
         its disk queue (each closed with an fsync), then write the deferred
         due times and C{nsqd.dat}, and release the lock.
+
+        Unlike Go, a disk that refuses these writes does not end the
+        shutdown halfway, nor silently: every queue is still closed, and
+        L{closeFailed} and L{unwritten} say what could not be kept (logged
+        at the fatal level), so the program can exit non-zero.
         """
         while self._busy is not None:
             await self._busy
         broker = self._broker
         if broker is not None:
+            queues = list(self._queues.values())
+            for queue in queues:
+                queue.holdFailures()
             deferred = broker.close()
             deferredPath = os.path.join(self.dataPath, DEFERRED_FILE)
-            if deferred.channels or deferred.topics:
-                writeAtomically(deferredPath, deferred.encode())
-            elif os.path.exists(deferredPath):
-                os.remove(deferredPath)
-            writeAtomically(
-                os.path.join(self.dataPath, METADATA_FILE),
-                encodeMetadata(broker.metadata()),
-            )
+            try:
+                if deferred.channels or deferred.topics:
+                    writeAtomically(deferredPath, deferred.encode())
+                elif os.path.exists(deferredPath):
+                    os.remove(deferredPath)
+                writeAtomically(
+                    os.path.join(self.dataPath, METADATA_FILE),
+                    encodeMetadata(broker.metadata()),
+                )
+            except OSError as e:
+                self.closeFailed = True
+                _log.critical("failed to persist metadata - {error}", error=goError(e))
+            self._reportUnwritten(queues)
         self._unlock()
+
+    def _reportUnwritten(self, queues: list[DiskQueue]) -> None:
+        failed = [queue for queue in queues if queue.closeError is not None]
+        if not failed:
+            return
+        self.closeFailed = True
+        self.unwritten = sum(queue.unwritten for queue in failed)
+        error = failed[0].closeError
+        assert error is not None
+        _log.critical(
+            "NSQ: shutdown could not write {count} message(s) to {path}"
+            " ({queues}): {error}; they are lost",
+            count=self.unwritten,
+            path=self.dataPath,
+            queues=", ".join(f"{queue.name}: {queue.unwritten}" for queue in failed),
+            error=goError(error),
+        )
 
     def _unlock(self) -> None:
         if self._lockFD is not None:

@@ -12,7 +12,11 @@ from typing import Any
 from twisted.application.service import IService
 
 from txnsq._endpoints import ListenError
-from txnsq._go.exit import exitZeroAfterGracefulStop, oneLineFatalUnderTwistd
+from txnsq._go.exit import (
+    exitOneIfStopFailed,
+    exitZeroAfterGracefulStop,
+    oneLineFatalUnderTwistd,
+)
 from txnsq._logging import Logger
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.http import NSQDHTTPAPI, NSQDSite
@@ -64,6 +68,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         only now (after twistd has installed the one chosen with C{-r}), if
         omitted.
     """
+    underTwistd = reactor is None
     if reactor is None:
         from twisted.internet import reactor
 
@@ -72,4 +77,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
             "nsqd", Logger(namespace="txnsq.nsqd").critical, (ListenError,)
         )
     exitZeroAfterGracefulStop(reactor)
-    return nsqdService(options.config, reactor)
+    service = nsqdService(options.config, reactor)
+    if underTwistd:
+        exitOneIfStopFailed(reactor, lambda: service.persistence.closeFailed)
+    return service

@@ -142,6 +142,14 @@ class DiskQueue:
         self._needSync = rewriteMetaData
         self._syncFailed = False
         self._closed = False
+        # Shutdown mode (see holdFailures).
+        self._holding = False
+        self._dropped = 0
+        #: Set by L{close} in shutdown mode: why the final write failed.
+        self.closeError: OSError | None = None
+        #: Set by L{close} in shutdown mode: how many records it could not
+        #: write (they are lost).
+        self.unwritten = 0
 
         fileName = functools.partial(segmentFileName, dataPath, name)
         self._writer = writer = SegmentWriter(
@@ -198,13 +206,23 @@ class DiskQueue:
             )
         writer = self._writer
         total = 4 + size
-        if writer.pos > 0 and writer.pos + total > self._maxBytesPerFile:
-            self._rollWriteFile()
-        if writer.fd is None:
-            writer.open()
-        elif len(writer.buffer) >= WRITE_BUFFER_LIMIT:
-            # Flush before appending, so a failure leaves this record out.
-            writer.flush()
+        try:
+            if writer.pos > 0 and writer.pos + total > self._maxBytesPerFile:
+                self._rollWriteFile()
+            if writer.fd is None:
+                writer.open()
+            elif len(writer.buffer) >= WRITE_BUFFER_LIMIT:
+                # Flush before appending, so a failure leaves this record out.
+                writer.flush()
+        except OSError:
+            if not self._holding:
+                raise
+            if writer.fd is None or writer.pos + total > self._maxBytesPerFile:
+                # Nowhere to keep it: counted as lost by close.
+                self._dropped += 1
+                return
+            # Shutting down: keep it buffered; close counts what is never
+            # written, rather than the first failure ending the shutdown.
         buf = writer.buffer
         if not buf and self._onBuffered is not None:
             self._onBuffered(self)
@@ -369,9 +387,32 @@ class DiskQueue:
             self.sync()
         except OSError as e:
             self._logf("ERROR", f" failed to sync - {describe(e)}")
-            raise
+            if not self._holding:
+                raise
+            self.closeError = e
+            self.unwritten = self._dropped + self._writer.unwrittenRecords(
+                self._readerSkip()
+            )
         finally:
             self._release()
+
+    def holdFailures(self) -> None:
+        """
+        Shutdown mode: from now on L{put} keeps a record it cannot write
+        buffered instead of raising, and L{close} does not raise either but
+        sets L{closeError} and L{unwritten}, so a full disk neither stops
+        the shutdown halfway nor hides how much it lost.
+        """
+        self._holding = True
+
+    def _readerSkip(self) -> int:
+        # Buffered records the reader already took (it reads from the
+        # buffer when it keeps up) are not lost with the buffer.
+        reader = self._reader
+        writer = self._writer
+        if reader.fileNum != writer.fileNum:
+            return 0
+        return reader.pos - (writer.pos - len(writer.buffer))
 
     def delete(self) -> None:
         """

@@ -10,7 +10,7 @@ import contextlib
 import os
 from collections.abc import Callable
 
-from txnsq.nsqd.diskqueue._files import closeQuietly
+from txnsq.nsqd.diskqueue._files import closeQuietly, unpackLengthFrom
 
 WRITE_BUFFER_LIMIT = 64 * 1024
 """
@@ -54,6 +54,9 @@ class SegmentWriter:
         self.fd: int | None = None
         self.buffer = bytearray()
         self.aligned = True
+        #: How many bytes at the start of L{buffer} end a record whose
+        #: beginning was written (0 when L{aligned}).
+        self.headPending = 0
         self._pendingFsync: list[int] = []
 
     def open(self) -> None:
@@ -94,7 +97,11 @@ class SegmentWriter:
             if written == len(buf):
                 self.buffer = bytearray()
                 self.aligned = True
+                self.headPending = 0
             elif written:
+                # Where the record cut by this write ends (a cold path: the
+                # write failed), so that unwrittenRecords can count.
+                self.headPending = _pendingAfter(buf, self.headPending, written)
                 # A copy, not an in-place del: a slice of the buffer may
                 # still be referenced (by the exception's traceback).
                 self.buffer = buf[written:]
@@ -126,6 +133,22 @@ class SegmentWriter:
         self.fileNum += 1
         self.pos = 0
 
+    def unwrittenRecords(self, skip: int = 0) -> int:
+        """
+        How many records are still wholly or partly in L{buffer}, leaving
+        out those that start before buffer offset C{skip} (a reader took
+        them from the buffer).
+        """
+        buf = self.buffer
+        count = 1 if self.headPending and skip <= 0 else 0
+        offset = self.headPending
+        while offset + 4 <= len(buf):
+            if offset >= skip:
+                count += 1
+            (size,) = unpackLengthFrom(buf, offset)
+            offset += 4 + size
+        return count
+
     def close(self) -> None:
         """
         Close the segment, dropping whatever is still buffered.  L{fileNum}
@@ -135,6 +158,7 @@ class SegmentWriter:
         self.fd = None
         self.buffer = bytearray()
         self.aligned = True
+        self.headPending = 0
         if fd is not None:
             closeQuietly(fd)
 
@@ -163,6 +187,21 @@ class SegmentWriter:
         for fd in self._pendingFsync:
             closeQuietly(fd)
         self._pendingFsync = []
+
+
+def _pendingAfter(buf: bytearray, head: int, written: int) -> int:
+    """
+    How many bytes of C{buf} after its first C{written} finish the record
+    that write cut (0 if it stopped at a record boundary), given that the
+    buffer's first C{head} bytes finished an earlier one.
+    """
+    offset = head
+    if written < offset:
+        return offset - written
+    while offset < written:
+        (size,) = unpackLengthFrom(buf, offset)
+        offset += 4 + size
+    return offset - written
 
 
 def syncAndClose(fds: list[int]) -> None:
