@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -15,7 +21,9 @@ import attrs
 from treq.client import HTTPClient
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 
@@ -47,6 +55,134 @@ async def startNSQD(
     service, port = await services.startNSQD(testCase, lookupdTCP, **config)
     http = (await service.whenHTTPListening()).getHost().port  # type: ignore[attr-defined]
     return NSQD(service, f"127.0.0.1:{port}", f"127.0.0.1:{http}")
+
+
+GO_NSQD_SKIP = "Go nsqd not installed (set TXNSQ_GO_NSQD=/path/to/nsqd)"
+"""Why the tests against Go's nsqd skip where there is none."""
+
+TXNSQ_NSQD = (sys.executable, "-m", "txnsq", "nsqd")
+"""The command that runs txnsq's nsqd as a process of its own."""
+
+
+def findGoNSQD() -> tuple[str, ...] | None:
+    """
+    The command that runs Go NSQ's nsqd, if there is one: C{$TXNSQ_GO_NSQD},
+    else an C{nsqd} on C{PATH} whose C{--version} says it was built with Go
+    (C{nsqd v1.3.0 (built w/go1.21.5)}; txnsq's says C{built w/txnsq}).
+    """
+    configured = os.environ.get("TXNSQ_GO_NSQD")
+    if configured:
+        return (configured,)
+    found = shutil.which("nsqd")
+    if found is None:
+        return None
+    try:
+        version = subprocess.run(
+            [found, "--version"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=30,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if b"built w/go" not in version:
+        return None
+    return (found,)
+
+
+_LISTENING = re.compile(r"\b(TCP|HTTP): listening on (\S+)")
+
+
+class NSQDProcess(ProcessProtocol):
+    """
+    An nsqd running as a child process, Go's or txnsq's: its addresses
+    come from the log lines both print once they listen (C{TCP: listening
+    on 127.0.0.1:41503}), so it can be started on port 0.
+
+    @ivar listening: fires with C{{"TCP": address, "HTTP": address}} once
+        both are logged; fails if the process ends first.
+    @ivar ended: fires when the process has ended.
+    @ivar output: everything it wrote (stdout and stderr).
+    """
+
+    def __init__(self) -> None:
+        self.listening: Deferred[dict[str, str]] = Deferred()
+        self.ended: Deferred[None] = Deferred()
+        self.output = b""
+        self._addresses: dict[str, str] = {}
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        """
+        Look for the listening lines.
+        """
+        self.output += data
+        if self.listening.called:
+            return
+        for kind, address in _LISTENING.findall(self.output.decode("utf-8", "replace")):
+            self._addresses[kind] = address
+        if len(self._addresses) == 2:
+            self.listening.callback(dict(self._addresses))
+
+    def processEnded(self, reason: Failure) -> None:
+        """
+        Fire L{ended} (and fail L{listening} if it never listened).
+        """
+        if not self.listening.called:
+            self.listening.errback(
+                AssertionError(
+                    f"nsqd ended before listening ({reason.value}):\n"
+                    + self.output.decode("utf-8", "replace")
+                )
+            )
+        self.ended.callback(None)
+
+    @property
+    def pid(self) -> int | None:
+        """
+        Its process ID, until it has ended.
+        """
+        transport = self.transport
+        return None if transport is None else transport.pid
+
+
+async def spawnNSQD(testCase: TestCase, command: Sequence[str]) -> NSQD:
+    """
+    Run C{command} (Go's nsqd binary, or L{TXNSQ_NSQD}) as a child process
+    listening on 127.0.0.1 ports chosen by the system, with a fresh
+    C{--data-path}; it is stopped by SIGTERM to its PID (then SIGKILL if it
+    lingers) when the test ends.
+    """
+    dataPath = os.path.abspath(testCase.mktemp())
+    os.makedirs(dataPath)
+    argv = [
+        *command,
+        "-tcp-address=127.0.0.1:0",
+        "-http-address=127.0.0.1:0",
+        "-broadcast-address=127.0.0.1",
+        f"-data-path={dataPath}",
+    ]
+    process = NSQDProcess()
+    reactor.spawnProcess(process, argv[0], argv, env=dict(os.environ))
+
+    async def stop() -> None:
+        pid = process.pid
+        if process.ended.called or pid is None:
+            return
+        os.kill(pid, signal.SIGTERM)
+
+        def kill() -> None:
+            if not process.ended.called:
+                os.kill(pid, signal.SIGKILL)
+
+        lingering = reactor.callLater(20, kill)
+        await process.ended
+        if lingering.active():
+            lingering.cancel()
+
+    testCase.addCleanup(stop)
+    addresses = await process.listening
+    return NSQD(process, addresses["TCP"], addresses["HTTP"])
 
 
 async def startLookupd(testCase: TestCase) -> tuple[int, str]:

@@ -372,6 +372,44 @@ class FileWriterTests(SynchronousTestCase):
             ],
         )
 
+    def test_finishedLine(self) -> None:
+        """
+        Each file closed for good is logged once, with its final path, the
+        messages written to it and its size on disk (a line Go lacks): when
+        it stays where it was written, and after a move.
+        """
+        writer = self.writer(rotateSize=3)
+        writer.write(b"abc", T0)
+        writer.write(b"d", T0)
+        writer.close()
+        path = f"{self.output}/t.box-00000%d.2023-11-14_22.log"
+        finished = [
+            format.format(**fields)
+            for level, format, fields in writer.takeEvents()
+            if level == "info" and " finished " in format
+        ]
+        self.assertEqual(
+            finished,
+            [
+                f"[t/c] finished {path % 0}: 1 messages, 4 bytes",
+                f"[t/c] finished {path % 1}: 1 messages, 2 bytes",
+            ],
+        )
+        work = os.path.abspath(self.mktemp())
+        moved = self.writer(workDir=work, rotateSize=100)
+        moved.write(b"xy", T0 + 1)
+        moved.write(b"z", T0 + 1)
+        moved.close()
+        events = [format.format(**fields) for _, format, fields in moved.takeEvents()]
+        self.assertEqual(
+            events[-2:],
+            [
+                f"[t/c] moving finished file {work}/t.box-000002.2023-11-14_22.log"
+                f" to {path % 2}",
+                f"[t/c] finished {path % 2}: 2 messages, 5 bytes",
+            ],
+        )
+
     def test_workDirAvoidsOutputNames(self) -> None:
         """
         A revision taken in the output dir is skipped when the file is

@@ -19,8 +19,72 @@ from tests.tools._helpers import (
     logLines,
     start,
     startNSQD,
+    waitFor,
 )
-from txnsq.tools.to_nsq import FLAGS, TOOL, LineSplitter, Throttle
+from txnsq.tools import to_nsq
+from txnsq.tools.to_nsq import FLAGS, TOOL, LineSplitter, Progress, Throttle
+
+#: The last progress line, for a count.
+SUMMARY = r"\A%d messages sent \(\d+\.\d msg/s\)\Z"
+
+
+class ProgressTests(SynchronousTestCase):
+    """
+    L{Progress} tells a person how many messages were sent, and how fast.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.lines: list[str] = []
+        self.progress = Progress(self.clock, self.lines.append, 10)
+
+    def test_periodic(self) -> None:
+        """
+        Every interval in which messages were sent, a line with the total
+        and the rate over that interval; nothing for a quiet interval.
+        """
+        self.progress.sent += 50
+        self.clock.advance(10)
+        self.assertEqual(self.lines, ["50 messages sent (5.0 msg/s)"])
+        self.clock.advance(10)
+        self.assertEqual(len(self.lines), 1)
+        self.progress.sent += 400
+        self.clock.advance(10)
+        self.assertEqual(self.lines[1:], ["450 messages sent (20.0 msg/s)"])
+
+    def test_finish(self) -> None:
+        """
+        L{Progress.finish} logs the total and the rate over the whole run,
+        once, and stops the periodic lines.
+        """
+        self.progress.sent = 30
+        self.clock.advance(4)
+        self.progress.finish()
+        self.progress.finish()
+        self.assertEqual(self.lines, ["30 messages sent (7.5 msg/s)"])
+        self.progress.sent = 31
+        self.clock.advance(20)
+        self.assertEqual(len(self.lines), 1)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_noTimePassed(self) -> None:
+        """
+        A run that took no measurable time reports a rate of 0, not a
+        division by zero.
+        """
+        self.progress.sent = 2
+        self.progress.finish()
+        self.assertEqual(self.lines, ["2 messages sent (0.0 msg/s)"])
+
+    def test_stop(self) -> None:
+        """
+        L{Progress.stop} (a fatal error) ends the lines without a last one.
+        """
+        self.progress.sent = 2
+        self.progress.stop()
+        self.clock.advance(10)
+        self.progress.finish()
+        self.assertEqual(self.lines, [])
 
 
 class LineSplitterTests(SynchronousTestCase):
@@ -228,7 +292,9 @@ class PublishTests(TestCase):
             io.BytesIO(b"one\n\xff\x00bin\r\n\n\nlast"),
         )
         self.assertEqual(await running.result, 0)
-        self.assertEqual(logLines(running.stderr.getvalue()), [])
+        [summary] = logLines(running.stderr.getvalue())
+        self.assertRegex(summary, SUMMARY % 3)
+        self.assertEqual(running.stdout.getvalue(), b"")
         self.assertEqual(
             await consume(nsqd, "t", 3), [b"one", b"\xff\x00bin\r", b"last"]
         )
@@ -295,6 +361,32 @@ class PublishTests(TestCase):
         self.assertEqual(await consume(nsqd, "t", 2), [b"first", b"second"])
         running.run.interrupt()
         self.assertEqual(await running.result, 0)
+        # What nsqd acknowledged before the signal is reported.
+        self.assertRegex(logLines(running.stderr.getvalue())[-1], SUMMARY % 2)
+
+    async def test_progressWhileRunning(self) -> None:
+        """
+        While stdin stays open, a progress line comes every
+        C{PROGRESS_INTERVAL} in which messages were sent, on stderr.
+        """
+        self.patch(to_nsq, "PROGRESS_INTERVAL", 0.01)
+        nsqd = await startNSQD(self)
+        readEnd, writeEnd = os.pipe()
+        stdin = os.fdopen(readEnd, "rb", buffering=0)
+        self.addCleanup(stdin.close)
+        writer = os.fdopen(writeEnd, "wb", buffering=0)
+        self.addCleanup(writer.close)
+        running = start(TOOL, ["--topic=t", "--nsqd-tcp-address", nsqd.tcp], stdin)
+        writer.write(b"a\nb\n")
+
+        async def reported() -> bool:
+            lines = logLines(running.stderr.getvalue())
+            return any(line.startswith("2 messages sent (") for line in lines)
+
+        await waitFor(reported)
+        running.run.interrupt()
+        self.assertEqual(await running.result, 0)
+        self.assertEqual(running.stdout.getvalue(), b"")
 
     async def test_rejected(self) -> None:
         """
@@ -339,8 +431,7 @@ class PublishTests(TestCase):
             io.BytesIO(b"a\nb\nc\n"),
         )
         self.assertEqual(await running.result, 0)
-        self.assertEqual(
-            logLines(running.stderr.getvalue()),
-            ["Throttling messages rate to max:200/second"],
-        )
+        throttling, summary = logLines(running.stderr.getvalue())
+        self.assertEqual(throttling, "Throttling messages rate to max:200/second")
+        self.assertRegex(summary, SUMMARY % 3)
         self.assertEqual(await consume(nsqd, "t", 3), [b"a", b"b", b"c"])

@@ -8,7 +8,9 @@ thread, never on the reactor (L{txnsq.tools._filelogger} runs it there,
 one operation at a time).  It has no clock of its own: every call that
 may rotate is told the time, so tests drive rotation with plain numbers.
 It logs nothing either: it records what Go would log in L{FileWriter.events}
-for the reactor thread to emit.
+for the reactor thread to emit, plus one line Go lacks, for each file
+closed for good (C{[topic/channel] finished /out/t.log: 3 messages, 12
+bytes}), so that a person can follow the files written.
 
 What Go does, and this does too:
 
@@ -184,6 +186,7 @@ class FileWriter:
     @ivar openTime: when the current file was opened (POSIX time).
     @ivar filesize: its size when opened plus the bytes written since
         (uncompressed).
+    @ivar records: the messages written to the current file.
     @ivar events: what Go would have logged, oldest first, until taken.
     @ivar finished: the files closed (and moved), oldest first, until
         taken.
@@ -215,6 +218,7 @@ class FileWriter:
         self.rev = 0
         self.openTime = 0.0
         self.filesize = 0
+        self.records = 0
         self.events: list[Event] = []
         self.finished: list[str] = []
 
@@ -236,6 +240,25 @@ class FileWriter:
         """
         events, self.events = self.events, []
         return events
+
+    def _finished(self, path: str) -> None:
+        """
+        The file now at C{path} is closed for good: record it, and log it
+        for a person watching (Go logs nothing when the file stays where it
+        was written, and only C{moving finished file} when it moves).
+        """
+        self.finished.append(path)
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = self.filesize
+        self._note(
+            "info",
+            "finished {path}: {records} messages, {size} bytes",
+            path=path,
+            records=self.records,
+            size=size,
+        )
 
     def takeFinished(self) -> list[str]:
         """
@@ -317,6 +340,7 @@ class FileWriter:
         except OSError as e:
             raise self._fatal("writing newline to disk", e)
         self.filesize += 1
+        self.records += 1
         return rotated
 
     def tick(self, now: float) -> bool:
@@ -414,7 +438,7 @@ class FileWriter:
                 raise self._fatal("failed to close output file", e)
         options = self.options
         if options.workDir == options.outputDir:
-            self.finished.append(path)
+            self._finished(path)
             return
         destination = goJoin(options.outputDir, _trimPrefix(path, options.workDir))
         self._note(
@@ -430,7 +454,7 @@ class FileWriter:
         except OSError as e:
             raise self._fatal(f"unable to move file from {path} to {destination}", e)
         else:
-            self.finished.append(destination)
+            self._finished(destination)
             return
         # The name is taken: bump the revision until one is free.
         assert self.filename is not None
@@ -460,7 +484,7 @@ class FileWriter:
                 source=path,
                 destination=candidate,
             )
-            self.finished.append(candidate)
+            self._finished(candidate)
             return
 
     def updateFile(self, now: float) -> None:
@@ -538,6 +562,7 @@ class FileWriter:
             break
         self._out = out
         self.path = path
+        self.records = 0
         if options.gzip:
             self._gzip = self._writer = self._newGzip(out)
         else:

@@ -11,6 +11,14 @@ waits for nsqd's answers and exits 0; a publish nsqd refuses, or an nsqd
 that cannot be reached, ends it with Go's C{log.Fatal} (status 1).
 SIGINT or SIGTERM stops it (status 0).
 
+B{Not in Go's} C{to_nsq}: progress a person can read, as Go log lines on
+stderr (stdout stays empty for pipelines).  Every L{PROGRESS_INTERVAL}
+seconds in which messages were acknowledged, C{N messages sent (R msg/s)}
+with the total so far and the rate over the interval; and once publishing
+has begun, at the end of stdin or on the signal, the same line with the
+total and the rate over the whole run.  A message counts as sent once every
+nsqd acknowledged it.
+
 B{Unlike Go's} C{to_nsq}, a chunk is exactly the bytes before the
 delimiter, and a last chunk that has no delimiter after it is published
 whole.  Go's reads with C{ReadBytes} and always cuts the last byte, so
@@ -28,7 +36,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, FirstError, gatherResults, succeed
@@ -49,10 +57,21 @@ from txnsq.tools._common import (
 from txnsq.tools._config import producerOptions
 from txnsq.tools._runner import Fatal, Tool, ToolContext, runTool
 
-__all__ = ["TOOL", "WINDOW", "LineSplitter", "Throttle", "main"]
+__all__ = [
+    "PROGRESS_INTERVAL",
+    "TOOL",
+    "WINDOW",
+    "LineSplitter",
+    "Progress",
+    "Throttle",
+    "main",
+]
 
 #: Chunks published and not yet answered, at most.
 WINDOW = 1000
+
+#: Seconds between progress lines.
+PROGRESS_INTERVAL = 10.0
 
 #: Bytes read from stdin at a time.
 READ_SIZE = 65536
@@ -142,6 +161,55 @@ class Throttle:
         Stop the ticker.
         """
         if self._loop is not None and self._loop.running:
+            self._loop.stop()
+
+
+class Progress:
+    """
+    Counts the messages sent, and says so: a line every C{interval} in
+    which some were sent, and a last one from L{finish}.
+
+    @ivar sent: the messages acknowledged so far.
+    """
+
+    def __init__(
+        self, clock: Any, log: Callable[[str], object], interval: float
+    ) -> None:
+        self._clock = clock
+        self._log = log
+        self.sent = 0
+        self._started = clock.seconds()
+        self._last = (self._started, 0)
+        self._loop = LoopingCall(self._report)
+        self._loop.clock = clock
+        self._loop.start(interval, now=False)
+
+    def _line(self, sent: int, elapsed: float) -> None:
+        rate = sent / elapsed if elapsed > 0 else 0.0
+        self._log(f"{self.sent} messages sent ({rate:.1f} msg/s)")
+
+    def _report(self) -> None:
+        now = self._clock.seconds()
+        since, count = self._last
+        if self.sent == count:
+            return
+        self._last = (now, self.sent)
+        self._line(self.sent - count, now - since)
+
+    def finish(self) -> None:
+        """
+        Stop reporting, with the total and the rate over the whole run.
+        """
+        if not self._loop.running:
+            return
+        self._loop.stop()
+        self._line(self.sent, self._clock.seconds() - self._started)
+
+    def stop(self) -> None:
+        """
+        Stop reporting, without a last line.
+        """
+        if self._loop.running:
             self._loop.stop()
 
 
@@ -249,11 +317,15 @@ class _Publisher:
         self._outstanding = 0
         self._started = False
         self._waiting: Deferred[None] | None = None
+        self.progress: Progress | None = None
 
     def publish(self, chunk: bytes) -> None:
         if not self._started:
             # go-nsq's Producer connects at the first Publish.
             self._started = True
+            self.progress = Progress(
+                self._context.reactor, self._context.log, PROGRESS_INTERVAL
+            )
             for producer in self._producers:
                 producer.start()
         self._outstanding += 1
@@ -265,11 +337,16 @@ class _Publisher:
 
     def _answered(self, _: object) -> None:
         self._outstanding -= 1
+        if self.progress is not None:
+            self.progress.sent += 1
         waiting, self._waiting = self._waiting, None
         if waiting is not None:
             waiting.callback(None)
 
     def _failed(self, reason: Failure) -> None:
+        if self.progress is not None:
+            # Go's log.Fatal is the last line.
+            self.progress.stop()
         error = reason.value
         if isinstance(error, FirstError):
             error = error.subFailure.value
@@ -283,10 +360,19 @@ class _Publisher:
             self._waiting = Deferred()
             await self._waiting
 
+    def finish(self) -> None:
+        """
+        Log the last progress line, if publishing began.
+        """
+        if self.progress is not None:
+            self.progress.finish()
+
     async def stop(self) -> None:
         """
         Wait for nsqd's answers, then close the connections.
         """
+        if self.progress is not None:
+            self.progress.stop()
         if self._started:
             await gatherResults(
                 [producer.stop() for producer in self._producers],
@@ -332,13 +418,17 @@ async def run(context: ToolContext) -> int:
             options["endpointFactory"], unreachable
         )
         producers.append(Producer([address], **options))
-    context.interrupted.addCallback(lambda _: context.end(0))
-
     throttle: Throttle | None = None
     if rate >= 1:
         context.log(f"Throttling messages rate to max:{rate}/second")
         throttle = Throttle(context.reactor, rate)
     publisher = _Publisher(context, producers, topic)
+
+    def interrupted(_: object) -> None:
+        publisher.finish()
+        context.end(0)
+
+    context.interrupted.addCallback(interrupted)
     splitter = LineSplitter(delimiter)
     reader = _reader(context)
     try:
@@ -357,6 +447,7 @@ async def run(context: ToolContext) -> int:
             if not data:
                 break
         await publisher.room(1)
+        publisher.finish()
     finally:
         if throttle is not None:
             throttle.stop()
