@@ -7,7 +7,15 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 import txnsq._http
-from txnsq._http import _params, _paths, _responses, _router, _routes, _site
+from txnsq._http import (
+    _client,
+    _params,
+    _paths,
+    _responses,
+    _router,
+    _routes,
+    _site,
+)
 
 
 class ExportTests(SynchronousTestCase):
@@ -19,7 +27,7 @@ class ExportTests(SynchronousTestCase):
         """
         Every name in C{__all__} is the object its private module defines.
         """
-        modules = (_params, _paths, _responses, _router, _routes, _site)
+        modules = (_client, _params, _paths, _responses, _router, _routes, _site)
         for name in txnsq._http.__all__:
             [home] = [module for module in modules if name in module.__all__]
             self.assertIs(getattr(txnsq._http, name), getattr(home, name), name)

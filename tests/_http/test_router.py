@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.address import IPv4Address, UNIXAddress
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver, StringTransport
@@ -500,14 +500,42 @@ class RequestLogTests(SynchronousTestCase):
 
     def test_notLogged(self) -> None:
         """
-        Routes marked C{logged=False}, misses, and handler bugs (Go's
-        panics) are not logged as requests.
+        Routes marked C{logged=False} are not logged as requests.
         """
         request("POST", b"/pub?topic=t")
-        request("GET", b"/nope")
-        request("GET", b"/boom")
-        self.flushLoggedErrors(ZeroDivisionError)
         self.assertEqual(self.logged(), [])
+
+    def test_missesLogged(self) -> None:
+        """
+        A 404, a 405 and a handler bug (Go's recovered panic, 500) are
+        logged as requests too, as Go's C{NotFound}, C{MethodNotAllowed}
+        and C{PanicHandler} answer through C{http_api.Log}; redirects and
+        C{OPTIONS} answers are not.
+        """
+        request("GET", b"/nope")
+        request("DELETE", b"/ping")
+        request("GET", b"/boom")
+        request("GET", b"/ping/")
+        request("OPTIONS", b"/ping")
+        self.flushLoggedErrors(ZeroDivisionError)
+        self.assertEqual(
+            [(e["status"], e["method"], e["uri"]) for e in self.logged()],
+            [(404, "GET", "/nope"), (405, "DELETE", "/ping"), (500, "GET", "/boom")],
+        )
+
+    def test_ipv6Peer(self) -> None:
+        """
+        An IPv6 peer is logged as Go's C{RemoteAddr}: C{[::1]:5555}.
+        """
+        api = ExampleAPI()
+        site = Site(GoRouter.forRoutes(api.routes, api), reactor=Clock())
+        peer = IPv6Address("TCP", "::1", 5555)
+        channel = site.buildProtocol(peer)
+        assert channel is not None
+        channel.makeConnection(StringTransport(peerAddress=peer))
+        channel.dataReceived(rawRequest("GET", b"/ping"))
+        [event] = self.logged()
+        self.assertEqual(event["remote"], "[::1]:5555")
 
     def test_unixPeer(self) -> None:
         """

@@ -8,7 +8,8 @@ from typing import Any
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import EventLoggingObserver, StringTransport
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
@@ -234,3 +235,25 @@ class BodyLimitTests(SynchronousTestCase):
         self.assertIn(b"OK", transport.value())
         self.assertFalse(transport.disconnecting)
         self.assertEqual(resource.kept, [b"a" * 10])
+
+
+class QuietTests(SynchronousTestCase):
+    """
+    L{GoSite} logs nothing of its own: requests are logged by the router,
+    in Go's format.
+    """
+
+    def test_noAccessLog(self) -> None:
+        """
+        A request served leaves no twisted.web access-log line (Apache's
+        C{combined} format), and starting the site logs no C{Starting
+        factory} line.
+        """
+        events = EventLoggingObserver()
+        globalLogPublisher.addObserver(events)
+        self.addCleanup(globalLogPublisher.removeObserver, events)
+        site = GoSite(_Recorder(), Clock())
+        site.doStart()
+        serve(site, b"GET /ping HTTP/1.1\r\nHost: h\r\n\r\n")
+        site.doStop()
+        self.assertEqual([formatEvent(event) for event in events], [])

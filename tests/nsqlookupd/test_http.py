@@ -5,11 +5,14 @@ Tests for L{txnsq.nsqlookupd.http} through L{StubTreq}.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq.nsqlookupd.http import LookupdHTTPAPI
@@ -288,3 +291,44 @@ class LookupdHTTPTests(SynchronousTestCase):
         for method in ("POST", "HEAD"):
             code, headers, _ = self.request(method, "/metrics")
             self.assertEqual((code, headers["Allow"]), (405, ["GET, OPTIONS"]))
+
+
+class AccessLogTests(SynchronousTestCase):
+    """
+    nsqlookupd logs its requests as Go's C{http_api.Log} does, as nsqd
+    does: C{<status> <method> <uri> (<peer>) <elapsed>} at INFO, in its own
+    namespace (so C{--log-level} and C{--log-prefix} apply), and no
+    twisted.web access line.
+    """
+
+    def test_goFormat(self) -> None:
+        """
+        Every route is logged, misses included, each once, in Go's words.
+        """
+        events = EventLoggingObserver()
+        globalLogPublisher.addObserver(events)
+        self.addCleanup(globalLogPublisher.removeObserver, events)
+        api = LookupdHTTPAPI(RegistrationDB(), Clock())
+        stub: Any = StubTreq(api.resource())
+        for method, path in (
+            ("GET", "/ping"),
+            ("GET", "/lookup?topic=t"),
+            ("GET", "/x"),
+        ):
+            self.successResultOf(stub.request(method, "http://lookupd" + path))
+        lines = [formatEvent(event) for event in events]
+        self.assertEqual(len(lines), 3, lines)
+        for line, expected in zip(
+            lines,
+            ["200 GET /ping", "404 GET /lookup?topic=t", "404 GET /x"],
+        ):
+            self.assertRegex(
+                line, rf"^{re.escape(expected)} \(\S+:\d+\) [\d.]+(ns|µs|ms|s)$"
+            )
+        self.assertTrue(
+            all(
+                event["log_namespace"].startswith("txnsq.nsqlookupd")
+                and event["log_level"] == LogLevel.info
+                for event in events
+            )
+        )

@@ -25,7 +25,11 @@ them:
     not parameters); L{formValue}, L{contentLength} and L{readBody} read
     the rest of a request as Go's C{net/http} does.
   - L{GoSite} serves a L{GoRouter}, C{*} request targets included, with
-    optionally bounded request bodies.
+    optionally bounded request bodies; it keeps no access log of its own
+    (requests are logged as Go's C{http_api.Log} does, by the router).
+  - L{quietAgent} is an HTTP client whose connections leave no
+    C{Starting factory} lines in the log (nsqd's calls to nsqlookupd and
+    the auth server).
 
 The V1 conventions (L{respondV1}): JSON data gets C{application/json;
 charset=utf-8}; a string is sent as is with the type Go's
@@ -59,6 +63,7 @@ resource runs.
 
 from __future__ import annotations
 
+from txnsq._http._client import QuietConnectionPool, quietAgent
 from txnsq._http._params import (
     QueryError,
     RequestParams,
@@ -100,6 +105,7 @@ __all__ = [
     "GoSite",
     "HTTPError",
     "QueryError",
+    "QuietConnectionPool",
     "RawResponse",
     "RequestParams",
     "Route",
@@ -109,6 +115,7 @@ __all__ = [
     "contentLength",
     "formValue",
     "parseQuery",
+    "quietAgent",
     "readBody",
     "respondPlainText",
     "respondRaw",

@@ -51,9 +51,12 @@ def _internalError(request: IRequest, failure: Failure) -> bytes:
 
 
 def _peer(request: IRequest) -> str:
-    # Go's Request.RemoteAddr; a unix socket peer has no host or port.
+    # Go's Request.RemoteAddr ("[::1]:51234" for IPv6); a unix socket peer
+    # has no host or port.
     peer = untyped(request).getClientAddress()
-    if isinstance(peer, (IPv4Address, IPv6Address)):
+    if isinstance(peer, IPv6Address):
+        return f"[{peer.host}]:{peer.port}"
+    if isinstance(peer, IPv4Address):
         return f"{peer.host}:{peer.port}"
     return ":0"
 
@@ -147,8 +150,16 @@ class GoRouter(Resource):
                 return self._respond(request, 200, [(b"Allow", allow.encode())], b"")
         elif allow:
             untyped(request).setHeader(b"Allow", allow.encode())
+            self._logMiss(request, 405)
             return self._write(request, respondV1(request, 405, "METHOD_NOT_ALLOWED"))
+        self._logMiss(request, 404)
         return self._write(request, respondV1(request, 404, "NOT_FOUND"))
+
+    def _logMiss(self, request: IRequest, status: int) -> None:
+        # Go's NotFound, MethodNotAllowed and Panic handlers go through
+        # http_api.Log too (its redirects and OPTIONS answers do not).
+        if self._log is not None:
+            self._logRequest(self._log, request, status, time.perf_counter_ns())
 
     # Calling handlers.
 
@@ -164,7 +175,11 @@ class GoRouter(Resource):
                 self._logRequest(log, request, error.code, start)
             return bound.answer.error(request, error)
         except Exception:
-            return _internalError(request, Failure())
+            body = _internalError(request, Failure())
+            # Go's PanicHandler answers through http_api.Log, whether the
+            # route was logged or not.
+            self._logMiss(request, 500)
+            return body
         if log is not None:
             self._logRequest(log, request, 200, start)
         if isinstance(result, Deferred):

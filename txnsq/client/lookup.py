@@ -129,10 +129,13 @@ def parseLookupResponse(code: int, body: bytes) -> set[str]:
 
 def _defaultHTTPClient(reactor: Any) -> tuple[HTTPClient, Any]:
     from treq.client import HTTPClient as TreqClient
-    from twisted.web.client import Agent, HTTPConnectionPool
+    from twisted.web.client import Agent
 
-    # A pool of our own: treq's global pool is not for libraries.
-    pool = HTTPConnectionPool(reactor, persistent=True)
+    from txnsq._http import QuietConnectionPool
+
+    # A pool of our own: treq's global pool is not for libraries.  Quiet, so
+    # polling leaves no "Starting factory" lines in the application's log.
+    pool = QuietConnectionPool(reactor, persistent=True)
     agent = Agent(reactor, pool=pool)
     client: Any = TreqClient(agent)
     return cast(HTTPClient, client), pool

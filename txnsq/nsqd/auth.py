@@ -16,10 +16,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from twisted.internet.defer import Deferred
-from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
 from txnsq._go.json import encodeJSON
+from txnsq._http import quietAgent
 from txnsq._logging import Logger
 from txnsq.nsqd._authorizations import (
     AuthError,
@@ -57,9 +57,9 @@ class AuthClient:
     def __init__(self, config: NSQDConfig, reactor: Any) -> None:
         self._config = config
         self._reactor = reactor
-        pool = HTTPConnectionPool(reactor, persistent=True)
-        self._agent = Agent(
-            reactor, connectTimeout=config.http_client_connect_timeout, pool=pool
+        # Quiet: no "Starting factory" log lines per connection.
+        self._agent = quietAgent(
+            reactor, config.http_client_connect_timeout, persistent=True
         )
 
     async def query(

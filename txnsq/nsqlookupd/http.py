@@ -28,11 +28,14 @@ from txnsq._http import (
     RequestParams,
     Routes,
 )
+from txnsq._logging import Logger
 from txnsq.metrics.prometheus import LookupdMetrics
 from txnsq.nsqlookupd.registry import RegistrationDB
 from txnsq.wire.names import isValidName
 
 __all__ = ["LookupdHTTPAPI"]
+
+_log = Logger(namespace="txnsq.nsqlookupd.http")
 
 
 class LookupdHTTPAPI:
@@ -40,14 +43,15 @@ class LookupdHTTPAPI:
     The routes of nsqlookupd's HTTP API over a L{RegistrationDB}.
 
     Go's C{/debug/pprof} routes are not served: they describe the Go
-    runtime.
+    runtime.  Every request is logged at INFO as Go's C{http_api.Log}
+    does: C{200 GET /lookup?topic=t (127.0.0.1:51234) 61.2µs}.
 
     @ivar registry: the registrations.
     @ivar clock: the time source for expiry and tombstones.
     @ivar metrics: what C{/metrics} renders.
     """
 
-    routes = Routes()
+    routes = Routes(log=_log)
 
     def __init__(
         self,
