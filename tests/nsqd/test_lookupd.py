@@ -634,17 +634,19 @@ class TopologyTests(SynchronousTestCase):
 
     def test_errorReplyLogged(self) -> None:
         """
-        An error reply to a REGISTER is logged as a warning naming the
-        command and nsqlookupd's error text.
+        An error reply to a REGISTER is logged at ERROR, as Go logs a
+        failed command: C{LOOKUPD(<address>): <command> - <error>}.
         """
         events = _captureLogs(self)
         self.broker.getTopic("t")
         self.lookupd.received()
         error = ProtocolError(E_BAD_TOPIC, "REGISTER topic name 't' is not valid")
         self.lookupd.reply(encodeErrorReply(error))
-        warnings = _messages(events, LogLevel.warn)
-        self.assertIn("REGISTER t", warnings)
-        self.assertIn("E_BAD_TOPIC REGISTER topic name 't' is not valid", warnings)
+        self.assertEqual(
+            _messages(events, LogLevel.error),
+            "LOOKUPD(127.0.0.1:4160): REGISTER t - "
+            "E_BAD_TOPIC REGISTER topic name 't' is not valid",
+        )
 
     def test_replyTimeoutDropsConnection(self) -> None:
         """
@@ -707,19 +709,23 @@ class PingTests(SynchronousTestCase):
         self.assertFalse(self.lookupd.transport.disconnecting)
         self.reactor.advance(0.01)
         self.assertTrue(self.lookupd.transport.disconnecting)
-        self.assertIn("LOOKUPD(127.0.0.1:4160)", _messages(events, LogLevel.warn))
+        self.assertRegex(
+            _messages(events, LogLevel.error),
+            r"^LOOKUPD\(127\.0\.0\.1:4160\): PING - read tcp \S+->\S+: i/o timeout$",
+        )
 
     def test_errorReplyToPingLogged(self) -> None:
         """
-        An error reply to PING is logged as a warning.
+        An error reply to PING is logged at ERROR.
         """
         events = _captureLogs(self)
         self.reactor.advance(PING_INTERVAL)
         self.lookupd.received()
         self.lookupd.reply(encodeErrorReply(ProtocolError(E_INVALID, "oops")))
-        warnings = _messages(events, LogLevel.warn)
-        self.assertIn("PING", warnings)
-        self.assertIn("E_INVALID oops", warnings)
+        self.assertEqual(
+            _messages(events, LogLevel.error),
+            "LOOKUPD(127.0.0.1:4160): PING - E_INVALID oops",
+        )
 
     def test_noPingWhileDisconnected(self) -> None:
         """
@@ -1028,3 +1034,142 @@ class TopicStartTests(SynchronousTestCase):
         self.assertEqual(answered, [True])
         self.assertEqual(topic.channels, {})
         self.assertNotIn("t", broker.topics)
+
+
+class GoLogLinesTests(SynchronousTestCase):
+    """
+    What the peers log is what Go nsqd 1.3.0's C{lookup.go} and
+    C{lookup_peer.go} log, in its words and at its levels, under the
+    configured address.
+    """
+
+    def setUp(self) -> None:
+        self.events = _captureLogs(self)
+
+    def info(self, since: int = 0) -> list[str]:
+        """
+        The INFO lines logged so far, from the C{since}-th event on.
+        """
+        return [
+            formatEvent(event)
+            for event in list(self.events)[since:]
+            if event["log_level"] == LogLevel.info
+        ]
+
+    def test_connectingAndRegistering(self) -> None:
+        """
+        Adding a peer, connecting, IDENTIFY's answer and each initial
+        REGISTER are logged at INFO as Go logs them; the peer info is Go's
+        C{%+v} of its C{peerInfo}.
+        """
+        harness = PeersHarness()
+        harness.broker.getChannel("t", "c", 0)
+        harness.start()
+        lookupd = harness.accept()
+        lookupd.identified()
+        self.assertEqual(
+            self.info(),
+            [
+                "LOOKUP(127.0.0.1:4160): adding peer",
+                "LOOKUP connecting to 127.0.0.1:4160",
+                "LOOKUPD(127.0.0.1:4160): peer info {TCPPort:4160 HTTPPort:4161 "
+                f"Version:{NSQ_VERSION} BroadcastAddress:lookupd.example}}",
+                "LOOKUPD(127.0.0.1:4160): REGISTER t c",
+            ],
+        )
+
+    def test_topologyNotifications(self) -> None:
+        """
+        Each topology change sent to a lookupd is logged with Go's branch
+        word: C{topic REGISTER t}, C{channel REGISTER t c}, and the
+        UNREGISTERs of a deletion.
+        """
+        harness = PeersHarness()
+        harness.start()
+        harness.registered()
+        since = len(self.events)
+        harness.broker.getChannel("t", "c", 0)
+        harness.broker.deleteTopic("t")
+        self.assertEqual(
+            self.info(since),
+            [
+                "LOOKUPD(127.0.0.1:4160): topic REGISTER t",
+                "LOOKUPD(127.0.0.1:4160): channel REGISTER t c",
+                "LOOKUPD(127.0.0.1:4160): topic UNREGISTER t",
+                "LOOKUPD(127.0.0.1:4160): channel UNREGISTER t c",
+            ],
+        )
+
+    def test_invalidIdentifyReply(self) -> None:
+        """
+        A bare C{E_INVALID} answer to IDENTIFY is Go's INFO C{lookupd
+        returned E_INVALID}; any other answer that is not JSON is its
+        ERROR C{parsing response - <answer>}.
+        """
+        harness = PeersHarness()
+        harness.start()
+        lookupd = harness.accept()
+        lookupd.received()
+        lookupd.reply(encodeReply(b"E_INVALID"))
+        self.assertIn(
+            "LOOKUPD(127.0.0.1:4160): lookupd returned E_INVALID", self.info()
+        )
+
+        events = _captureLogs(self)
+        other = PeersHarness()
+        other.start()
+        second = other.accept()
+        second.received()
+        second.reply(OK)
+        self.assertEqual(
+            _messages(events, LogLevel.error),
+            "LOOKUPD(127.0.0.1:4160): parsing response - OK",
+        )
+
+    def test_noBroadcastAddress(self) -> None:
+        """
+        A lookupd whose IDENTIFY answer has no broadcast address gets Go's
+        ERROR C{no broadcast address}; registration goes on.
+        """
+        harness = PeersHarness()
+        harness.broker.getTopic("t")
+        harness.start()
+        lookupd = harness.accept()
+        lookupd.received()
+        lookupd.reply(encodeReply(b'{"tcp_port":4160,"http_port":4161}'))
+        self.assertIn(
+            "LOOKUPD(127.0.0.1:4160): no broadcast address",
+            _messages(self.events, LogLevel.error).splitlines(),
+        )
+        self.assertEqual(lookupd.received(), [Register("t")])
+
+    def test_refusedConnection(self) -> None:
+        """
+        A refused connection is Go's ERROR for a failed dial, and Twisted's
+        own C{Scheduling retry} line is not logged.
+        """
+        harness = PeersHarness()
+        harness.start()
+        harness.refuse()
+        harness.elapse(ATTEMPT_DELAY + STEP)
+        self.assertEqual(
+            _messages(self.events, LogLevel.error),
+            "LOOKUPD(127.0.0.1:4160): PING - "
+            "dial tcp 127.0.0.1:4160: connect: connection refused",
+        )
+        self.assertNotIn("Scheduling retry", _messages(self.events))
+
+    def test_removedAndClosing(self) -> None:
+        """
+        A removed address is Go's C{LOOKUP(<address>): removing peer}, and
+        stopping is its C{LOOKUP: closing}.
+        """
+        harness = PeersHarness([LOOKUPD, OTHER_LOOKUPD])
+        harness.start()
+        since = len(self.events)
+        harness.peers.setAddresses([LOOKUPD])
+        harness.peers.stopService()
+        self.assertEqual(
+            self.info(since),
+            ["LOOKUP(127.0.0.1:5160): removing peer", "LOOKUP: closing"],
+        )
