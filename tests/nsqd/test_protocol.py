@@ -14,7 +14,8 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import EventLoggingObserver, StringTransport
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -1554,3 +1555,192 @@ class ForcedCloseTests(ProtocolTestCase):
         self.assertFalse(client.transport.aborted)
         self.clock.advance(0.1)
         self.assertTrue(client.transport.aborted)
+
+
+class GoLogLinesTests(ProtocolTestCase):
+    """
+    A connection logs what Go nsqd 1.3.0's C{tcp.go}, C{protocol_v2.go} and
+    C{client_v2.go} log, in their words and at their levels.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.events = EventLoggingObserver()
+        globalLogPublisher.addObserver(self.events)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events)
+
+    def lines(self, since: int = 0) -> list[tuple[str, str]]:
+        """
+        The level name and text of each event logged above DEBUG, from the
+        C{since}-th on.
+        """
+        return [
+            (event["log_level"].name, formatEvent(event))
+            for event in list(self.events)[since:]
+            if event["log_level"] != LogLevel.debug
+        ]
+
+    def test_lifetime(self) -> None:
+        """
+        A client's connection, magic, IDENTIFY (Go's C{%+v} of what it
+        sent, Go's zero values for what it did not) and departure are
+        logged at INFO.
+        """
+        client = self.connect()
+        client.send(encodeIdentify({"client_id": "c", "user_agent": "ua/1.0"}))
+        client.lose()
+        self.assertEqual(
+            self.lines(),
+            [
+                ("info", "TCP: new client(10.1.2.3:40001)"),
+                ("info", "CLIENT(10.1.2.3:40001): desired protocol magic '  V2'"),
+                (
+                    "info",
+                    "[10.1.2.3:40001] IDENTIFY: {ClientID:c Hostname: "
+                    "HeartbeatInterval:0 OutputBufferSize:0 OutputBufferTimeout:0 "
+                    "FeatureNegotiation:false TLSv1:false Deflate:false "
+                    "DeflateLevel:0 Snappy:false SampleRate:0 UserAgent:ua/1.0 "
+                    "MsgTimeout:0}",
+                ),
+                ("info", "PROTOCOL(V2): [10.1.2.3:40001] exiting ioloop"),
+                ("info", "PROTOCOL(V2): [10.1.2.3:40001] exiting messagePump"),
+            ],
+        )
+
+    def test_badMagic(self) -> None:
+        """
+        A wrong magic is shown as received, then refused at ERROR.
+        """
+        client = self.connect(magic=False)
+        client.send(b"GET / HTTP/1.1\r\n")
+        self.assertEqual(
+            self.lines(1),
+            [
+                ("info", "CLIENT(10.1.2.3:40001): desired protocol magic 'GET '"),
+                ("error", "client(10.1.2.3:40001) bad protocol magic 'GET '"),
+            ],
+        )
+
+    def test_noMagic(self) -> None:
+        """
+        A client that leaves before sending the whole magic is Go's
+        C{failed to read protocol version}: C{EOF} when nothing came,
+        C{unexpected EOF} when part of it did; not when nsqd closes it.
+        """
+        self.connect(magic=False).lose()
+        partial = self.connect(magic=False)
+        partial.send(b"  ")
+        partial.lose()
+        stopping = self.connect(magic=False)
+        self.factory.disconnectAll()
+        stopping.lose()
+        self.assertEqual(
+            [line for line in self.lines() if line[0] == "error"],
+            [
+                ("error", "failed to read protocol version - EOF"),
+                ("error", "failed to read protocol version - unexpected EOF"),
+            ],
+        )
+
+    def test_fatalError(self) -> None:
+        """
+        A fatal error is Go's C{[<client>] - <error>} at ERROR, and the
+        connection's end is logged with it (C{client(<client>) - <error>})
+        between the two exit lines.
+        """
+        client = self.connect()
+        since = len(self.events)
+        client.send(b"BAD\n")
+        client.lose()
+        self.assertEqual(
+            self.lines(since),
+            [
+                ("error", "[10.1.2.3:40001] - E_INVALID invalid command BAD"),
+                ("info", "PROTOCOL(V2): [10.1.2.3:40001] exiting ioloop"),
+                ("error", "client(10.1.2.3:40001) - E_INVALID invalid command BAD"),
+                ("info", "PROTOCOL(V2): [10.1.2.3:40001] exiting messagePump"),
+            ],
+        )
+
+    def test_nonFatalError(self) -> None:
+        """
+        A non-fatal error is logged at ERROR with its parent error, as Go
+        logs a C{ClientErr}.
+        """
+        client = self.subscriber()
+        since = len(self.events)
+        client.send(b"FIN 0000000000000000\n")
+        self.assertEqual(
+            self.lines(since),
+            [
+                (
+                    "error",
+                    "[10.1.2.3:40001] - E_FIN_FAILED FIN 0000000000000000 failed "
+                    "ID not in flight - ID not in flight",
+                )
+            ],
+        )
+
+    def test_heartbeatTimeout(self) -> None:
+        """
+        A client that stops answering heartbeats is dropped with Go's read
+        error: C{client(<client>) - failed to read command - read tcp
+        <local>-><remote>: i/o timeout}.
+        """
+        client = self.connect()
+        since = len(self.events)
+        self.clock.advance(self.config.client_timeout * 2)
+        client.lose()
+        self.assertIn(
+            (
+                "error",
+                "client(10.1.2.3:40001) - failed to read command - read tcp "
+                "10.0.0.1:12345->10.1.2.3:40001: i/o timeout",
+            ),
+            self.lines(since),
+        )
+
+    def test_reqClamped(self) -> None:
+        """
+        A REQ delay over C{--max-req-timeout} is logged as Go logs it,
+        durations in nanoseconds.
+        """
+        self.setUpFactory(max_req_timeout=10.0)
+        client = self.subscriber(rdy=1)
+        self.publish(b"x")
+        [(_, _, mid, _)] = client.messages()
+        since = len(self.events)
+        client.send(b"REQ " + mid + b" 99999999\n")
+        self.assertEqual(
+            self.lines(since),
+            [
+                (
+                    "info",
+                    "PROTOCOL(V2): [10.1.2.3:40001] REQ timeout 99999999000000 out "
+                    "of range 0-10000000000. Setting to 10000000000",
+                )
+            ],
+        )
+
+    def test_upgrades(self) -> None:
+        """
+        Each compression IDENTIFY negotiates is logged as Go's C{upgrading
+        connection to ...}.
+        """
+        snappy = self.connect()
+        snappy.send(encodeIdentify({"feature_negotiation": True, "snappy": True}))
+        deflate = self.connect()
+        deflate.send(
+            encodeIdentify(
+                {"feature_negotiation": True, "deflate": True, "deflate_level": 3}
+            )
+        )
+        upgrades = [text for _, text in self.lines() if "upgrading" in text]
+        self.assertEqual(
+            upgrades,
+            [
+                "PROTOCOL(V2): [10.1.2.3:40001] upgrading connection to snappy",
+                "PROTOCOL(V2): [10.1.2.3:40002] upgrading connection to deflate "
+                "(level 3)",
+            ],
+        )

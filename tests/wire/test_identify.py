@@ -17,6 +17,8 @@ from txnsq.wire.errors import E_BAD_BODY, E_IDENTIFY_FAILED, ProtocolError
 from txnsq.wire.identify import (
     IdentifyLimits,
     IdentifyResult,
+    decodeIdentify,
+    formatIdentify,
     identifyResponse,
     negotiateIdentify,
 )
@@ -654,3 +656,49 @@ class ResponseTests(IdentifyTestCase):
             sent = goldenSent(name)
             if sent.startswith(b"IDENTIFY\n"):
                 negotiateIdentify(identifyBody(sent), LIMITS)
+
+
+class GoPrintTests(SynchronousTestCase):
+    """
+    L{decodeIdentify} and L{formatIdentify}: what nsqd logs of an IDENTIFY
+    (Go's C{[<client>] IDENTIFY: %+v} of its C{identifyDataV2}).
+    """
+
+    def test_format(self) -> None:
+        """
+        Every field in Go's order, strings unquoted, booleans as Go's
+        C{true}/C{false}; keys are matched as Go matches them (any case).
+        """
+        data = decodeIdentify(
+            b'{"CLIENT_ID":"a b","hostname":"h","heartbeat_interval":1000,'
+            b'"feature_negotiation":true,"snappy":true,"sample_rate":5,'
+            b'"user_agent":"go-nsq/1.1.0","unknown":1}'
+        )
+        self.assertEqual(
+            formatIdentify(data),
+            "{ClientID:a b Hostname:h HeartbeatInterval:1000 OutputBufferSize:0 "
+            "OutputBufferTimeout:0 FeatureNegotiation:true TLSv1:false "
+            "Deflate:false DeflateLevel:0 Snappy:true SampleRate:5 "
+            "UserAgent:go-nsq/1.1.0 MsgTimeout:0}",
+        )
+
+    def test_decodedNegotiates(self) -> None:
+        """
+        L{negotiateIdentify} takes what L{decodeIdentify} made of a body as
+        it takes the body.
+        """
+        body = json.dumps({"heartbeat_interval": 2000, "msg_timeout": 5000}).encode()
+        self.assertEqual(
+            negotiateIdentify(decodeIdentify(body), LIMITS),
+            negotiateIdentify(body, LIMITS),
+        )
+
+    def test_undecodable(self) -> None:
+        """
+        A body that is not JSON fails to decode with Go's error, before
+        anything could be logged.
+        """
+        error = self.assertRaises(ProtocolError, decodeIdentify, b"{")
+        self.assertEqual(
+            error.wireText(), b"E_BAD_BODY IDENTIFY failed to decode JSON body"
+        )

@@ -44,6 +44,7 @@ from txnsq.nsqd._clientv2 import (
     STATE_CLOSING,
     STATE_SUBSCRIBED,
     ClientV2,
+    formatRemoteAddress,
 )
 from txnsq.nsqd._heartbeat import Heartbeats
 from txnsq.nsqd._output import ClientOutput, FlushScheduler
@@ -95,6 +96,9 @@ from txnsq.wire.frames import (
 )
 from txnsq.wire.identify import (
     IdentifyLimits,
+    IdentifyResult,
+    decodeIdentify,
+    formatIdentify,
     identifyResponse,
     negotiateIdentify,
 )
@@ -193,6 +197,9 @@ class NSQDProtocol(Protocol):
         self._readDone = False
         # Aborts a closing connection whose replies cannot be written.
         self._abortCall: IDelayedCall | None = None
+        # Why the connection ends, as Go's tcpServer logs it ("client(<addr>)
+        # - <this>"); None for a client that simply left.
+        self._exitError: str | None = None
 
     # Connection life cycle.
 
@@ -228,6 +235,7 @@ class NSQDProtocol(Protocol):
         abortCall, self._abortCall = self._abortCall, None
         if abortCall is not None and abortCall.active():
             abortCall.cancel()
+        self._logExit()
         self.server.connections.discard(self)
         self._output.discard()
         self._heartbeats.stop()
@@ -359,13 +367,34 @@ class NSQDProtocol(Protocol):
     def _fatal(self, error: ProtocolError) -> None:
         self._decoder.halt()
         if not error.silent:
-            self._log.info(
-                "client {peer} fatal error: {error}",
-                peer=self.client.remoteAddress,
-                error=error.wireText(),
-            )
+            text = error.wireText().decode("utf-8", "replace")
+            self._logClientError(text)
+            self._exitError = text
             self._output.writeFrame(encodeError(error.wireText()))
+        elif error.description:
+            # Go's read failed: no frame, only the tcpServer's line.
+            self._exitError = f"failed to read command - {error.description}"
         self._close()
+
+    def _logClientError(self, text: str, context: str = "") -> None:
+        # Go's IOLoop, for every error a command gets, fatal or not.
+        self._log.error(
+            "[{client}] - {error}{context}",
+            client=self.client.remoteAddress,
+            error=text,
+            context=context,
+        )
+
+    def _logExit(self) -> None:
+        # Go's IOLoop and messagePump end with the connection; tcpServer
+        # logs why, when it was not the client's own end of stream.
+        client = self.client.remoteAddress
+        self._log.info("PROTOCOL(V2): [{client}] exiting ioloop", client=client)
+        if self._exitError is not None:
+            self._log.error(
+                "client({client}) - {error}", client=client, error=self._exitError
+            )
+        self._log.info("PROTOCOL(V2): [{client}] exiting messagePump", client=client)
 
     def _close(self, grace: float | None = None) -> None:
         """
@@ -407,7 +436,13 @@ class NSQDProtocol(Protocol):
         self._output.writeFrame(RESPONSE_HEARTBEAT)
 
     def _timedOut(self) -> None:
-        self._log.info("client {peer} timed out", peer=self.client.remoteAddress)
+        # Go's read deadline (twice the heartbeat interval) expired.
+        assert self.transport is not None
+        self._exitError = (
+            f"failed to read command - read "
+            f"{_goConnection(self.transport.getHost(), self.transport.getPeer())}"
+            f": i/o timeout"
+        )
         # Go closes the socket at once: what fits in it is written (during
         # the next reactor turn), the rest is dropped with the connection.
         self._close(grace=0)
@@ -526,7 +561,11 @@ class NSQDProtocol(Protocol):
         self._readCommands()
 
     def _authFailed(self, failure: Failure) -> None:
-        self._log.warn("AUTH failed: {error}", error=failure.getErrorMessage())
+        self._log.warn(
+            "PROTOCOL(V2): [{client}] AUTH failed {error}",
+            client=self.client.remoteAddress,
+            error=failure.getErrorMessage(),
+        )
         if not self._closed:
             self._fatal(ProtocolError(E_AUTH_FAILED, "AUTH failed"))
 
@@ -536,7 +575,20 @@ class NSQDProtocol(Protocol):
         limits = self.server.identifyLimits
         client = self.client
         try:
-            result = negotiateIdentify(command.body, limits, client.identity)
+            data = decodeIdentify(command.body)
+        except ProtocolError as error:
+            self._fatal(error)
+            return
+        # Go logs what the client sent once it decodes, valid or not.
+        shown = formatIdentify(data)
+        self._log.debug(
+            "PROTOCOL(V2): [{client}] {data}", client=client.remoteAddress, data=shown
+        )
+        self._log.info(
+            "[{client}] IDENTIFY: {data}", client=client.remoteAddress, data=shown
+        )
+        try:
+            result = negotiateIdentify(data, limits, client.identity)
         except ProtocolError as error:
             self._fatal(error)
             return
@@ -548,6 +600,12 @@ class NSQDProtocol(Protocol):
         self._output.writeFrame(
             encodeResponse(identifyResponse(result, limits, NSQ_VERSION))
         )
+        for upgrade in _upgrades(result):
+            self._log.info(
+                "PROTOCOL(V2): [{client}] upgrading connection to {upgrade}",
+                client=client.remoteAddress,
+                upgrade=upgrade,
+            )
         if result.tls or result.snappy or result.deflate:
             # What followed IDENTIFY belongs to the upgraded stream.
             rest = self._decoder.takeBuffered()
@@ -601,7 +659,10 @@ class NSQDProtocol(Protocol):
     ) -> None:
         # Not fatal: Go answers and reads on.
         text = f"{name} {messageID.decode('ascii', 'replace')} failed {reason}"
-        self._output.writeFrame(encodeError(ProtocolError(code, text).wireText()))
+        wireText = ProtocolError(code, text).wireText()
+        # Go's error carries the channel's as its parent, logged after it.
+        self._logClientError(wireText.decode("utf-8", "replace"), f" - {reason}")
+        self._output.writeFrame(encodeError(wireText))
 
     def _fin(self, command: FinBatch) -> None:
         failed = self._pump.finish(command.messageIDs, self.clock.seconds())
@@ -612,10 +673,13 @@ class NSQDProtocol(Protocol):
         timeoutMs = command.timeoutMs
         maximum = int(self.server.config.max_req_timeout * 1000)
         if timeoutMs > maximum:
+            # Go prints the time.Durations with %d: nanoseconds.
             self._log.info(
-                "REQ timeout {requested} clamped to {maximum}",
-                requested=timeoutMs,
-                maximum=maximum,
+                "PROTOCOL(V2): [{client}] REQ timeout {requested} out of range "
+                "0-{maximum}. Setting to {maximum}",
+                client=self.client.remoteAddress,
+                requested=timeoutMs * 1000000,
+                maximum=maximum * 1000000,
             )
             timeoutMs = maximum
         try:
@@ -630,3 +694,34 @@ class NSQDProtocol(Protocol):
             self._pump.touch(command.messageID, self.clock.seconds())
         except ChannelError as e:
             self._inFlightError(E_TOUCH_FAILED, "TOUCH", command.messageID, e)
+
+
+def _upgrades(result: IdentifyResult) -> list[str]:
+    """
+    What Go logs, in its order, for each upgrade IDENTIFY negotiated
+    (C{upgrading connection to <this>}).
+    """
+    upgrades = []
+    if result.tls:
+        upgrades.append("TLS")
+    if result.snappy:
+        upgrades.append("snappy")
+    if result.deflate:
+        upgrades.append(f"deflate (level {result.deflateLevel})")
+    return upgrades
+
+
+def _goConnection(local: IAddress, remote: IAddress) -> str:
+    """
+    A connection as Go's C{net.OpError} names it: C{tcp
+    127.0.0.1:4150->127.0.0.1:51234}, or C{unix PATH->@} for a unix socket.
+    """
+    if isinstance(local, (IPv4Address, IPv6Address)):
+        return (
+            f"tcp {formatRemoteAddress(*hostPort(local))}"
+            f"->{formatRemoteAddress(*hostPort(remote))}"
+        )
+    name = getattr(local, "name", b"") or b""
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "surrogateescape")
+    return f"unix {name}->@"

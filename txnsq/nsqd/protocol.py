@@ -129,6 +129,7 @@ class MagicSniffer(Protocol):
         """
         self._connectTime = self.factory.clock.seconds()
         self.factory.accepted.add(self)
+        self._log.info("TCP: new client({client})", client=self._client())
         # Go sets TCP_NODELAY on every connection; without it Nagle's
         # algorithm and delayed ACKs add tens of milliseconds per round trip.
         setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
@@ -150,26 +151,35 @@ class MagicSniffer(Protocol):
             self._magic = magic
             return
         self._magic = b""
+        self._log.info(
+            "CLIENT({client}): desired protocol magic '{magic}'",
+            client=self._client(),
+            magic=_shown(magic[:4]),
+        )
         if magic[:4] != MAGIC_V2:
-            self._refuse()
+            self._refuse(magic[:4])
             return
         protocol = self.protocol = NSQDProtocol(self.factory, self._connectTime)
         protocol.makeConnection(self.transport)  # type: ignore[no-untyped-call]
         if len(magic) > 4:
             protocol.dataReceived(magic[4:])
 
-    def _refuse(self) -> None:
+    def _client(self) -> str:
+        # Go's conn.RemoteAddr(), as every TCP log line shows the client.
+        assert self.transport is not None
+        return formatRemoteAddress(*hostPort(self.transport.getPeer()))
+
+    def _refuse(self, magic: bytes) -> None:
         self._refused = True
         assert self.transport is not None
-        # Logged and answered as every fatal error is.
         error = ProtocolError(E_BAD_PROTOCOL)
-        self._log.info(
-            "client {peer} fatal error: {error}",
-            peer=formatRemoteAddress(*hostPort(self.transport.getPeer())),
-            error=error.wireText(),
-        )
         self.transport.write(encodeError(error.wireText()))
         self.transport.loseConnection()
+        self._log.error(
+            "client({client}) bad protocol magic '{magic}'",
+            client=self._client(),
+            magic=_shown(magic),
+        )
 
     def readConnectionLost(self) -> None:
         """
@@ -198,6 +208,13 @@ class MagicSniffer(Protocol):
         self.factory.accepted.discard(self)
         if self.protocol is not None:
             self.protocol.connectionLost(reason)
+        elif not self._refused and not self.factory.stopping:
+            # Go's io.ReadFull of the magic: nothing read is io.EOF, a part
+            # of it io.ErrUnexpectedEOF.
+            self._log.error(
+                "failed to read protocol version - {error}",
+                error="unexpected EOF" if self._magic else "EOF",
+            )
 
 
 class NSQDFactory(Factory):
@@ -222,6 +239,8 @@ class NSQDFactory(Factory):
         self.dirty: set[ClientOutput] = set()
         self._flushCall: IDelayedCall | None = None
         self._workCall: IDelayedCall | None = None
+        #: Set by L{disconnectAll}: connections end because nsqd stops.
+        self.stopping = False
         broker.setWakeup(self._wakeBroker)
 
     def _wakeBroker(self) -> None:
@@ -271,7 +290,13 @@ class NSQDFactory(Factory):
         """
         Close every client connection (shutdown).
         """
+        self.stopping = True
         self.flushAll()
         for connection in list(self.accepted):
             if connection.transport is not None:
                 connection.transport.loseConnection()
+
+
+def _shown(magic: bytes) -> str:
+    # Go prints the four bytes as they are (%s).
+    return magic.decode("utf-8", "replace")

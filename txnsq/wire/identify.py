@@ -7,6 +7,7 @@ its values against nsqd's limits, and the feature-negotiation reply.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -32,6 +33,23 @@ _FIELDS: dict[str, type] = {
     "msg_timeout": int,
 }
 _INT32_RANGE = range(-(2**31), 2**31)
+# Go's identifyDataV2 fields, in its order, for its %+v (the IDENTIFY log
+# line); a missing key shows Go's zero value.
+_GO_FIELDS: tuple[tuple[str, str, object], ...] = (
+    ("ClientID", "client_id", ""),
+    ("Hostname", "hostname", ""),
+    ("HeartbeatInterval", "heartbeat_interval", 0),
+    ("OutputBufferSize", "output_buffer_size", 0),
+    ("OutputBufferTimeout", "output_buffer_timeout", 0),
+    ("FeatureNegotiation", "feature_negotiation", False),
+    ("TLSv1", "tls_v1", False),
+    ("Deflate", "deflate", False),
+    ("DeflateLevel", "deflate_level", 0),
+    ("Snappy", "snappy", False),
+    ("SampleRate", "sample_rate", 0),
+    ("UserAgent", "user_agent", ""),
+    ("MsgTimeout", "msg_timeout", 0),
+)
 _INT64_RANGE = range(-(2**63), 2**63)
 
 
@@ -84,7 +102,14 @@ def _rejectConstant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _decode(body: bytes) -> dict[str, Any]:
+def decodeIdentify(body: bytes) -> dict[str, Any]:
+    """
+    Decode an IDENTIFY body as Go's C{json.Unmarshal} into its
+    C{identifyDataV2} does: the fields it knows (keys lower-cased), with
+    their values; nothing is validated yet (see L{negotiateIdentify}).
+
+    @raise ProtocolError: C{E_BAD_BODY IDENTIFY failed to decode JSON body}.
+    """
     error = ProtocolError(E_BAD_BODY, "IDENTIFY failed to decode JSON body")
     try:
         # Go reads UTF-8 only (no BOM, no UTF-16 detection), replaces
@@ -118,17 +143,40 @@ def _decode(body: bytes) -> dict[str, Any]:
     return values
 
 
+def formatIdentify(data: Mapping[str, Any]) -> str:
+    """
+    Decoded IDENTIFY data as Go prints its C{identifyDataV2} with C{%+v}
+    (nsqd logs C{[<client>] IDENTIFY: <this>}): C{{ClientID:c Hostname:h
+    HeartbeatInterval:0 ...}}, strings unquoted, absent fields at Go's zero
+    values.
+
+    @param data: what L{decodeIdentify} returns.
+    """
+    parts = []
+    for goName, key, zero in _GO_FIELDS:
+        value = data.get(key, zero)
+        if isinstance(value, bool):
+            shown = "true" if value else "false"
+        else:
+            shown = str(value)
+        parts.append(f"{goName}:{shown}")
+    return "{" + " ".join(parts) + "}"
+
+
 def negotiateIdentify(
-    body: bytes, limits: IdentifyLimits, current: IdentifyResult | None = None
+    body: bytes | Mapping[str, Any],
+    limits: IdentifyLimits,
+    current: IdentifyResult | None = None,
 ) -> IdentifyResult:
     """
     Decode and validate an IDENTIFY body as Go nsqd 1.3.0 does.
 
+    @param body: the body, or what L{decodeIdentify} made of it.
     @param current: the settings an earlier IDENTIFY gave this client; Go
         applies values in place, so a 0 keeps the current value.
     @raise ProtocolError: C{E_BAD_BODY} or C{E_IDENTIFY_FAILED}, with Go's text.
     """
-    data = _decode(body)
+    data = decodeIdentify(body) if isinstance(body, bytes) else body
     if current is not None:
         limits = attrs.evolve(
             limits,
