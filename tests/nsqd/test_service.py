@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
@@ -28,8 +28,8 @@ from txnsq.metrics.statsdservice import StatsdService
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.options import versionString
 from txnsq.nsqd.protocol import NSQDFactory
-from txnsq.nsqd.service import NSQDService
-from txnsq.nsqd.state import Message
+from txnsq.nsqd.service import NSQDService, TopologyLog, logClosing
+from txnsq.nsqd.state import Broker, Message
 from txnsq.nsqd.state.metadata import DeferredTimes
 from txnsq.nsqd.state.quantile import mergedResult
 from txnsq.nsqd.stats import GCPauseRecorder
@@ -579,3 +579,81 @@ class StatsdTests(SynchronousTestCase):
         )
         assert service.statsdService is not None
         self.assertFalse(service.statsdService.running)
+
+
+class TopologyLogTests(SynchronousTestCase):
+    """
+    L{TopologyLog} and L{logClosing} log topics and channels as Go 1.3.0's
+    C{nsqd.go}, C{topic.go} and C{channel.go} do, at INFO.
+    """
+
+    def setUp(self) -> None:
+        self.events = EventLoggingObserver()
+        globalLogPublisher.addObserver(self.events)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events)
+        self.broker = Broker(NSQDConfig())
+        self.broker.observers.append(TopologyLog(self.broker))
+
+    def lines(self) -> list[str]:
+        """
+        The INFO lines logged so far.
+        """
+        return [
+            formatEvent(event)
+            for event in self.events
+            if event["log_level"] == LogLevel.info
+        ]
+
+    def test_createdAndDeleted(self) -> None:
+        """
+        Creation, a channel's deletion (named by its topic, then by itself)
+        and a topic's deletion (its channels named by themselves only) are
+        Go's lines; pausing logs nothing, as in Go.
+        """
+        self.broker.getChannel("t", "a", 0)
+        self.broker.getChannel("t", "b", 0)
+        self.broker.pauseTopic("t", True, 0)
+        self.broker.deleteChannel("t", "a")
+        self.broker.deleteTopic("t")
+        self.assertEqual(
+            self.lines(),
+            [
+                "TOPIC(t): created",
+                "TOPIC(t): new channel(a)",
+                "TOPIC(t): new channel(b)",
+                "TOPIC(t): deleting channel a",
+                "CHANNEL(a): deleting",
+                "TOPIC(t): deleting",
+                "TOPIC(t): closing ... messagePump",
+                "CHANNEL(b): deleting",
+            ],
+        )
+
+    def test_closing(self) -> None:
+        """
+        At shutdown each topic and channel is closing, and what each
+        flushes to its backend is counted as Go counts it.
+        """
+        now = 0.0
+        self.broker.getChannel("held", "c", now)
+        self.broker.pauseTopic("held", True, now)
+        self.broker.publish("held", [b"x", b"y", b"z"], now)
+        self.broker.getChannel("flowing", "c", now)
+        self.broker.publish("flowing", [b"x", b"y"], now)
+        self.broker.publish("flowing", [b"z"], now, deferMs=5000)
+        since = len(self.lines())
+        logClosing(self.broker)
+        self.assertEqual(
+            self.lines()[since:],
+            [
+                "TOPIC(held): closing",
+                "TOPIC(held): closing ... messagePump",
+                "CHANNEL(c): closing",
+                "TOPIC(held): flushing 3 memory messages to backend",
+                "TOPIC(flowing): closing",
+                "TOPIC(flowing): closing ... messagePump",
+                "CHANNEL(c): closing",
+                "CHANNEL(c): flushing 2 memory 0 in-flight 1 deferred messages "
+                "to backend",
+            ],
+        )

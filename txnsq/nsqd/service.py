@@ -28,9 +28,10 @@ from txnsq.nsqd.protocol import NSQDFactory
 from txnsq.nsqd.state import Broker
 from txnsq.nsqd.stats import GCPauseRecorder, gatherStats, memoryStats
 
-__all__ = ["HTTPSiteFactory", "NSQDService"]
+__all__ = ["HTTPSiteFactory", "NSQDService", "TopologyLog", "logClosing"]
 
 _LOG_NAMESPACE = "txnsq.nsqd"
+_topologyLog = Logger(namespace=_LOG_NAMESPACE)
 
 
 HTTPSiteFactory = Callable[[bool], IProtocolFactory]
@@ -96,6 +97,9 @@ class NSQDService(MultiService):
         self.persistence = Persistence(config, threadRunner(reactor))
         self.health = self.persistence.health
         self.broker = Broker(config, self.persistence.backend)
+        # First among the broker's observers, so a topic's creation is
+        # logged before what it causes (registration, nsqd.dat).
+        self.broker.observers.append(TopologyLog(self.broker))
         # Go reads its runtime's GC figures; Python's pauses are only known
         # to a gc callback, installed once per process.
         self.gcPauses = GCPauseRecorder.install()
@@ -315,12 +319,86 @@ class NSQDService(MultiService):
             await _stopped(self.scanService)
         finally:
             self._log.info("NSQ: closing topics")
+            logClosing(self.broker)
             await self.persistence.close()
         self._log.info("NSQ: stopping subsystems")
         for child in reversed(list(self)):
             if child not in known and child.running:
                 await _stopped(child)
         self._log.info("NSQ: bye")
+
+
+class TopologyLog:
+    """
+    Logs topics and channels as they come and go, in Go's words and at
+    Go's level (INFO): C{TOPIC(t): created}, C{TOPIC(t): new channel(c)},
+    C{TOPIC(t): deleting}, C{TOPIC(t): deleting channel c}, C{CHANNEL(c):
+    deleting}.  Go logs these where topics and channels are made
+    (C{nsqd.go}, C{topic.go}, C{channel.go}); txnsq's broker does no I/O,
+    so its notifications are logged here.  Pauses are not logged: Go
+    1.3.0 does not log them.
+    """
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+
+    def topologyChanged(self, event: str, topic: str, channel: str | None) -> None:
+        """
+        Log a topology change (see L{txnsq.nsqd.state.broker.TopologyObserver}).
+        """
+        log = _topologyLog
+        if event == "topic_created":
+            log.info("TOPIC({topic}): created", topic=topic)
+        elif event == "channel_created":
+            log.info(
+                "TOPIC({topic}): new channel({channel})", topic=topic, channel=channel
+            )
+        elif event == "topic_deleted":
+            log.info("TOPIC({topic}): deleting", topic=topic)
+            log.info("TOPIC({topic}): closing ... messagePump", topic=topic)
+        elif event == "channel_deleted":
+            # A channel deleted with its topic is deleted by the topic (the
+            # broker no longer has it), not removed from it.
+            if topic in self._broker.topics:
+                log.info(
+                    "TOPIC({topic}): deleting channel {channel}",
+                    topic=topic,
+                    channel=channel,
+                )
+            log.info("CHANNEL({channel}): deleting", channel=channel)
+
+
+def logClosing(broker: Broker) -> None:
+    """
+    Log what Go's C{Topic.Close} and C{Channel.Close} log at shutdown, just
+    before L{Broker.close} writes the messages to disk: each topic and
+    channel closing, and what each flushes to its backend.
+    """
+    log = _topologyLog
+    for topic in broker.topics.values():
+        log.info("TOPIC({topic}): closing", topic=topic.name)
+        log.info("TOPIC({topic}): closing ... messagePump", topic=topic.name)
+        for channel in topic.channels.values():
+            log.info("CHANNEL({channel}): closing", channel=channel.name)
+            memory = channel.depth() - channel.backendDepth()
+            inFlight = len(channel.inFlight)
+            deferred = channel.deferredCount()
+            if memory or inFlight or deferred:
+                log.info(
+                    "CHANNEL({channel}): flushing {memory} memory {inFlight} "
+                    "in-flight {deferred} deferred messages to backend",
+                    channel=channel.name,
+                    memory=memory,
+                    inFlight=inFlight,
+                    deferred=deferred,
+                )
+        memory = topic.depth() - topic.backendDepth()
+        if memory:
+            log.info(
+                "TOPIC({topic}): flushing {memory} memory messages to backend",
+                topic=topic.name,
+                memory=memory,
+            )
 
 
 def _ignore(failure: object) -> None:
