@@ -24,6 +24,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
+from txnsq import __version__
 from txnsq._go.flags import Flag, FlagTable, FlagType
 from txnsq._http import HTTPError
 from txnsq.nsqd._clientv2 import ClientV2
@@ -1015,7 +1016,8 @@ class StatsTests(APITestCase):
 
     def test_text(self) -> None:
         """
-        The default format is Go's text page.
+        The default format is Go's text page; its first line is Go's
+        version line with txnsq as the build (C{--version}'s text).
         """
         self.populate()
         self.broker.pauseChannel("t", "idle", True, self.clock.seconds())
@@ -1024,7 +1026,7 @@ class StatsTests(APITestCase):
         self.assertEqual((code, headers), (200, V1_TEXT))
         self.assertEqual(
             body.decode(),
-            "nsqd v1.3.0 (built w/go1.19.8)\n"
+            f"nsqd v1.3.0 (built w/txnsq-{__version__})\n"
             f"start_time {_rfc3339(START)}\n"
             "uptime 1m5.5s\n"
             "\n"

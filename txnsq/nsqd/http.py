@@ -40,7 +40,8 @@ Other choices:
   - C{GET /config/:opt} knows the options of nsqd's flag table
     (L{txnsq.nsqd.options.NSQD_FLAGS}) by their config-file names, less
     those Go 1.3.0 lacks.
-  - The text C{/stats} page starts with Go's exact version line (see
+  - The text C{/stats} page starts with Go's version line, whose build
+    part names txnsq (C{nsqd v1.3.0 (built w/txnsq-0.1.0)}, see
     L{txnsq.nsqd.stats.STATS_TEXT_VERSION}).
   - twisted.web adds a C{Server} header and closes connections idle for
     60 seconds; Go's server sends no C{Server} header and keeps idle

@@ -40,7 +40,7 @@ from typing import Any, Protocol, cast
 
 import attrs
 
-from txnsq import NSQ_VERSION
+from txnsq._go.flags import daemonVersion
 from txnsq._go.values import formatDurationNanoseconds
 from txnsq.nsqd._clientv2 import ClientV2, TLSConnection
 from txnsq.nsqd.state import Broker, Channel, Topic
@@ -60,11 +60,13 @@ __all__ = [
     "nanosecondsToHuman",
 ]
 
-STATS_TEXT_VERSION = f"nsqd v{NSQ_VERSION} (built w/go1.19.8)"
+STATS_TEXT_VERSION = daemonVersion("nsqd")
 """
-The first line of the text C{/stats} page.  It is Go nsqd 1.3.0's exact
-line, toolchain included, so that anything that reads the page (and the
-golden recordings) sees what Go's nsqd prints; C{--version} says txnsq.
+The first line of the text C{/stats} page: what C{--version} prints, as
+in Go (C{version.String("nsqd")}), so C{nsqd v1.3.0 (built
+w/txnsq-0.1.0)} where Go says C{(built w/go1.19.8)}.  A reader that parses
+the NSQ version from it finds Go's; the build part says what actually
+runs.
 """
 
 JSONObject = dict[str, Any]
