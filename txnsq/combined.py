@@ -34,7 +34,7 @@ from txnsq._go.exit import (
     oneLineFatalUnderTwistd,
 )
 from txnsq._go.flags import FlagTable, GoFlagOptions
-from txnsq._logging import Logger
+from txnsq._logging import Logger, filterTwistdLogging
 from txnsq.nsqd import options as nsqdOptions
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.tap import nsqdService
@@ -152,6 +152,7 @@ class Options(GoFlagOptions):
             self.config = configure(self.flagValues)
         except nsqdOptions.InvalidOptions as e:
             raise UsageError(str(e))
+        filterTwistdLogging(self)
 
 
 class CombinedService(MultiService):

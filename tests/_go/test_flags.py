@@ -6,6 +6,7 @@ config file and the generated twistd options.
 from __future__ import annotations
 
 import io
+import sys
 from contextlib import redirect_stdout
 
 from twisted.python import usage
@@ -428,7 +429,7 @@ class GoFlagOptionsTests(SynchronousTestCase):
             self._parse("--msg-timeout=soon")
         self.assertEqual(
             str(raised.exception),
-            'invalid value "soon" for flag --msg-timeout: parse error',
+            'invalid value "soon" for flag -msg-timeout: parse error',
         )
         self.assertRaises(usage.UsageError, self._parse, "--snappy=maybe")
         self.assertRaises(usage.UsageError, self._parse, "--percentile=x")
@@ -475,6 +476,109 @@ class GoFlagOptionsTests(SynchronousTestCase):
             options.parent = parent
             options.parseOptions([])
             self.assertEqual(parent["pidfile"], expected)
+
+
+class RunnerErrorTests(SynchronousTestCase):
+    """
+    A mistake on the command line of options run under twistd or twist
+    (they have a C{parent}) is reported in one line, as Go reports it,
+    instead of the runner printing its whole help; without a runner it is
+    a L{usage.UsageError}.
+    """
+
+    def parseUnderRunner(self, *argv: str) -> tuple[int, str]:
+        """
+        Parse C{argv} as twistd would, with C{argv[0]} C{twistd}; return
+        the exit status and what was written to stderr.
+        """
+        self.patch(sys, "argv", ["/usr/bin/twistd", "-n", "demo", *argv])
+        stderr = io.StringIO()
+        self.patch(sys, "stderr", stderr)
+        options = _DemoOptions()
+        options.parent = _Parent("x.pid")
+        with self.assertRaises(SystemExit) as raised:
+            options.parseOptions(list(argv))
+        code = raised.exception.code
+        assert isinstance(code, int)
+        return code, stderr.getvalue()
+
+    def test_unknownFlag(self) -> None:
+        """
+        A flag the table lacks is Go's C{flag provided but not defined},
+        with a pointer to C{--help}, status 2; so is a prefix of a defined
+        flag, which getopt alone would accept.
+        """
+        for spelling in ("--nope", "-nope", "--nope=1"):
+            self.assertEqual(
+                self.parseUnderRunner(spelling),
+                (
+                    2,
+                    "twistd demo: flag provided but not defined: -nope\n"
+                    "Run 'twistd demo --help' for usage.\n",
+                ),
+            )
+        status, text = self.parseUnderRunner("--tcp", "a:1")
+        self.assertEqual(
+            (status, text.splitlines()[0]),
+            (2, "twistd demo: flag provided but not defined: -tcp"),
+        )
+
+    def test_badValue(self) -> None:
+        """
+        A value the flag cannot take is Go's C{invalid value ... for flag
+        -name}, status 2.
+        """
+        self.assertEqual(
+            self.parseUnderRunner("--msg-timeout=soon"),
+            (
+                2,
+                'twistd demo: invalid value "soon" for flag -msg-timeout: '
+                "parse error\nRun 'twistd demo --help' for usage.\n",
+            ),
+        )
+
+    def test_unusableConfigFile(self) -> None:
+        """
+        Flags that parse but cannot be used (here a config file that does
+        not exist) are one line without the pointer, status 1.
+        """
+        missing = self.mktemp()
+        status, text = self.parseUnderRunner(f"--config={missing}")
+        self.assertEqual((status, len(text.splitlines())), (1, 1), text)
+        self.assertTrue(
+            text.startswith(f"twistd demo: failed to load config file {missing} - "),
+            text,
+        )
+
+    def test_withoutRunner(self) -> None:
+        """
+        Without a runner the mistake is raised, with Go's text.
+        """
+        options = _DemoOptions()
+        with self.assertRaises(usage.UsageError) as raised:
+            options.parseOptions(["--nope"])
+        self.assertEqual(str(raised.exception), "flag provided but not defined: -nope")
+
+    def test_goHelp(self) -> None:
+        """
+        C{-h} asks for the help, as in Go.
+        """
+        options = _DemoOptions()
+        output = io.StringIO()
+        with redirect_stdout(output), self.assertRaises(SystemExit) as raised:
+            options.parseOptions(["-h"])
+        self.assertEqual(raised.exception.code, 0)
+        self.assertIn("--msg-timeout=", output.getvalue())
+
+    def test_flagsEndAtFirstArgument(self) -> None:
+        """
+        As in Go, flags end at the first argument that is not one: what
+        follows is not checked as a flag.
+        """
+        options = _DemoOptions()
+        with self.assertRaises(usage.UsageError) as raised:
+            options.parseOptions(["extra", "--nope"])
+        self.assertNotIn("flag provided but not defined", str(raised.exception))
 
 
 class _Parent(usage.Options):

@@ -17,6 +17,7 @@ C{int}, C{bool}, C{float} seconds for durations, and lists.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -671,8 +672,16 @@ class GoFlagOptions(usage.Options):
     (lists become repeatable C{opt_} handlers).  Go booleans (C{--snappy},
     C{--tls-required}) are parameters that also accept the bare form, and
     single-dash spellings of table flags (C{-snappy=false}) are accepted as
-    Go accepts them.  After parsing, C{flagValues} holds every flag's value
-    with the command line, the C{--config} file and the defaults resolved.
+    Go accepts them; a flag the table lacks is Go's C{flag provided but not
+    defined: -x} (not a prefix of a longer flag, as getopt would take it).
+    After parsing, C{flagValues} holds every flag's value with the command
+    line, the C{--config} file and the defaults resolved.
+
+    Under a runner (twistd, twist: the options have a C{parent}) a mistake
+    is one line on stderr, as Go's, not the runner's whole help followed by
+    the error: C{twistd nsqd: <error>} and a line pointing at C{--help},
+    exit status 2 for a bad command line (Go's flag package), 1 for options
+    that are valid flags but not a valid configuration (Go's C{FATAL}).
 
     @cvar flagTable: the table to generate options from.
     @ivar flagValues: flag name to resolved value, set by L{postOptions}.
@@ -680,6 +689,8 @@ class GoFlagOptions(usage.Options):
 
     flagTable: ClassVar[FlagTable]
     flagValues: dict[str, object]
+    # Whether parsing has reached the resolution of the flags' values.
+    _resolving = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -701,10 +712,31 @@ class GoFlagOptions(usage.Options):
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         """
         Rewrite Go spellings getopt does not know, then parse.
+
+        @raise usage.UsageError: for a mistake, when not under a runner.
+        @raise SystemExit: for a mistake under a runner, once reported.
         """
         if options is None:
             options = sys.argv[1:]
-        super().parseOptions(self._goSpellings(list(options)))  # type: ignore[no-untyped-call]
+        self._resolving = False
+        try:
+            super().parseOptions(self._goSpellings(list(options)))  # type: ignore[no-untyped-call]
+        except usage.UsageError as e:
+            if getattr(self, "parent", None) is None:
+                raise
+            self._exitWithError(str(e))
+
+    def _exitWithError(self, message: str) -> None:
+        """
+        Report a mistake in one line, as Go does, and exit.
+        """
+        command = f"{os.path.basename(sys.argv[0])} {self.flagTable.program}"
+        if self._resolving:
+            # The flags parsed; what they say cannot be used.
+            sys.stderr.write(f"{command}: {message}\n")
+            raise SystemExit(1)
+        sys.stderr.write(f"{command}: {message}\nRun '{command} --help' for usage.\n")
+        raise SystemExit(2)
 
     def _goSpellings(self, args: list[str]) -> list[str]:
         """
@@ -719,14 +751,22 @@ class GoFlagOptions(usage.Options):
                 result.append(arg)
                 expectValue = False
                 continue
-            if arg == "--":
+            if arg == "--" or not arg.startswith("-") or arg == "-":
+                # Flags end at the first argument that is not one, as in Go.
                 result.extend(args[position:])
                 break
             singleDash = arg.startswith("-") and not arg.startswith("--")
-            if singleDash and (
+            if arg == "-h":
+                # Go's flag package takes -h as -help.
+                arg = "--help"
+            elif singleDash and (
                 arg[1:].split("=", 1)[0] in table or arg[1:] in ("help", "version")
             ):
                 arg = "-" + arg
+            if arg.startswith("-") and len(arg) > 1:
+                name = arg.lstrip("-").split("=", 1)[0]
+                if name not in table and name not in _HANDLED_BY_TWISTED:
+                    raise usage.UsageError(f"flag provided but not defined: -{name}")
             if arg.startswith("--") and len(arg) > 2:
                 name, equals, _ = arg[2:].partition("=")
                 if name in table and name not in _HANDLED_BY_TWISTED:
@@ -761,6 +801,9 @@ class GoFlagOptions(usage.Options):
 
         @raise usage.UsageError: if the config file cannot be used.
         """
+        # From here on a mistake is in what the flags say, not in how they
+        # were written (see _exitWithError); subclasses validate after this.
+        self._resolving = True
         try:
             self.flagValues = self.flagTable.resolveWithConfigFile(
                 self.explicitValues()
@@ -794,7 +837,7 @@ def _coercer(flag: Flag) -> Callable[[str], object]:
             return flag.type.set(flag.initial(), text)
         except FlagValueError as e:
             raise usage.UsageError(
-                f"invalid value {goQuote(text)} for flag --{flag.name}: {e}"
+                f"invalid value {goQuote(text)} for flag -{flag.name}: {e}"
             )
 
     return coerce
@@ -807,7 +850,7 @@ def _listHandler(flag: Flag) -> Callable[[GoFlagOptions, str], None]:
             self[flag.name] = flag.type.set(current, value)
         except FlagValueError as e:
             raise usage.UsageError(
-                f"invalid value {goQuote(value)} for flag --{flag.name}: {e}"
+                f"invalid value {goQuote(value)} for flag -{flag.name}: {e}"
             )
 
     handler.__doc__ = f"{flag.usage}"

@@ -29,6 +29,7 @@ from txnsq._go.flags import (
     daemonVersion,
 )
 from txnsq._go.values import formatFloat, goQuote, parseBool
+from txnsq._logging import filterTwistdLogging
 from txnsq.nsqd.config import NSQDConfig
 
 __all__ = [
@@ -587,3 +588,4 @@ class Options(GoFlagOptions):
             self.config = configure(self.flagValues)
         except InvalidOptions as e:
             raise UsageError(str(e))
+        filterTwistdLogging(self)

@@ -19,6 +19,7 @@ from txnsq._go.flags import (
     daemonFlags,
     daemonVersion,
 )
+from txnsq._logging import filterTwistdLogging
 from txnsq.nsqlookupd.config import LookupdConfig
 
 __all__ = ["LOOKUPD_FLAGS", "Options", "configure", "versionString"]
@@ -118,3 +119,4 @@ class Options(GoFlagOptions):
         """
         super().postOptions()
         self.config = configure(self.flagValues)
+        filterTwistdLogging(self)
