@@ -39,6 +39,7 @@ from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.diskqueue import DiskQueue
 from txnsq.nsqd.persistence import Persistence
 from txnsq.nsqd.service import NSQDService
+from txnsq.nsqd.state import Broker
 from txnsq.nsqd.state.channel import Channel
 from txnsq.nsqd.state.metadata import DataPathLocked
 from txnsq.nsqd.state.topic import Topic
@@ -1646,3 +1647,39 @@ class FullDiskShutdownTests(TestCase):
         queue.put(b"x" * 100)
         self.fullDisk(0)
         self.assertRaises(OSError, queue.close)
+
+
+class PersistingLogTests(SynchronousTestCase):
+    """
+    Each write of C{nsqd.dat} is logged as Go's C{PersistMetadata} logs it:
+    at start, after a topology change, at exit.
+    """
+
+    def test_logged(self) -> None:
+        """
+        C{NSQ: persisting topic/channel metadata to <data path>/nsqd.dat}
+        at INFO, once per write.
+        """
+        events = EventLoggingObserver()
+        globalLogPublisher.addObserver(events)
+        self.addCleanup(globalLogPublisher.removeObserver, events)
+        dataPath = os.path.abspath(self.mktemp())
+        os.makedirs(dataPath)
+        persistence = Persistence(NSQDConfig(data_path=dataPath, node_id=1))
+        persistence.openDataPath()
+        broker = Broker(persistence.config, persistence.backend)
+        persistence.attach(broker)
+        broker.getTopic("t")
+        self.successResultOf(Deferred.fromCoroutine(persistence.close()))
+        line = "NSQ: persisting topic/channel metadata to " + os.path.join(
+            dataPath, "nsqd.dat"
+        )
+        self.assertEqual(
+            [
+                formatEvent(event)
+                for event in events
+                if event["log_level"] == LogLevel.info
+                and "persisting" in formatEvent(event)
+            ],
+            [line, line, line],
+        )

@@ -241,7 +241,7 @@ class Persistence:
             metadata}): the data path is not writable, so nothing published
             could be kept either.
         """
-        path = os.path.join(self.dataPath, METADATA_FILE)
+        path = self._persisting()
         try:
             # On the reactor thread, once: nothing is served yet, and the
             # start must stop here, synchronously, if the disk refuses.
@@ -295,7 +295,7 @@ class Persistence:
         if self._metadataWanted and self._broker is not None:
             self._metadataWanted = False
             data = encodeMetadata(self._broker.metadata())
-            path = os.path.join(self.dataPath, METADATA_FILE)
+            path = self._persisting()
             jobs.append(lambda: writeAtomically(path, data))
         if not jobs:
             return
@@ -349,15 +349,22 @@ class Persistence:
                     writeAtomically(deferredPath, deferred.encode())
                 elif os.path.exists(deferredPath):
                     os.remove(deferredPath)
-                writeAtomically(
-                    os.path.join(self.dataPath, METADATA_FILE),
-                    encodeMetadata(broker.metadata()),
-                )
+                writeAtomically(self._persisting(), encodeMetadata(broker.metadata()))
             except OSError as e:
                 self.closeFailed = True
                 _log.critical("failed to persist metadata - {error}", error=goError(e))
             self._reportUnwritten(queues)
         self._unlock()
+
+    def _persisting(self) -> str:
+        """
+        Log that C{nsqd.dat} is about to be written, as Go's
+        C{PersistMetadata} does each time (at start, after each topology
+        change, at exit), and give its path.
+        """
+        path = os.path.join(self.dataPath, METADATA_FILE)
+        _log.info("NSQ: persisting topic/channel metadata to {path}", path=path)
+        return path
 
     def _reportUnwritten(self, queues: list[DiskQueue]) -> None:
         failed = [queue for queue in queues if queue.closeError is not None]
