@@ -446,6 +446,28 @@ class RdyTests(ConsumerTestCase):
         self.assertEqual(nsqd.subscriberRdy(), [2])
         self.assertEqual(len(self.received), 1)
 
+    def test_setMaxInFlightSeveralConnections(self) -> None:
+        """
+        With several nsqds, lowering C{maxInFlight} lowers every share and 0
+        pauses every connection (RDY 0 on each); raising it again resumes.
+        """
+        nsqds = [self.network.nsqd() for _ in range(3)]
+        consumer = self.consumer(*nsqds, maxInFlight=9)
+        self.assertEqual([n.subscriberRdy() for n in nsqds], [[3], [3], [3]])
+        consumer.setMaxInFlight(3)
+        self.network.flush()
+        self.assertEqual([n.subscriberRdy() for n in nsqds], [[1], [1], [1]])
+        consumer.setMaxInFlight(0)
+        self.network.flush()
+        self.assertEqual([n.subscriberRdy() for n in nsqds], [[0], [0], [0]])
+        for nsqd in nsqds:
+            self.publish(nsqd, b"x")
+        self.assertEqual(self.received, [])
+        consumer.setMaxInFlight(6)
+        self.network.flush()
+        self.assertEqual([n.subscriberRdy() for n in nsqds], [[2], [2], [2]])
+        self.assertEqual(len(self.received), 3)
+
     def test_isStarved(self) -> None:
         """
         C{isStarved} turns true once a connection's in-flight messages reach

@@ -360,11 +360,16 @@ class RdyController(Generic[K]):
         if not self._isOpen(key):
             return False
         count = min(count, state.maxRdyCount)
-        room = self._maxInFlight - self._totalRdy + state.rdy
-        if count > room:
-            if room <= 0:
-                return False
-            count = room
+        # Only raising is bounded by the room left.  Lowering always goes
+        # through: after maxInFlight was lowered the total exceeds it, the
+        # room is negative, and refusing would leave every share (and a
+        # pause with 0) unsent, as go-nsq does not.
+        if count > state.rdy:
+            room = self._maxInFlight - self._totalRdy + state.rdy
+            if count > room:
+                if room <= 0:
+                    return False
+                count = max(room, state.rdy)
         if count != state.rdy:
             sends.append((key, count))
             self._totalRdy += count - state.rdy
@@ -382,17 +387,31 @@ class RdyController(Generic[K]):
         if self.backoffLevel > 0 or self.backoffPending:
             return _NOTHING
         share = self._perConnection()
+        targets = {
+            key: min(share, state.maxRdyCount) for key, state in self._states.items()
+        }
         if len(self._states) > self._maxInFlight:
             # Not everyone can have RDY; the redistribution timer rotates it.
+            # Only maxInFlight connections keep (or get) their RDY 1, those
+            # holding RDY first, so that lowering never leaves the total
+            # above maxInFlight.
             self._needRedistribute = True
+            budget = self._maxInFlight
+            for key, _state in sorted(
+                self._states.items(), key=lambda item: item[1].rdy == 0
+            ):
+                if budget > 0:
+                    budget -= targets[key]
+                else:
+                    targets[key] = 0
         sends: list[tuple[K, int]] = []
-        # Lower before raising, so the sum never exceeds maxInFlight.
+        # Lower before raising, so the sum never grows beyond maxInFlight.
         for key, state in sorted(
             self._states.items(),
-            key=lambda item: item[1].rdy - min(share, item[1].maxRdyCount),
+            key=lambda item: item[1].rdy - targets[item[0]],
             reverse=True,
         ):
-            self._setRdy(key, state, share, now, sends)
+            self._setRdy(key, state, targets[key], now, sends)
         return RdyDecision(rdy=tuple(sends)) if sends else _NOTHING
 
     def _signal(self, signal: int, now: float) -> RdyDecision[K]:
