@@ -32,6 +32,7 @@ its own for tools that speak the protocol directly.
 """
 
 from txnsq.client._errors import (
+    ConnectFailed,
     ConnectionClosed,
     NotConnected,
     NSQAuthError,
@@ -47,6 +48,7 @@ from txnsq.client._errors import (
     NSQPublishFailed,
     NSQSubscribeFailed,
     PublishQueueFull,
+    PublishTimeout,
     UnexpectedResponse,
     UnsupportedFeature,
 )
@@ -58,6 +60,7 @@ from txnsq.client.producer import Producer
 from txnsq.client.protocol import NSQClientProtocol
 
 __all__ = [
+    "ConnectFailed",
     "ConnectionClosed",
     "Consumer",
     "IdentifyOptions",
@@ -80,6 +83,7 @@ __all__ = [
     "NotConnected",
     "Producer",
     "PublishQueueFull",
+    "PublishTimeout",
     "UnexpectedResponse",
     "UnsupportedFeature",
     "exponentialBackoff",

@@ -22,11 +22,15 @@ from collections.abc import Callable
 from typing import Any
 from typing import Protocol as TypingProtocol
 
+from zope.interface import implementer
+
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import (
     IAddress,
+    IProtocol,
+    IProtocolFactory,
     IReactorTime,
     IStreamClientEndpoint,
 )
@@ -220,7 +224,7 @@ class NSQDLink:
         """
         if self.reconnect:
             self._service = ClientService(
-                self.endpoint,
+                _ReportingEndpoint(self),
                 self._factory,
                 retryPolicy=self._retryDelay,
                 clock=self.clock,
@@ -309,6 +313,30 @@ class NSQDLink:
             current.loseConnection()
             return closed
         return succeed(None)
+
+
+@implementer(IStreamClientEndpoint)
+class _ReportingEndpoint:
+    """
+    The link's endpoint as given to L{ClientService}, which retries failed
+    connection attempts without telling anyone: this one reports each
+    failure to the link's listener first, so that a producer can fail the
+    publishes waiting for a connection at once.
+    """
+
+    def __init__(self, link: NSQDLink) -> None:
+        self._link = link
+
+    def connect(self, protocolFactory: IProtocolFactory) -> Deferred[IProtocol]:
+        attempt: Deferred[IProtocol] = self._link.endpoint.connect(protocolFactory)
+        attempt.addErrback(self._failed)
+        return attempt
+
+    def _failed(self, reason: Failure) -> Failure:
+        link = self._link
+        if not link._stopping and not reason.check(CancelledError):
+            link._listener.linkFailed(link, reason)
+        return reason
 
 
 def _ignoreCancel(reason: Failure) -> None:

@@ -204,6 +204,29 @@ class PublishQueueFull(NotConnected):
     """
 
 
+class ConnectFailed(NotConnected):
+    """
+    No nsqd could be reached: the last attempt to connect to (or to
+    handshake with) every configured nsqd failed, so the publishes waiting
+    for a connection fail at once rather than wait for the retries, as
+    go-nsq's C{Publish} returns its dial error.  The producer keeps
+    retrying in the background; later publishes wait for it again.
+
+    @ivar reason: the L{Failure} of the last attempt.
+    """
+
+    def __init__(self, message: str, reason: object = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class PublishTimeout(NotConnected):
+    """
+    A publish waited longer than the producer's C{timeout} for a
+    connection to nsqd and was never sent.
+    """
+
+
 class UnexpectedResponse(Exception):
     """
     nsqd sent something the protocol does not allow at this point (a

@@ -12,8 +12,14 @@ if the application retries).
 Connections are kept up by L{NSQDLink} (Twisted's C{ClientService}, with
 exponential backoff).  While no connection is ready, publishes wait in a
 queue of at most C{maxPending} entries; beyond that they fail at once with
-L{PublishQueueFull}.  With several nsqds, publishes go to the ready
-connections in turn.
+L{PublishQueueFull}.  They wait a bounded time: when the latest attempt to
+reach every nsqd failed (refused, unreachable, handshake rejected) they
+fail at once with L{ConnectFailed}, as go-nsq's C{Publish} returns its dial
+error, and after C{timeout} seconds without a connection with
+L{PublishTimeout}.  A publish already sent fails with L{ConnectionClosed}
+when its connection ends, which nsqd's heartbeats bound too (a connection
+that hears nothing for two heartbeat intervals is closed).  With several
+nsqds, publishes go to the ready connections in turn.
 
 The futures are txaio futures (L{Deferred}s under Twisted); see
 L{txnsq.client._aio}.
@@ -27,7 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.interfaces import IDelayedCall, IStreamClientEndpoint
 from twisted.python.failure import Failure
 
 from txnsq.client import _aio
@@ -38,7 +44,13 @@ from txnsq.client._connection import (
     defaultReactor,
     identifyAndAuthenticate,
 )
-from txnsq.client._errors import NotConnected, NSQError, PublishQueueFull
+from txnsq.client._errors import (
+    ConnectFailed,
+    NotConnected,
+    NSQError,
+    PublishQueueFull,
+    PublishTimeout,
+)
 from txnsq.client._identify import IdentifyOptions, IdentifyResponse
 from txnsq.client._stopping import StartStopService, StopOnce
 from txnsq.client.protocol import (
@@ -49,7 +61,10 @@ from txnsq.client.protocol import (
 )
 from txnsq.wire.commands import encodeCommand, encodeMPub
 
-__all__ = ["Producer"]
+__all__ = ["DEFAULT_PUBLISH_TIMEOUT", "Producer"]
+
+#: Seconds a publish may wait for a connection to nsqd.
+DEFAULT_PUBLISH_TIMEOUT = 10.0
 
 _T = TypeVar("_T")
 _OK = b"OK"
@@ -75,6 +90,7 @@ class Producer(StartStopService):
         retryPolicy: Callable[[int], float] | None = None,
         handshakeTimeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         endpointFactory: Callable[[str], IStreamClientEndpoint] | None = None,
+        timeout: float | None = DEFAULT_PUBLISH_TIMEOUT,
     ) -> None:
         """
         @param nsqdAddresses: the nsqds to publish to (C{host:port} strings
@@ -88,6 +104,9 @@ class Producer(StartStopService):
         @param handshakeTimeout: seconds a connection may take to IDENTIFY.
         @param endpointFactory: makes the endpoint for an nsqd's
             C{host:port}; by default a C{HostnameEndpoint}.
+        @param timeout: seconds a publish may wait for a connection before
+            it fails with L{PublishTimeout}; L{None} waits as long as it
+            takes (or until every nsqd's latest connection attempt failed).
         """
         if not nsqdAddresses:
             raise ValueError("need at least one nsqd address")
@@ -120,7 +139,13 @@ class Producer(StartStopService):
             )
         self._ready: list[NSQClientProtocol] = []
         self._next = 0
-        self._queue: deque[tuple[bytes, Deferred[None]]] = deque()
+        self.timeout = timeout
+        # (command, future, deadline), deadlines in order.
+        self._queue: deque[tuple[bytes, Deferred[None], float]] = deque()
+        self._expiry: IDelayedCall | None = None
+        # Links whose latest connection attempt failed, since they were last
+        # ready.
+        self._failedLinks: set[NSQDLink] = set()
         # Validated topics and their PUB line, so a publish is one
         # concatenation.
         self._pubPrefixes: dict[str, bytes] = {}
@@ -180,8 +205,9 @@ class Producer(StartStopService):
     async def _stop(self) -> None:
         self.running = False
         self._whenConnected.fail(NotConnected("producer stopped before connecting"))
+        self._cancelExpiry()
         queue, self._queue = self._queue, deque()
-        for _, future in queue:
+        for _, future, _ in queue:
             _aio.reject(
                 future,
                 NotConnected("producer stopped before a connection to nsqd was ready"),
@@ -258,8 +284,35 @@ class Producer(StartStopService):
         future = _aio.createFuture()
         self.outstandingCount += 1
         future.addBoth(self._settled)
-        self._queue.append((command, future))
+        timeout = self.timeout
+        deadline = float("inf") if timeout is None else self.reactor.seconds() + timeout
+        self._queue.append((command, future, deadline))
+        if self._expiry is None and timeout is not None:
+            self._expiry = self.reactor.callLater(timeout, self._expire)
         return future
+
+    def _expire(self) -> None:
+        # One timer for the whole queue, due when its oldest entry is.
+        self._expiry = None
+        queue = self._queue
+        now = self.reactor.seconds()
+        while queue and queue[0][2] <= now:
+            _, future, _ = queue.popleft()
+            _aio.reject(
+                future,
+                PublishTimeout(
+                    f"no connection to nsqd within {self.timeout} s"
+                    f" ({', '.join(link.address for link in self._links)})"
+                ),
+            )
+        if queue and queue[0][2] != float("inf"):
+            self._expiry = self.reactor.callLater(queue[0][2] - now, self._expire)
+
+    def _cancelExpiry(self) -> None:
+        if self._expiry is not None:
+            if self._expiry.active():
+                self._expiry.cancel()
+            self._expiry = None
 
     def _settled(self, result: _T) -> _T:
         # The first callback of every publish's future: whatever happened,
@@ -285,11 +338,14 @@ class Producer(StartStopService):
             connection.loseConnection()
             return
         self._log.info("connected to nsqd {address}", address=link.address)
+        self._failedLinks.discard(link)
         self._ready.append(connection)
         queue = self._queue
         while queue and not connection.closed:
-            command, future = queue.popleft()
+            command, future, _ = queue.popleft()
             connection.sendCommand(command, _OK, future)
+        if not queue:
+            self._cancelExpiry()
         self._whenConnected.fire()
 
     def linkLost(
@@ -309,8 +365,23 @@ class Producer(StartStopService):
 
     def linkFailed(self, link: NSQDLink, reason: Failure) -> None:
         """
-        L{LinkListener}: nothing to do (the link retries).
+        L{LinkListener}: once the latest attempt of every link failed, fail
+        the waiting publishes with L{ConnectFailed} (the links go on
+        retrying).
         """
+        self._failedLinks.add(link)
+        if self._ready or not self._queue or self._stopper.started:
+            return
+        if len(self._failedLinks) < len(self._links):
+            return
+        self._cancelExpiry()
+        queue, self._queue = self._queue, deque()
+        why = reason.getErrorMessage()
+        for _, future, _ in queue:
+            _aio.reject(
+                future,
+                ConnectFailed(f"cannot reach nsqd {link.address}: {why}", reason),
+            )
 
     # ClientDelegate.
 
