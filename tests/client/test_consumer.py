@@ -649,6 +649,32 @@ class StopTests(ConsumerTestCase):
         self.assertEqual(channel.depth(), 1)
         self.successResultOf(consumer.stop())
 
+    def test_stopBounded(self) -> None:
+        """
+        A handler that never returns keeps C{stop} waiting at most
+        C{stopTimeout} seconds; then the connection is closed and the
+        message, unanswered, stays with nsqd.
+        """
+        nsqd = self.network.nsqd()
+
+        def handler(message: Message) -> Deferred[None]:
+            self.received.append(message)
+            return Deferred()
+
+        consumer = self.consumer(nsqd, handler=handler, stopTimeout=5.0)
+        self.publish(nsqd, b"stuck")
+        stopped = consumer.stop()
+        self.network.advance(4.9)
+        self.assertNoResult(stopped)
+        self.network.advance(0.1)
+        self.successResultOf(stopped)
+        self.assertEqual(nsqd.connections, [])
+        self.assertEqual(len(self.received), 1)
+        # Unanswered: nsqd still holds it, to deliver again after its
+        # message timeout.
+        channel = nsqd.channel(TOPIC, CHANNEL)
+        self.assertEqual(channel.depth() + len(channel.inFlight), 1)
+
     def test_stopWhileConnecting(self) -> None:
         """
         Stopping while no connection is up stops the retries, and fails

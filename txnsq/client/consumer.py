@@ -50,6 +50,7 @@ import random as _random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IStreamClientEndpoint
 from twisted.internet.task import LoopingCall
@@ -107,6 +108,10 @@ def _isOpen(connection: _Connection) -> bool:
     return not connection.protocol.closed
 
 
+#: Seconds L{Consumer.stop} waits for nsqd and the running handlers.
+DEFAULT_STOP_TIMEOUT = 30.0
+
+
 class Consumer(StartStopService):
     """
     Consumes one channel of one topic from any number of nsqds.
@@ -148,6 +153,7 @@ class Consumer(StartStopService):
         retryPolicy: Callable[[int], float] | None = None,
         handshakeTimeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         random: _random.Random | None = None,
+        stopTimeout: float | None = DEFAULT_STOP_TIMEOUT,
     ) -> None:
         """
         @param handler: called with each L{Message}; may return a value, a
@@ -194,6 +200,11 @@ class Consumer(StartStopService):
             and SUB.
         @param random: randomness for RDY redistribution and backoff
             recovery.
+        @param stopTimeout: seconds L{stop} waits for nsqd to confirm CLS
+            and for the handlers still running; then it closes the
+            connections anyway (the unanswered messages are delivered
+            again after nsqd's message timeout).  L{None} waits as long as
+            it takes.
         """
         if not isValidName(topic):
             raise ValueError(f"invalid topic name {topic!r}")
@@ -216,6 +227,7 @@ class Consumer(StartStopService):
         self.channel = channel
         self.handler = handler
         self.reactor = reactor = defaultReactor(reactor)
+        self.stopTimeout = stopTimeout
         self.maxAttempts = maxAttempts
         self._giveUpHook = giveUp
         self.requeueDelay = requeueDelay
@@ -406,9 +418,24 @@ class Consumer(StartStopService):
             for c in self._connections.values()
             if not c.protocol.closed
         ]
-        await _aio.gather(closes)
-        if self._rdy.inFlight:
-            await self._whenDrained.wait()
+        draining = Deferred.fromCoroutine(self._drain(closes))
+        if self.stopTimeout is not None:
+            draining.addTimeout(self.stopTimeout, self.reactor)
+        try:
+            await draining
+        except defer.TimeoutError:
+            # An nsqd that never confirms CLS, or a handler that never
+            # returns, must not keep stop() from finishing.
+            self._log.warn(
+                "consumer {topic}/{channel}: not drained after {timeout} s"
+                " ({inFlight} messages in flight), closing anyway",
+                topic=self.topic,
+                channel=self.channel,
+                timeout=self.stopTimeout,
+                inFlight=self._rdy.inFlight,
+            )
+            for c in list(self._connections.values()):
+                c.protocol.abortConnection()
         stops += self._pool.stop()
         if polling is not None:
             stops.append(polling)
@@ -417,6 +444,11 @@ class Consumer(StartStopService):
         self._log.info(
             "consumer {topic}/{channel} stopped", topic=self.topic, channel=self.channel
         )
+
+    async def _drain(self, closes: list[Deferred[Any]]) -> None:
+        await _aio.gather(closes)
+        if self._rdy.inFlight:
+            await self._whenDrained.wait()
 
     # Connections.
 
