@@ -74,9 +74,9 @@ class CommandTests(SynchronousTestCase):
         """
         An unknown command is a usage error.
         """
-        status, _out, err = self._command("nsqadmin")
+        status, _out, err = self._command("nsqbogus")
         self.assertEqual(status, 2)
-        self.assertIn("unknown command 'nsqadmin'", err)
+        self.assertIn("unknown command 'nsqbogus'", err)
 
     def test_txnsqVersion(self) -> None:
         """

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_cli -*-
 """
-The C{txnsq} command: C{txnsq nsqd ...}, C{txnsq nsqlookupd ...} and
-C{txnsq nsq ...} run the daemons with Go's command line and Go's log
+The C{txnsq} command: C{txnsq nsqd ...}, C{txnsq nsqlookupd ...},
+C{txnsq nsqadmin ...} and C{txnsq nsq ...} run the daemons with Go's command line and Go's log
 format, as drop-in replacements for the Go binaries in scripts and test
 harnesses; C{txnsq nsq_tail ...}, C{txnsq to_nsq ...} and the other tools
 of L{txnsq.tools} run Go NSQ's utilities the same way.
@@ -14,7 +14,7 @@ of L{txnsq.tools} run Go NSQ's utilities the same way.
   - SIGTERM or SIGINT stops the daemon gracefully, then exits 0.
 
 For twistd (daemonizing, pidfiles, C{--logger}), use the plugins instead:
-C{twistd nsqd}, C{twistd nsqlookupd}, C{twistd nsq}.
+C{twistd nsqd}, C{twistd nsqlookupd}, C{twistd nsqadmin}, C{twistd nsq}.
 """
 
 from __future__ import annotations
@@ -121,6 +121,30 @@ def _lookupdService(config: Any, reactor: Any) -> IService:
     return NSQLookupdService(config, reactor)
 
 
+def _adminRoute(config: Any) -> LogRoute:
+    return LogRoute(
+        "txnsq.nsqadmin", config.log_prefix, logLevelFromName(config.log_level)
+    )
+
+
+def _adminTable() -> FlagTable:
+    from txnsq.nsqadmin.options import ADMIN_FLAGS
+
+    return ADMIN_FLAGS
+
+
+def _adminConfigure(values: Mapping[str, object]) -> Any:
+    from txnsq.nsqadmin.options import configure
+
+    return configure(values)
+
+
+def _adminService(config: Any, reactor: Any) -> IService:
+    from txnsq.nsqadmin.service import NSQAdminService
+
+    return NSQAdminService(config, reactor)
+
+
 def _combinedTable() -> FlagTable:
     from txnsq.combined import COMBINED_FLAGS
 
@@ -161,6 +185,14 @@ _DAEMONS = {
             "[nsqlookupd] ",
         ),
         _Daemon(
+            "nsqadmin",
+            _adminTable,
+            _adminConfigure,
+            _adminService,
+            lambda config: [_adminRoute(config)],
+            "[nsqadmin] ",
+        ),
+        _Daemon(
             "nsq",
             _combinedTable,
             _combinedConfigure,
@@ -182,6 +214,7 @@ def _usage() -> str:
         "Commands:\n"
         "  nsqd        run an nsqd (flags as Go nsqd 1.3.0)\n"
         "  nsqlookupd  run an nsqlookupd (flags as Go nsqlookupd 1.3.0)\n"
+        "  nsqadmin    run an nsqadmin's JSON API (flags as Go nsqadmin 1.3.0)\n"
         "  nsq         run nsqlookupd and nsqd in one process\n"
         "\n"
         "Tools (flags, output and exit statuses as Go NSQ 1.3.0's):\n"

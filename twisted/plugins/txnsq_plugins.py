@@ -1,5 +1,6 @@
 """
-twistd plugins for txnsq: C{twistd nsqd}, C{twistd nsqlookupd} and
+twistd plugins for txnsq: C{twistd nsqd}, C{twistd nsqlookupd},
+C{twistd nsqadmin} and
 C{twistd nsq} (both in one process).
 
 Kept tiny on purpose: twistd imports every plugin module to list them, so
@@ -21,6 +22,13 @@ nsqlookupd = ServiceMaker(
     "txnsq.nsqlookupd.tap",
     "An nsqlookupd compatible with Go NSQ 1.3.0: the NSQ directory service.",
     "nsqlookupd",
+)
+
+nsqadmin = ServiceMaker(
+    "txnsq nsqadmin",
+    "txnsq.nsqadmin.tap",
+    "An nsqadmin compatible with Go NSQ 1.3.0: its JSON API over the cluster.",
+    "nsqadmin",
 )
 
 nsq = ServiceMaker(

@@ -1,0 +1,303 @@
+# -*- test-case-name: tests.nsqadmin.test_integration -*-
+"""
+Go's C{internal/clusterinfo}, the I/O half: every nsqlookupd and nsqd is
+asked at once over HTTP (treq, on its own quiet connection pool) and the
+answers go to the pure aggregation of L{txnsq.nsqadmin._clusterinfo}.
+
+Errors follow Go's: a failure of some of the nodes asked is a
+L{PartialError} (the answer still carries what the others said, and
+nsqadmin adds C{"WARNING: ..."} to its answer); a failure of all of them
+is an L{UpstreamError} (502 C{UPSTREAM_ERROR}).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import treq
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.client import Agent
+
+from txnsq._http import QuietConnectionPool
+from txnsq._logging import Logger
+from txnsq.nsqadmin import _clusterinfo as ci
+
+__all__ = ["Cluster", "PartialError", "UpstreamError"]
+
+_log = Logger(namespace="txnsq.nsqadmin")
+
+T = TypeVar("T")
+
+# Go's GETV1 asks for the V1 envelope.
+_ACCEPT: dict[bytes | str, bytes | str] = {"Accept": "application/vnd.nsq; version=1.0"}
+
+
+class UpstreamError(Exception):
+    """
+    No node answered (Go's plain C{error} from clusterinfo).
+    """
+
+
+class PartialError(Exception):
+    """
+    Some nodes did not answer (Go's C{clusterinfo.PartialErr}).
+
+    @ivar errors: one text per failure.
+    """
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
+
+
+class Cluster:
+    """
+    Reads and changes a cluster over HTTP.
+
+    @ivar lookupds: the nsqlookupd HTTP addresses (may be empty).
+    @ivar nsqds: the nsqd HTTP addresses (used when there are no
+        nsqlookupds).
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        lookupds: Sequence[str],
+        nsqds: Sequence[str],
+        connectTimeout: float,
+        requestTimeout: float,
+    ) -> None:
+        self.lookupds = list(lookupds)
+        self.nsqds = list(nsqds)
+        self._timeout = requestTimeout
+        # Its own pool, never treq's global one (see txnsq._http._client).
+        self._pool = QuietConnectionPool(reactor)
+        self._http = treq.client.HTTPClient(
+            Agent(reactor, connectTimeout=connectTimeout, pool=self._pool)
+        )
+
+    def close(self) -> Deferred[Any]:
+        """
+        Close the pooled connections.
+        """
+        d: Deferred[Any] = self._pool.closeCachedConnections()  # type: ignore[no-untyped-call]
+        return d
+
+    # -- HTTP ----------------------------------------------------------------
+
+    async def _call(self, method: str, address: str, path: str, **query: str) -> Any:
+        # Go's http_api.Client GETV1/POSTV1: anything but 200 is an error
+        # carrying the status and body.
+        url = f"http://{address}{path}"
+        if query:
+            url += "?" + urlencode(query)
+        _log.debug("CI: querying {url}", url=url)
+        try:
+            response = await self._http.request(
+                method,
+                url,
+                timeout=self._timeout,
+                headers=_ACCEPT,
+            )
+            body = await treq.content(response)
+        except Exception as e:
+            raise UpstreamError(f'{method.capitalize()} "{url}": {e}') from None
+        if response.code != 200:
+            raise UpstreamError(
+                f"got response {response.code} {json.dumps(body.decode('utf-8', 'replace'))}"
+            )
+        return json.loads(body) if body else None
+
+    async def _each(
+        self, addresses: Sequence[str], call: Callable[[str], Awaitable[T]]
+    ) -> tuple[list[tuple[str, T]], list[str]]:
+        # Every node at once, as Go's goroutines per address.
+        async def one(address: str) -> tuple[str, T | None, str | None]:
+            try:
+                return address, await call(address), None
+            except UpstreamError as e:
+                _log.error("CI: {address} - {error}", address=address, error=str(e))
+                return address, None, str(e)
+
+        results = await gatherResults(
+            [Deferred.fromCoroutine(one(address)) for address in addresses]
+        )
+        answers = [(a, value) for a, value, error in results if error is None]
+        errors = [error for _, _, error in results if error is not None]
+        return answers, errors  # type: ignore[return-value]
+
+    @staticmethod
+    def _check(kind: str, errors: list[str], total: int) -> None:
+        if errors and len(errors) == total:
+            raise UpstreamError(f"Failed to query any {kind}: {'; '.join(errors)}")
+
+    async def _lookupdAll(
+        self, path: str, **query: str
+    ) -> tuple[list[tuple[str, Any]], list[str]]:
+        answers, errors = await self._each(
+            self.lookupds, lambda a: self._call("GET", a, path, **query)
+        )
+        self._check("nsqlookupd", errors, len(self.lookupds))
+        return answers, errors
+
+    # -- reads ---------------------------------------------------------------
+
+    async def topics(self) -> tuple[list[str], list[str]]:
+        """
+        Every topic (Go's C{GetLookupdTopics} / C{GetNSQDTopics}), and the
+        partial errors.
+        """
+        if self.lookupds:
+            answers, errors = await self._lookupdAll("/topics")
+            return ci.lookupdTopics(a for _, a in answers), errors
+        answers, errors = await self._each(
+            self.nsqds, lambda a: self._call("GET", a, "/stats", format="json")
+        )
+        self._check("nsqd", errors, len(self.nsqds))
+        return ci.nsqdTopics(a for _, a in answers), errors
+
+    async def producers(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """
+        Every nsqd (Go's C{GetProducers}), and the partial errors.
+        """
+        if self.lookupds:
+            answers, errors = await self._lookupdAll("/nodes")
+            return ci.lookupdProducers(answers), errors
+
+        async def describe(address: str) -> dict[str, Any]:
+            info = await self._call("GET", address, "/info")
+            stats = await self._call(
+                "GET", address, "/stats", format="json", include_clients="false"
+            )
+            return ci.nsqdProducer(info, stats)
+
+        described, errors = await self._each(self.nsqds, describe)
+        self._check("nsqd", errors, len(self.nsqds))
+        return ci.markOutOfDate([p for _, p in described]), errors
+
+    async def topicProducers(
+        self, topic: str
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """
+        The nsqds that have C{topic} (Go's C{GetTopicProducers}), and the
+        partial errors.
+        """
+        if self.lookupds:
+            answers, errors = await self._lookupdAll("/lookup", topic=topic)
+            seen: dict[str, dict[str, Any]] = {}
+            for _, answer in answers:
+                for producer in answer.get("producers") or []:
+                    seen.setdefault(ci.producerTCPAddress(producer), producer)
+            return list(seen.values()), errors
+        producers, errors = await self.producers()
+        return [
+            p for p in producers if any(t["topic"] == topic for t in p["topics"])
+        ], errors
+
+    async def nodeStats(
+        self, producers: Sequence[dict[str, Any]], topic: str | None = None
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """
+        The per-node topic records of each producer's C{/stats} (Go's
+        C{GetNSQDStats}), sorted by hostname, and the partial errors.
+        """
+        query = {"format": "json"}
+        if topic is not None:
+            query["topic"] = topic
+
+        async def stats(producer: dict[str, Any]) -> list[dict[str, Any]]:
+            node = ci.producerHTTPAddress(producer)
+            answer = await self._call("GET", node, "/stats", **query)
+            return ci.nodeTopicStats(
+                node, str(producer.get("hostname", "")), answer, topic
+            )
+
+        byNode = {ci.producerHTTPAddress(p): p for p in producers}
+        answers, errors = await self._each(
+            list(byNode), lambda node: stats(byNode[node])
+        )
+        self._check("nsqd", errors, len(byNode))
+        records = [record for _, records in answers for record in records]
+        records.sort(key=lambda r: str(r["hostname"]))
+        return records, errors
+
+    # -- actions -------------------------------------------------------------
+
+    async def _postEach(
+        self, addresses: Sequence[str], path: str, **query: str
+    ) -> list[str]:
+        _, errors = await self._each(
+            addresses, lambda a: self._call("POST", a, path, **query)
+        )
+        if errors and len(errors) == len(addresses):
+            raise UpstreamError("; ".join(errors))
+        return errors
+
+    async def createTopicChannel(self, topic: str, channel: str) -> list[str]:
+        """
+        Go's C{CreateTopicChannel}: the topic (and channel) on every
+        nsqlookupd, the channel on every nsqd that has the topic.
+        """
+        errors = await self._postEach(self.lookupds, "/topic/create", topic=topic)
+        if channel:
+            errors += await self._postEach(
+                self.lookupds, "/channel/create", topic=topic, channel=channel
+            )
+            producers, more = await self.topicProducers(topic)
+            errors += more
+            errors += await self._postEach(
+                [ci.producerHTTPAddress(p) for p in producers],
+                "/channel/create",
+                topic=topic,
+                channel=channel,
+            )
+        return errors
+
+    async def deleteTopic(self, topic: str, channel: str = "") -> list[str]:
+        """
+        Go's C{DeleteTopic}/C{DeleteChannel}: the producers are found
+        first, then the topic (channel) is removed from every nsqlookupd and
+        from each of them.
+        """
+        producers, errors = await self.topicProducers(topic)
+        query = {"topic": topic}
+        kind = "topic"
+        if channel:
+            query["channel"] = channel
+            kind = "channel"
+        errors += await self._postEach(self.lookupds, f"/{kind}/delete", **query)
+        errors += await self._postEach(
+            [ci.producerHTTPAddress(p) for p in producers], f"/{kind}/delete", **query
+        )
+        return errors
+
+    async def topicAction(
+        self, action: str, topic: str, channel: str = ""
+    ) -> list[str]:
+        """
+        Go's C{PauseTopic}, C{UnPauseChannel}, C{EmptyTopic}...: C{POST
+        /<topic|channel>/<action>} on every nsqd that has the topic.
+        """
+        producers, errors = await self.topicProducers(topic)
+        query = {"topic": topic}
+        kind = "topic"
+        if channel:
+            query["channel"] = channel
+            kind = "channel"
+        errors += await self._postEach(
+            [ci.producerHTTPAddress(p) for p in producers], f"/{kind}/{action}", **query
+        )
+        return errors
+
+    async def tombstone(self, topic: str, node: str) -> list[str]:
+        """
+        Go's C{TombstoneNodeForTopic}: C{/topic/tombstone} on every
+        nsqlookupd.
+        """
+        return await self._postEach(
+            self.lookupds, "/topic/tombstone", topic=topic, node=node
+        )

@@ -1,0 +1,445 @@
+# -*- test-case-name: tests.nsqadmin.test_http,tests.nsqadmin.test_integration -*-
+"""
+nsqadmin's JSON API, Go nsqadmin 1.3.0's routes and answers
+(C{nsqadmin/http.go}), served by Klein.
+
+Every answer is Go's C{http_api.V1}: JSON data, or C{{"message": ...}} with
+the error status; L{HTTPError} raised by a route becomes that envelope in
+one place (Klein's C{handle_errors}).  Reads that some nodes failed to
+answer still succeed, with C{"message": "WARNING: ..."}; reads no node
+answered are 502 C{UPSTREAM_ERROR: ...}.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Coroutine
+from typing import Any
+
+from klein import Klein
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
+
+from txnsq._go.flags import parseLogLevel
+from txnsq._http import HTTPError, respondV1
+from txnsq._http._responses import untyped
+from txnsq._logging import Logger, setLogLevel
+from txnsq.nsqadmin import _clusterinfo as ci
+from txnsq.nsqadmin.cluster import Cluster, UpstreamError
+from txnsq.nsqadmin.config import AdminConfig
+from txnsq.wire.names import isValidChannelName, isValidTopicName
+
+__all__ = ["LOG_NAMESPACE", "AdminHTTPAPI"]
+
+LOG_NAMESPACE = "txnsq.nsqadmin"
+
+_log = Logger(namespace=LOG_NAMESPACE)
+
+# lg.LogLevel's values, which GET /config/log_level answers (Go encodes the
+# integer).
+_LOG_LEVEL_NUMBERS = {"debug": 1, "info": 2, "warn": 3, "error": 4, "fatal": 5}
+
+# The largest PUT /config body Go reads.
+_CONFIG_BODY_MAX = 1024 * 1024
+
+
+def _deferred(coroutine: Coroutine[Any, Any, Any]) -> Deferred[Any]:
+    return Deferred.fromCoroutine(coroutine)
+
+
+def _upstream(error: UpstreamError) -> HTTPError:
+    _log.error("{error}", error=str(error))
+    return HTTPError(502, f"UPSTREAM_ERROR: {error}")
+
+
+class AdminHTTPAPI:
+    """
+    The routes of Go nsqadmin's JSON API over a L{Cluster}.
+
+    @ivar config: the options (C{PUT /config} changes them).
+    @ivar cluster: the cluster's nodes.
+    """
+
+    app = Klein()
+
+    def __init__(self, config: AdminConfig, cluster: Cluster) -> None:
+        self.config = config
+        self.cluster = cluster
+
+    def resource(self) -> IResource:
+        """
+        The root resource: the routes under C{--base-path}.
+        """
+        leaf: IResource = self.app.resource()
+        segments = [s for s in self.config.base_path.split("/") if s]
+        if not segments:
+            return leaf
+        root = Resource()
+        parent = root
+        for segment in segments[:-1]:
+            child = Resource()
+            parent.putChild(segment.encode("utf-8"), child)
+            parent = child
+        parent.putChild(segments[-1].encode("utf-8"), leaf)
+        return root
+
+    # -- conventions ---------------------------------------------------------
+
+    @app.handle_errors(HTTPError)
+    def _httpError(self, request: IRequest, failure: Failure) -> bytes:
+        error = failure.value
+        assert isinstance(error, HTTPError)
+        return respondV1(request, error.code, error.message)
+
+    @app.handle_errors(Exception)
+    def _internalError(self, request: IRequest, failure: Failure) -> bytes:
+        # Go's recovered panic.
+        _log.failure("request failed", failure)
+        return respondV1(request, 500, "INTERNAL_ERROR")
+
+    def _isAdmin(self, request: IRequest) -> bool:
+        # Go's isAuthorizedAdminRequest: without --admin-user everyone is.
+        if not self.config.admin_users:
+            return True
+        user = untyped(request).getHeader(self.config.acl_http_header)
+        return user in self.config.admin_users
+
+    def _requireAdmin(self, request: IRequest) -> None:
+        if not self._isAdmin(request):
+            raise HTTPError(403, "FORBIDDEN")
+
+    @staticmethod
+    def _body(request: IRequest) -> dict[str, Any]:
+        try:
+            body = json.loads(untyped(request).content.read())
+        except ValueError:
+            raise HTTPError(400, "INVALID_BODY") from None
+        if not isinstance(body, dict):
+            raise HTTPError(400, "INVALID_BODY")
+        return body
+
+    @staticmethod
+    def _string(body: dict[str, Any], key: str) -> str:
+        # Go decodes into a string field: another JSON type is a bad body.
+        value = body.get(key, "")
+        if not isinstance(value, str):
+            raise HTTPError(400, "INVALID_BODY")
+        return value
+
+    # -- routes --------------------------------------------------------------
+
+    @app.route("/ping", methods=["GET"])
+    def ping(self, request: IRequest) -> bytes:
+        """
+        C{GET /ping}: C{OK} while the daemon runs.
+        """
+        return respondV1(request, 200, "OK")
+
+    @app.route("/api/topics", methods=["GET"])
+    def topics(self, request: IRequest) -> Deferred[Any]:
+        """
+        C{GET /api/topics}: C{{"topics": [...], "message": ...}}.  With
+        C{?inactive=true}, C{{"topics": {topic: [channel...]}}} for the
+        topics that no nsqd has (registered with nsqlookupd only).
+        """
+        inactive = untyped(request).args.get(b"inactive", [b""])[0] == b"true"
+        return _deferred(self._topics(request, inactive))
+
+    async def _topics(self, request: IRequest, inactive: bool) -> bytes:
+        try:
+            topics, errors = await self.cluster.topics()
+        except UpstreamError as e:
+            raise _upstream(e) from None
+        if not inactive:
+            return respondV1(
+                request, 200, {"topics": topics, "message": ci.warningMessage(errors)}
+            )
+        # Go: topics nsqlookupd knows that no nsqd produces, with their
+        # channels.
+        inactiveTopics: dict[str, list[str]] = {}
+        for topic in topics:
+            producers, more = await self.cluster.topicProducers(topic)
+            errors += more
+            if not producers:
+                inactiveTopics[topic] = []
+        return respondV1(
+            request,
+            200,
+            {"topics": inactiveTopics, "message": ci.warningMessage(errors)},
+        )
+
+    @app.route("/api/topics", methods=["POST"])
+    def createTopicChannel(self, request: IRequest) -> Deferred[Any]:
+        """
+        C{POST /api/topics} C{{"topic": ..., "channel": ...}}: create the
+        topic (and channel) on every nsqlookupd, the channel on the nsqds
+        that have the topic.
+        """
+        self._requireAdmin(request)
+        body = self._body(request)
+        topic = self._string(body, "topic")
+        channel = self._string(body, "channel")
+        if not isValidTopicName(topic):
+            raise HTTPError(400, "INVALID_TOPIC")
+        if channel and not isValidChannelName(channel):
+            raise HTTPError(400, "INVALID_CHANNEL")
+        return _deferred(
+            self._message(request, self.cluster.createTopicChannel(topic, channel))
+        )
+
+    async def _message(
+        self, request: IRequest, action: Coroutine[Any, Any, list[str]]
+    ) -> bytes:
+        try:
+            errors = await action
+        except UpstreamError as e:
+            raise _upstream(e) from None
+        return respondV1(request, 200, {"message": ci.warningMessage(errors)})
+
+    @app.route("/api/topics/<string:topic>", methods=["GET"])
+    def topic(self, request: IRequest, topic: str) -> Deferred[Any]:
+        """
+        C{GET /api/topics/:topic}: the topic's stats summed over its nsqds
+        (C{node} is C{*}), each nsqd's in C{nodes}, its channels'.
+        """
+        return _deferred(self._topic(request, topic))
+
+    async def _topic(self, request: IRequest, topic: str) -> bytes:
+        try:
+            producers, errors = await self.cluster.topicProducers(topic)
+            records, more = await self.cluster.nodeStats(producers, topic)
+        except UpstreamError as e:
+            raise _upstream(e) from None
+        total = ci.aggregateTopic(topic, records)
+        total["message"] = ci.warningMessage(errors + more)
+        return respondV1(request, 200, total)
+
+    @app.route("/api/topics/<string:topic>/<string:channel>", methods=["GET"])
+    def channel(self, request: IRequest, topic: str, channel: str) -> Deferred[Any]:
+        """
+        C{GET /api/topics/:topic/:channel}: the channel's stats summed over
+        the nsqds that have it, each nsqd's in C{nodes}, with its clients.
+        """
+        return _deferred(self._channel(request, topic, channel))
+
+    async def _channel(self, request: IRequest, topic: str, channel: str) -> bytes:
+        try:
+            producers, errors = await self.cluster.topicProducers(topic)
+            records, more = await self.cluster.nodeStats(producers, topic)
+        except UpstreamError as e:
+            raise _upstream(e) from None
+        nodes = [
+            c
+            for record in records
+            for c in record["channels"]
+            if c["channel_name"] == channel
+        ]
+        total = ci.aggregateChannel(topic, channel, nodes)
+        total["message"] = ci.warningMessage(errors + more)
+        return respondV1(request, 200, total)
+
+    @app.route("/api/topics/<string:topic>", methods=["POST"])
+    def topicAction(self, request: IRequest, topic: str) -> Deferred[Any]:
+        """
+        C{POST /api/topics/:topic} C{{"action": "pause|unpause|empty"}}.
+        """
+        return self._action(request, topic, "")
+
+    @app.route("/api/topics/<string:topic>/<string:channel>", methods=["POST"])
+    def channelAction(
+        self, request: IRequest, topic: str, channel: str
+    ) -> Deferred[Any]:
+        """
+        C{POST /api/topics/:topic/:channel} C{{"action":
+        "pause|unpause|empty"}}.
+        """
+        return self._action(request, topic, channel)
+
+    def _action(self, request: IRequest, topic: str, channel: str) -> Deferred[Any]:
+        self._requireAdmin(request)
+        action = self._string(self._body(request), "action")
+        if action not in ("pause", "unpause", "empty"):
+            raise HTTPError(400, "INVALID_ACTION")
+        return _deferred(
+            self._message(request, self.cluster.topicAction(action, topic, channel))
+        )
+
+    @app.route("/api/topics/<string:topic>", methods=["DELETE"])
+    def deleteTopic(self, request: IRequest, topic: str) -> Deferred[Any]:
+        """
+        C{DELETE /api/topics/:topic}: from every nsqlookupd and every nsqd
+        that has it.
+        """
+        self._requireAdmin(request)
+        return _deferred(self._message(request, self.cluster.deleteTopic(topic)))
+
+    @app.route("/api/topics/<string:topic>/<string:channel>", methods=["DELETE"])
+    def deleteChannel(
+        self, request: IRequest, topic: str, channel: str
+    ) -> Deferred[Any]:
+        """
+        C{DELETE /api/topics/:topic/:channel}: from every nsqlookupd and
+        every nsqd that has the topic.
+        """
+        self._requireAdmin(request)
+        return _deferred(
+            self._message(request, self.cluster.deleteTopic(topic, channel))
+        )
+
+    @app.route("/api/nodes", methods=["GET"])
+    def nodes(self, request: IRequest) -> Deferred[Any]:
+        """
+        C{GET /api/nodes}: C{{"nodes": [producer...], "message": ...}}.
+        """
+        return _deferred(self._nodes(request))
+
+    async def _nodes(self, request: IRequest) -> bytes:
+        try:
+            producers, errors = await self.cluster.producers()
+        except UpstreamError as e:
+            raise _upstream(e) from None
+        return respondV1(
+            request, 200, {"nodes": producers, "message": ci.warningMessage(errors)}
+        )
+
+    @app.route("/api/nodes/<string:node>", methods=["GET"])
+    def node(self, request: IRequest, node: str) -> Deferred[Any]:
+        """
+        C{GET /api/nodes/:node}: one nsqd's topics (C{node} is its
+        C{broadcast_address:http_port}), C{total_messages},
+        C{total_clients}; 404 C{NODE_NOT_FOUND} for an unknown node.
+        """
+        return _deferred(self._node(request, node))
+
+    async def _node(self, request: IRequest, node: str) -> bytes:
+        try:
+            producers, errors = await self.cluster.producers()
+            found = [p for p in producers if ci.producerHTTPAddress(p) == node]
+            if not found:
+                raise HTTPError(404, "NODE_NOT_FOUND")
+            records, more = await self.cluster.nodeStats(found)
+        except UpstreamError as e:
+            raise _upstream(e) from None
+        return respondV1(
+            request,
+            200,
+            {
+                "node": node,
+                "topics": records,
+                "total_messages": sum(r["message_count"] for r in records),
+                "total_clients": sum(
+                    len(c["clients"]) for r in records for c in r["channels"]
+                ),
+                "message": ci.warningMessage(errors + more),
+            },
+        )
+
+    @app.route("/api/nodes/<string:node>", methods=["DELETE"])
+    def tombstone(self, request: IRequest, node: str) -> Deferred[Any]:
+        """
+        C{DELETE /api/nodes/:node} C{{"topic": ...}}: tombstone the node's
+        registration of the topic on every nsqlookupd.
+        """
+        self._requireAdmin(request)
+        topic = self._string(self._body(request), "topic")
+        if not isValidTopicName(topic):
+            raise HTTPError(400, "INVALID_TOPIC")
+        return _deferred(self._message(request, self.cluster.tombstone(topic, node)))
+
+    @app.route("/api/counter", methods=["GET"])
+    def counter(self, request: IRequest) -> Deferred[Any]:
+        """
+        C{GET /api/counter}: C{{"stats": {"topic:channel:node": {...}}}},
+        each channel's C{message_count} per nsqd.
+        """
+        return _deferred(self._counter(request))
+
+    async def _counter(self, request: IRequest) -> bytes:
+        try:
+            producers, errors = await self.cluster.producers()
+            records, more = await self.cluster.nodeStats(producers)
+        except UpstreamError as e:
+            raise _upstream(e) from None
+        stats: dict[str, dict[str, Any]] = {}
+        for record in records:
+            for channel in record["channels"]:
+                key = f"{record['topic_name']}:{channel['channel_name']}:{channel['node']}"
+                entry = stats.setdefault(
+                    key,
+                    ci.aggregateChannel(
+                        record["topic_name"], channel["channel_name"], []
+                    ),
+                )
+                entry["node"] = channel["node"]
+                entry["message_count"] += channel["message_count"]
+        return respondV1(
+            request, 200, {"stats": stats, "message": ci.warningMessage(errors + more)}
+        )
+
+    @app.route("/config/<string:opt>", methods=["GET", "PUT"])
+    def config_(self, request: IRequest, opt: str) -> bytes:
+        """
+        C{GET /config/:opt}, C{PUT /config/:opt}: from
+        C{--allow-config-from-cidr} only; C{PUT} sets
+        C{nsqlookupd_http_addresses} (a JSON list) or C{log_level}.
+        """
+        self._checkConfigClient(request)
+        if untyped(request).method == b"PUT":
+            self._putConfig(request, opt)
+        return respondV1(request, 200, self._configValue(opt))
+
+    def _checkConfigClient(self, request: IRequest) -> None:
+        cidr = self.config.allow_config_from_cidr
+        if not cidr:
+            return
+        network = ipaddress.ip_network(cidr, strict=False)
+        host = getattr(untyped(request).getClientAddress(), "host", None)
+        try:
+            address = ipaddress.ip_address(str(host))
+        except ValueError:
+            raise HTTPError(400, "INVALID_CLIENT_IP") from None
+        if address not in network:
+            raise HTTPError(403, "FORBIDDEN")
+
+    def _putConfig(self, request: IRequest, opt: str) -> None:
+        body = untyped(request).content.read(_CONFIG_BODY_MAX + 1)
+        if not body or len(body) > _CONFIG_BODY_MAX:
+            raise HTTPError(413, "INVALID_VALUE")
+        if opt == "nsqlookupd_http_addresses":
+            try:
+                value = json.loads(body)
+            except ValueError:
+                raise HTTPError(400, "INVALID_VALUE") from None
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) for v in value
+            ):
+                raise HTTPError(400, "INVALID_VALUE")
+            self.config.lookupd_http_addresses = value
+            self.cluster.lookupds = list(value)
+        elif opt == "log_level":
+            try:
+                level = parseLogLevel(body.decode("utf-8", "replace"))
+            except ValueError:
+                raise HTTPError(400, "INVALID_VALUE") from None
+            self.config.log_level = level
+            setLogLevel(LOG_NAMESPACE, level)
+        else:
+            raise HTTPError(400, "INVALID_OPTION")
+
+    def _configValue(self, opt: str) -> Any:
+        # Go's getOptByCfgName: any option, by its config-file name.
+        if opt == "log_level":
+            return _LOG_LEVEL_NUMBERS[self.config.log_level]
+        if opt == "nsqlookupd_http_addresses":
+            return self.config.lookupd_http_addresses
+        # Go's config name for the lookupds is nsqlookupd_http_addresses.
+        if opt == "lookupd_http_addresses" or not hasattr(self.config, opt):
+            raise HTTPError(400, "INVALID_OPTION")
+        value = getattr(self.config, opt)
+        if opt.endswith("_timeout") or opt == "statsd_interval":
+            # time.Duration encodes as nanoseconds.
+            return round(value * 1e9)
+        return value
