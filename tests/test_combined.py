@@ -74,6 +74,20 @@ class FlagTests(SynchronousTestCase):
         self.assertEqual(config.nsqd.msg_timeout, 5.0)
         self.assertEqual(config.nsqlookupd.log_prefix, "[nsqlookupd] ")
 
+    def test_oneLogLevel(self) -> None:
+        """
+        Without C{--nsqlookupd-log-level}, nsqlookupd follows C{--log-level},
+        so one flag quiets the whole process.
+        """
+        config = _parse("--log-level=warn")
+        self.assertEqual(
+            (config.nsqd.log_level, config.nsqlookupd.log_level), ("warn", "warn")
+        )
+        config = _parse()
+        self.assertEqual(
+            (config.nsqd.log_level, config.nsqlookupd.log_level), ("info", "info")
+        )
+
     def test_registersWithColocatedLookupd(self) -> None:
         """
         Without C{--lookupd-tcp-address}, nsqd registers with the co-located

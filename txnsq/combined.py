@@ -13,6 +13,9 @@ file nsqd's keys stay at the top level and nsqlookupd's go in an
 C{[nsqlookupd]} table, with their own names (so that table is a valid
 nsqlookupd config file).
 
+C{--nsqlookupd-log-level} defaults to C{--log-level}, so one flag quiets
+the whole process.
+
 Without C{--lookupd-tcp-address}, nsqd registers with the co-located
 nsqlookupd (when its TCP port is fixed, not 0).
 """
@@ -115,6 +118,13 @@ def configure(values: Mapping[str, object]) -> CombinedConfig:
 
     @raise nsqdOptions.InvalidOptions: see L{nsqdOptions.validate}.
     """
+    level = values.get("log-level")
+    lookupdDefault = LOOKUPD_FLAGS["nsqlookupd-log-level"].default
+    if values.get("nsqlookupd-log-level") == lookupdDefault and level != lookupdDefault:
+        # One process, one --log-level: nsqlookupd follows nsqd's unless
+        # given its own (an explicit --nsqlookupd-log-level equal to the
+        # default is indistinguishable here, and follows too).
+        values = {**values, "nsqlookupd-log-level": level}
     nsqlookupd = lookupdOptions.configure(values, LOOKUPD_FLAGS)
     nsqd = nsqdOptions.configure(values, nsqdOptions.NSQD_FLAGS)
     if not nsqd.nsqlookupd_tcp_addresses:
