@@ -255,3 +255,67 @@ class StatsTests(SynchronousTestCase):
                 {"quantile": 0.5, "max": 10, "min": 10, "average": 10.0, "count": 1},
             ],
         )
+
+
+class AdminActionTests(SynchronousTestCase):
+    """
+    Notifications have Go's C{AdminAction} fields.
+    """
+
+    def test_fields(self) -> None:
+        """
+        Every field, in Go's order; C{channel}, C{node} and C{user} only
+        when set.
+        """
+        full = ci.adminAction(
+            "tombstone_topic_producer",
+            "t",
+            "c",
+            "n:1",
+            7,
+            "u",
+            "ip:1",
+            "ua",
+            "url",
+            "via",
+        )
+        self.assertEqual(
+            list(full),
+            [
+                "action",
+                "topic",
+                "channel",
+                "node",
+                "timestamp",
+                "user",
+                "remote_ip",
+                "user_agent",
+                "url",
+                "via",
+            ],
+        )
+        self.assertEqual(
+            ci.adminAction(
+                "create_topic", "t", "", "", 7, "", "ip:1", "ua", "url", "via"
+            ),
+            {
+                "action": "create_topic",
+                "topic": "t",
+                "timestamp": 7,
+                "remote_ip": "ip:1",
+                "user_agent": "ua",
+                "url": "url",
+                "via": "via",
+            },
+        )
+
+    def test_basicAuthUser(self) -> None:
+        """
+        The user comes from a C{Basic} C{Authorization} header, as Go's
+        C{basicAuthUser}; anything else is no user.
+        """
+        self.assertEqual(ci.basicAuthUser("Basic Ym9zczpzZWNyZXQ="), "boss")
+        self.assertEqual(ci.basicAuthUser("Basic Ym9zcw=="), "")
+        self.assertEqual(ci.basicAuthUser("Bearer x"), "")
+        self.assertEqual(ci.basicAuthUser("Basic !!"), "")
+        self.assertEqual(ci.basicAuthUser(""), "")

@@ -10,7 +10,11 @@ import json
 from typing import Any
 
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.trial.unittest import TestCase
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
 
 from tests._services import startLookupd, startNSQD
 from tests.golden import httpRequest
@@ -246,6 +250,83 @@ class ClusterTests(TestCase):
         status, body = await _call(down, "GET", "/api/nodes")
         self.assertEqual(status, 502)
         self.assertTrue(body["message"].startswith("UPSTREAM_ERROR: "), body)
+
+
+class _Receiver(Resource):
+    """
+    A notification endpoint: each POST body fires the next L{Deferred}.
+    """
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[Deferred[Any]] = [Deferred() for _ in range(10)]
+
+    def render_POST(self, request: Request) -> bytes:
+        assert request.content is not None
+        self.received.pop(0).callback(json.loads(request.content.read()))
+        return b"ok"
+
+
+class NotificationTests(TestCase):
+    """
+    Admin actions are POSTed to C{--notification-http-endpoint} with Go's
+    C{AdminAction} fields.
+    """
+
+    async def test_notifications(self) -> None:
+        """
+        Creating a topic and channel sends C{create_topic} then
+        C{create_channel}, with the requesting client, the request's URL,
+        the Basic-auth user and this host; an inactive topic (known to
+        nsqlookupd, on no nsqd) is listed with its channels.
+        """
+        receiver = _Receiver()
+        waiting = list(receiver.received)
+        site = Site(receiver)
+        site.noisy = False
+        port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(site)
+        self.addCleanup(port.stopListening)
+        _, _, lookupdHTTP = await startLookupd(self)
+        admin = await _startAdmin(
+            self,
+            lookupd_http_addresses=[f"127.0.0.1:{lookupdHTTP}"],
+            notification_http_endpoint=f"http://127.0.0.1:{port.getHost().port}/n",
+        )
+        self.assertEqual(
+            await _call(
+                admin,
+                "POST",
+                "/api/topics",
+                {"topic": "t", "channel": "c"},
+                **{"Authorization": "Basic Ym9zczpzZWNyZXQ=", "User-Agent": "ua/1"},
+            ),
+            (200, {"message": ""}),
+        )
+        first = await waiting[0]
+        second = await waiting[1]
+        self.assertEqual(
+            {
+                k: v
+                for k, v in first.items()
+                if k not in ("timestamp", "remote_ip", "via")
+            },
+            {
+                "action": "create_topic",
+                "topic": "t",
+                "user": "boss",
+                "user_agent": "ua/1",
+                "url": f"http://127.0.0.1:{admin}/api/topics",
+            },
+        )
+        self.assertTrue(first["remote_ip"].startswith("127.0.0.1:"))
+        self.assertIsInstance(first["timestamp"], int)
+        self.assertEqual((second["action"], second["channel"]), ("create_channel", "c"))
+        self.assertEqual(
+            await _call(admin, "GET", "/api/topics?inactive=true"),
+            (200, {"topics": {"t": ["c"]}, "message": ""}),
+        )
 
 
 class ACLTests(TestCase):

@@ -143,13 +143,12 @@ class StartupErrorTests(SynchronousTestCase):
     def test_refusedNotIgnored(self) -> None:
         """
         Options for what txnsq does not do yet (graphite, TLS to the
-        cluster, notifications) are refused, never silently ignored.
+        cluster) are refused, never silently ignored.
         """
         for flag in [
             "--graphite-url=http://g",
             "--proxy-graphite",
             "--http-client-tls-insecure-skip-verify",
-            "--notification-http-endpoint=http://n/",
         ]:
             self.assertRaisesRegex(
                 ValueError,

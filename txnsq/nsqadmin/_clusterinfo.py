@@ -16,11 +16,15 @@ Differences from Go, on purpose:
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
+    "adminAction",
     "aggregateTopic",
+    "basicAuthUser",
     "lookupdProducers",
     "lookupdTopics",
     "mergeE2E",
@@ -81,6 +85,51 @@ def parseVersion(text: str) -> tuple[int, int, int, str]:
         return (0, 0, 0, "")
     # "~" sorts after every pre-release identifier character.
     return (major, minor, patch, pre or "~")
+
+
+def adminAction(
+    action: str,
+    topic: str,
+    channel: str,
+    node: str,
+    timestamp: int,
+    user: str,
+    remoteIP: str,
+    userAgent: str,
+    url: str,
+    via: str,
+) -> dict[str, Any]:
+    """
+    The notification Go's C{notifyAdminAction} POSTs (its C{AdminAction},
+    in its field order; C{channel}, C{node} and C{user} are left out when
+    empty).
+    """
+    payload: dict[str, Any] = {"action": action, "topic": topic}
+    if channel:
+        payload["channel"] = channel
+    if node:
+        payload["node"] = node
+    payload["timestamp"] = timestamp
+    if user:
+        payload["user"] = user
+    payload.update(remote_ip=remoteIP, user_agent=userAgent, url=url, via=via)
+    return payload
+
+
+def basicAuthUser(authorization: str) -> str:
+    """
+    Go's C{basicAuthUser}: the user of a C{Basic} C{Authorization}
+    header, or C{""}.
+    """
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme != "Basic":
+        return ""
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return ""
+    user, colon, _ = decoded.partition(":")
+    return user if colon else ""
 
 
 def lookupdTopics(answers: Iterable[JSON]) -> list[str]:

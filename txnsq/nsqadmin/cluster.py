@@ -33,6 +33,7 @@ _log = Logger(namespace="txnsq.nsqadmin")
 T = TypeVar("T")
 
 # Go's GETV1 asks for the V1 envelope.
+_JSON_TYPE: dict[bytes | str, bytes | str] = {"Content-Type": "application/json"}
 _ACCEPT: dict[bytes | str, bytes | str] = {"Accept": "application/vnd.nsq; version=1.0"}
 
 
@@ -61,6 +62,7 @@ class Cluster:
     @ivar lookupds: the nsqlookupd HTTP addresses (may be empty).
     @ivar nsqds: the nsqd HTTP addresses (used when there are no
         nsqlookupds).
+    @ivar clock: the reactor, as a clock.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class Cluster:
         connectTimeout: float,
         requestTimeout: float,
     ) -> None:
+        self.clock = reactor
         self.lookupds = list(lookupds)
         self.nsqds = list(nsqds)
         self._timeout = requestTimeout
@@ -224,6 +227,34 @@ class Cluster:
         records = [record for _, records in answers for record in records]
         records.sort(key=lambda r: str(r["hostname"]))
         return records, errors
+
+    async def topicChannels(self, topic: str) -> list[str]:
+        """
+        Go's C{GetLookupdTopicChannels}: the channels every nsqlookupd
+        knows for C{topic}, once each, sorted (errors ignored, as the
+        caller, C{?inactive=true}, does in Go).
+        """
+        answers, _ = await self._each(
+            self.lookupds, lambda a: self._call("GET", a, "/channels", topic=topic)
+        )
+        return sorted({c for _, a in answers for c in (a or {}).get("channels") or []})
+
+    async def notify(self, endpoint: str, payload: dict[str, Any]) -> None:
+        """
+        POST an admin action to C{--notification-http-endpoint}, as Go's
+        C{handleAdminActions}: failures are logged, never raised.
+        """
+        _log.info("POSTing notification to {endpoint}", endpoint=endpoint)
+        try:
+            response = await self._http.post(
+                endpoint,
+                data=json.dumps(payload, separators=(",", ":")).encode("utf-8"),
+                headers=_JSON_TYPE,
+                timeout=self._timeout,
+            )
+            await treq.content(response)
+        except Exception as e:
+            _log.error("failed to POST notification - {error}", error=str(e))
 
     # -- actions -------------------------------------------------------------
 

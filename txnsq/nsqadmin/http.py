@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 from collections.abc import Coroutine
 from typing import Any
 
@@ -157,14 +158,18 @@ class AdminHTTPAPI:
             return respondV1(
                 request, 200, {"topics": topics, "message": ci.warningMessage(errors)}
             )
-        # Go: topics nsqlookupd knows that no nsqd produces, with their
-        # channels.
+        # Go: topics nsqlookupd knows that no nsqd produces, with the
+        # channels nsqlookupd knows for them.
         inactiveTopics: dict[str, list[str]] = {}
-        for topic in topics:
-            producers, more = await self.cluster.topicProducers(topic)
-            errors += more
-            if not producers:
-                inactiveTopics[topic] = []
+        if self.cluster.lookupds:
+            for topic in topics:
+                # Go ignores these errors.
+                try:
+                    producers, _ = await self.cluster.topicProducers(topic)
+                except UpstreamError:
+                    producers = []
+                if not producers:
+                    inactiveTopics[topic] = await self.cluster.topicChannels(topic)
         return respondV1(
             request,
             200,
@@ -186,18 +191,64 @@ class AdminHTTPAPI:
             raise HTTPError(400, "INVALID_TOPIC")
         if channel and not isValidChannelName(channel):
             raise HTTPError(400, "INVALID_CHANNEL")
+        notifications = [("create_topic", topic, "", "")]
+        if channel:
+            notifications.append(("create_channel", topic, channel, ""))
         return _deferred(
-            self._message(request, self.cluster.createTopicChannel(topic, channel))
+            self._message(
+                request,
+                self.cluster.createTopicChannel(topic, channel),
+                *notifications,
+            )
         )
 
     async def _message(
-        self, request: IRequest, action: Coroutine[Any, Any, list[str]]
+        self,
+        request: IRequest,
+        action: Coroutine[Any, Any, list[str]],
+        *notifications: tuple[str, str, str, str],
     ) -> bytes:
         try:
             errors = await action
         except UpstreamError as e:
             raise _upstream(e) from None
+        # Go notifies once the action went through, even partly.
+        for notification in notifications:
+            self._notify(request, *notification)
         return respondV1(request, 200, {"message": ci.warningMessage(errors)})
+
+    def _notify(
+        self, request: IRequest, action: str, topic: str, channel: str, node: str
+    ) -> None:
+        """
+        Go's C{notifyAdminAction}: POST the action to
+        C{--notification-http-endpoint}, if set, without waiting for it.
+        """
+        endpoint = self.config.notification_http_endpoint
+        if not endpoint:
+            return
+        req = untyped(request)
+
+        def header(name: str) -> str:
+            value = req.getHeader(name)
+            return "" if value is None else str(value)
+
+        scheme = "https" if req.isSecure() or header("X-Scheme") == "https" else "http"
+        client = req.getClientAddress()
+        payload = ci.adminAction(
+            action,
+            topic,
+            channel,
+            node,
+            int(self.cluster.clock.seconds()),
+            ci.basicAuthUser(header("Authorization")),
+            f"{getattr(client, 'host', '')}:{getattr(client, 'port', '')}",
+            header("User-Agent"),
+            f"{scheme}://{header('Host')}{req.uri.decode('utf-8', 'replace')}",
+            socket.gethostname(),
+        )
+        # Fire and forget, as Go's goroutine: notify never fails.
+        _deferred(self.cluster.notify(endpoint, payload))
 
     @app.route("/api/topics/<string:topic>", methods=["GET"])
     def topic(self, request: IRequest, topic: str) -> Deferred[Any]:
@@ -263,8 +314,13 @@ class AdminHTTPAPI:
         action = self._string(self._body(request), "action")
         if action not in ("pause", "unpause", "empty"):
             raise HTTPError(400, "INVALID_ACTION")
+        kind = "channel" if channel else "topic"
         return _deferred(
-            self._message(request, self.cluster.topicAction(action, topic, channel))
+            self._message(
+                request,
+                self.cluster.topicAction(action, topic, channel),
+                (f"{action}_{kind}", topic, channel, ""),
+            )
         )
 
     @app.route("/api/topics/<string:topic>", methods=["DELETE"])
@@ -274,7 +330,13 @@ class AdminHTTPAPI:
         that has it.
         """
         self._requireAdmin(request)
-        return _deferred(self._message(request, self.cluster.deleteTopic(topic)))
+        return _deferred(
+            self._message(
+                request,
+                self.cluster.deleteTopic(topic),
+                ("delete_topic", topic, "", ""),
+            )
+        )
 
     @app.route("/api/topics/<string:topic>/<string:channel>", methods=["DELETE"])
     def deleteChannel(
@@ -286,7 +348,11 @@ class AdminHTTPAPI:
         """
         self._requireAdmin(request)
         return _deferred(
-            self._message(request, self.cluster.deleteTopic(topic, channel))
+            self._message(
+                request,
+                self.cluster.deleteTopic(topic, channel),
+                ("delete_channel", topic, channel, ""),
+            )
         )
 
     @app.route("/api/nodes", methods=["GET"])
@@ -347,7 +413,13 @@ class AdminHTTPAPI:
         topic = self._string(self._body(request), "topic")
         if not isValidTopicName(topic):
             raise HTTPError(400, "INVALID_TOPIC")
-        return _deferred(self._message(request, self.cluster.tombstone(topic, node)))
+        return _deferred(
+            self._message(
+                request,
+                self.cluster.tombstone(topic, node),
+                ("tombstone_topic_producer", topic, "", node),
+            )
+        )
 
     @app.route("/api/counter", methods=["GET"])
     def counter(self, request: IRequest) -> Deferred[Any]:

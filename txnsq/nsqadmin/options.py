@@ -218,7 +218,7 @@ def configure(values: Mapping[str, object]) -> AdminConfig:
             "--http-client-tls-cert must be specified with --http-client-tls-key"
         )
     # The options below only matter to parts txnsq does not serve yet
-    # (graphs in the web UI, HTTPS to the cluster, notifications): refuse
+    # (graphs in the web UI, HTTPS to the cluster): refuse
     # them rather than run without what the user asked for.
     if config.graphite_url or config.proxy_graphite:
         raise ValueError(
@@ -231,8 +231,6 @@ def configure(values: Mapping[str, object]) -> AdminConfig:
         or config.http_client_tls_insecure_skip_verify
     ):
         raise ValueError("--http-client-tls-* options are not supported by txnsq yet")
-    if config.notification_http_endpoint:
-        raise ValueError("--notification-http-endpoint is not supported by txnsq yet")
     if config.allow_config_from_cidr:
         try:
             ipaddress.ip_network(config.allow_config_from_cidr, strict=False)
