@@ -26,7 +26,11 @@ from zope.interface import implementer
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.endpoints import (
+    HostnameEndpoint,
+    UNIXClientEndpoint,
+    clientFromString,
+)
 from twisted.internet.interfaces import (
     IAddress,
     IProtocol,
@@ -107,15 +111,40 @@ def defaultReactor(reactor: Any = None) -> Any:
 
 def clientEndpoint(reactor: Any, address: str) -> IStreamClientEndpoint:
     """
-    An endpoint for a Go-style C{host:port} address (hostnames, IPv4 and
-    bracketed IPv6).
+    The endpoint for an nsqd address, which may be:
 
-    @raise ValueError: if C{address} is not C{host:port}.
+      - Go-style C{host:port} (hostnames, IPv4 and bracketed IPv6): a
+        C{HostnameEndpoint};
+      - a UNIX socket path, as nsqd's C{--tcp-address} takes one (it must
+        contain a C{/}: C{/run/nsqd.sock}, C{./nsqd.sock});
+      - a Twisted client endpoint description (C{tcp:host=h:port=4150},
+        C{unix:path=/run/nsqd.sock}, C{tls:h:4150}...), parsed by
+        L{clientFromString}.
+
+    A C{host:port} is told apart from a description by its port, which is
+    a number, as Go requires.
+
+    @raise ValueError: if C{address} is none of these.
     """
-    host, port = splitHostPort(address)
-    if not port.isdigit():
-        raise ValueError(f"address {address}: invalid port")
-    return HostnameEndpoint(reactor, host or "127.0.0.1", int(port))
+    try:
+        host, port = splitHostPort(address)
+    except ValueError:
+        host, port = "", ""
+    if port.isdigit():
+        return HostnameEndpoint(reactor, host or "127.0.0.1", int(port))
+    if ":" not in address:
+        if "/" in address:
+            return UNIXClientEndpoint(reactor, address)
+        raise ValueError(f"address {address}: missing port in address")
+    try:
+        endpoint: IStreamClientEndpoint = clientFromString(reactor, address)
+    except (ValueError, TypeError, KeyError) as e:
+        # clientFromString reports an unknown type or a bad argument in
+        # several ways; callers expect ValueError for any bad address.
+        raise ValueError(
+            f"address {address}: neither host:port nor an endpoint description ({e})"
+        ) from e
+    return endpoint
 
 
 class LinkListener(TypingProtocol):
