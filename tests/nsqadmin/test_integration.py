@@ -396,6 +396,20 @@ class ACLTests(TestCase):
             (200, ["x:1"]),
         )
         self.assertEqual(await _call(admin, "GET", "/config/log_level"), (200, 2))
+
+    async def test_misses(self) -> None:
+        """
+        Unknown paths are Go's 404 C{NOT_FOUND}, wrong methods 405
+        C{METHOD_NOT_ALLOWED}.
+        """
+        admin = await _startAdmin(self, lookupd_http_addresses=["127.0.0.1:4161"])
+        self.assertEqual(
+            await _call(admin, "GET", "/nope"), (404, {"message": "NOT_FOUND"})
+        )
+        self.assertEqual(
+            await _call(admin, "PATCH", "/api/nodes"),
+            (405, {"message": "METHOD_NOT_ALLOWED"}),
+        )
         self.assertEqual(
             await _call(admin, "GET", "/config/nope"),
             (400, {"message": "INVALID_OPTION"}),

@@ -202,8 +202,7 @@ class StartupErrorTests(SynchronousTestCase):
         self.assertEqual(options.config.admin_users, ["x"])
         self.assertRaisesRegex(
             UsageError,
-            "failed to instantiate nsqadmin - --nsqd-http-address or "
-            "--lookupd-http-address required",
+            "^--nsqd-http-address or --lookupd-http-address required$",
             Options().parseOptions,
             [],
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -23,8 +24,11 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from txnsq._go.flags import parseLogLevel
+from txnsq._go.values import formatDurationNanoseconds
 from txnsq._http import HTTPError, respondV1
 from txnsq._http._responses import untyped
 from txnsq._logging import Logger, setLogLevel
@@ -56,6 +60,37 @@ def _upstream(error: UpstreamError) -> HTTPError:
     return HTTPError(502, f"UPSTREAM_ERROR: {error}")
 
 
+class _LoggedResource(Resource):
+    """
+    A leaf resource that logs each request once answered, as Go's
+    C{http_api.Log} does: C{200 GET /api/topics (127.0.0.1:51234) 2.1ms}.
+    """
+
+    isLeaf = True
+
+    def __init__(self, wrapped: IResource) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._wrapped = wrapped
+
+    def render(self, request: IRequest) -> Any:
+        start = time.perf_counter_ns()
+        req = untyped(request)
+
+        def log(_: object) -> None:
+            client = req.getClientAddress()
+            _log.info(
+                "{status} {method} {uri} ({remote}) {elapsed}",
+                status=req.code,
+                method=req.method.decode("latin-1"),
+                uri=req.uri.decode("latin-1"),
+                remote=f"{getattr(client, 'host', '')}:{getattr(client, 'port', '')}",
+                elapsed=formatDurationNanoseconds(time.perf_counter_ns() - start),
+            )
+
+        req.notifyFinish().addBoth(log)
+        return self._wrapped.render(request)
+
+
 class AdminHTTPAPI:
     """
     The routes of Go nsqadmin's JSON API over a L{Cluster}.
@@ -74,7 +109,7 @@ class AdminHTTPAPI:
         """
         The root resource: the routes under C{--base-path}.
         """
-        leaf: IResource = self.app.resource()
+        leaf: IResource = _LoggedResource(self.app.resource())
         segments = [s for s in self.config.base_path.split("/") if s]
         if not segments:
             return leaf
@@ -95,8 +130,28 @@ class AdminHTTPAPI:
         assert isinstance(error, HTTPError)
         return respondV1(request, error.code, error.message)
 
+    @app.handle_errors(NotFound)
+    def _notFound(self, request: IRequest, failure: Failure) -> bytes:
+        # Go's LogNotFoundHandler.
+        return respondV1(request, 404, "NOT_FOUND")
+
+    @app.handle_errors(MethodNotAllowed)
+    def _methodNotAllowed(self, request: IRequest, failure: Failure) -> bytes:
+        # Go's LogMethodNotAllowedHandler.
+        return respondV1(request, 405, "METHOD_NOT_ALLOWED")
+
     @app.handle_errors(Exception)
     def _internalError(self, request: IRequest, failure: Failure) -> bytes:
+        req = untyped(request)
+        error = failure.value
+        if isinstance(error, RequestRedirect):
+            # A wrong trailing slash: httprouter's redirect, 301 for GET
+            # and 307 otherwise (so that the body is sent again).
+            req.setResponseCode(301 if req.method == b"GET" else 307)
+            req.setHeader(b"Location", error.new_url.encode("utf-8"))
+            return b""
+        if isinstance(error, HTTPException):
+            return respondV1(request, error.code or 500, error.name.upper())
         # Go's recovered panic.
         _log.failure("request failed", failure)
         return respondV1(request, 500, "INTERNAL_ERROR")

@@ -270,5 +270,6 @@ class Options(GoFlagOptions):
         try:
             self.config = configure(self.flagValues)
         except ValueError as e:
-            raise UsageError(f"failed to instantiate nsqadmin - {e}") from None
+            # One line, as twistd nsqd's: twistd names the program.
+            raise UsageError(str(e)) from None
         filterTwistdLogging(self)
