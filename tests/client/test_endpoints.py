@@ -165,3 +165,36 @@ class EndToEndTests(TestCase):
         publishing = producer.publish("t", b"x")
         publishing.addTimeout(BOUND, reactor)
         await publishing
+
+    async def test_lookupdDescription(self) -> None:
+        """
+        A consumer given nsqlookupd as a C{tcp:} description (and as an
+        endpoint object) finds the nsqd that registered the topic.
+        """
+        _, lookupdTCP, lookupdHTTP = await services.startLookupd(self)
+        _, nsqdTCP = await services.startNSQD(self, lookupdTCP)
+        producer = Producer([f"127.0.0.1:{nsqdTCP}"])
+        producer.start()
+        self.addCleanup(producer.stop)
+        endpoint: Any = TCP4ClientEndpoint(reactor, "127.0.0.1", lookupdHTTP)
+        for index, lookupd in enumerate(
+            [f"tcp:host=127.0.0.1:port={lookupdHTTP}", endpoint]
+        ):
+            topic = f"found{index}"
+            publishing = producer.publish(topic, b"via lookupd")
+            publishing.addTimeout(BOUND, reactor)
+            await publishing
+            collector = Collector(1)
+            consumer = Consumer(
+                topic,
+                "c",
+                collector,
+                lookupdHTTPAddresses=[lookupd],
+                # Registration may land after the first poll.
+                lookupdPollInterval=0.2,
+            )
+            consumer.start()
+            self.addCleanup(consumer.stop)
+            collector.done.addTimeout(BOUND, reactor)
+            await collector.done
+            self.assertEqual(collector.bodies, [b"via lookupd"])

@@ -132,7 +132,7 @@ class Consumer(StartStopService):
         handler: Handler,
         *,
         nsqdAddresses: Sequence[str | IStreamClientEndpoint] = (),
-        lookupdHTTPAddresses: Sequence[str] = (),
+        lookupdHTTPAddresses: Sequence[str | IStreamClientEndpoint] = (),
         reactor: Any = None,
         maxInFlight: int = 1,
         maxAttempts: int = 5,
@@ -159,10 +159,12 @@ class Consumer(StartStopService):
         @param handler: called with each L{Message}; may return a value, a
             Deferred or a coroutine.  Success FINs the message, failure
             REQs it (unless the handler answered it itself).
-        @param nsqdAddresses: nsqds to connect to directly: C{host:port}
-            strings or client endpoints.
-        @param lookupdHTTPAddresses: nsqlookupd HTTP addresses (C{host:port}
-            or URLs) to discover nsqds from.
+        @param nsqdAddresses: nsqds to connect to directly: C{host:port},
+            UNIX socket paths, client endpoint descriptions (C{tcp:...},
+            C{unix:path=...}, C{tls:...}) or client endpoints.
+        @param lookupdHTTPAddresses: nsqlookupd HTTP addresses (C{host:port},
+            URLs, client endpoint descriptions or endpoints) to discover
+            nsqds from.
         @param reactor: the reactor (connections, timers); the global one
             when L{None}.
         @param maxInFlight: how many messages may be in flight at once over

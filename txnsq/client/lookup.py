@@ -13,6 +13,11 @@ step.
 HTTP goes through treq: an injectable L{HTTPClient} (by default
 C{treq.client.HTTPClient} over an C{Agent} on the given reactor, with its
 own connection pool), so tests pass C{treq.testing.StubTreq}.
+
+An nsqlookupd may also be given as a Twisted client endpoint description
+(C{tcp:host=h:port=4161}, C{unix:path=/run/nsqlookupd-http.sock}) or an
+L{IStreamClientEndpoint}: the default client then sends its requests
+for that nsqlookupd over that endpoint, to a made-up host name.
 """
 
 from __future__ import annotations
@@ -24,11 +29,21 @@ from typing import Any, cast
 from typing import Protocol as TypingProtocol
 from urllib.parse import quote
 
+from zope.interface import implementer
+
 import treq
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+
+from txnsq._endpoints import splitHostPort
+from txnsq.client._connection import clientEndpoint
 
 __all__ = [
     "HTTPClient",
@@ -127,16 +142,59 @@ def parseLookupResponse(code: int, body: bytes) -> set[str]:
     return {producerAddress(p) for p in producers if isinstance(p, dict)}
 
 
-def _defaultHTTPClient(reactor: Any) -> tuple[HTTPClient, Any]:
+def _isURLOrHostPort(address: str) -> bool:
+    if "://" in address:
+        return True
+    try:
+        _, port = splitHostPort(address)
+    except ValueError:
+        return False
+    return port.isdigit()
+
+
+class _EndpointsByHost:
+    """
+    The C{IAgentEndpointFactory} of the default client: the configured
+    endpoint for the made-up host of an nsqlookupd given as an endpoint,
+    else a TCP (and for C{https}, TLS) connection to the URL's host.
+    """
+
+    def __init__(self, reactor: Any, endpoints: dict[bytes, IStreamClientEndpoint]):
+        self._reactor = reactor
+        self._endpoints = endpoints
+
+    def endpointForURI(self, uri: Any) -> IStreamClientEndpoint:
+        endpoint = self._endpoints.get(uri.host)
+        if endpoint is not None:
+            return endpoint
+        from twisted.web.client import BrowserLikePolicyForHTTPS
+
+        tcp: IStreamClientEndpoint = HostnameEndpoint(self._reactor, uri.host, uri.port)
+        if uri.scheme == b"https":
+            creator = BrowserLikePolicyForHTTPS().creatorForNetloc(uri.host, uri.port)
+            return wrapClientTLS(creator, tcp)
+        return tcp
+
+
+def _defaultHTTPClient(
+    reactor: Any, endpoints: dict[bytes, IStreamClientEndpoint] | None = None
+) -> tuple[HTTPClient, Any]:
     from treq.client import HTTPClient as TreqClient
     from twisted.web.client import Agent
+    from twisted.web.iweb import IAgentEndpointFactory
 
     from txnsq._http import QuietConnectionPool
 
     # A pool of our own: treq's global pool is not for libraries.  Quiet, so
     # polling leaves no "Starting factory" lines in the application's log.
     pool = QuietConnectionPool(reactor, persistent=True)
-    agent = Agent(reactor, pool=pool)
+    if endpoints:
+        factory = implementer(IAgentEndpointFactory)(_EndpointsByHost)(
+            reactor, endpoints
+        )
+        agent = Agent.usingEndpointFactory(reactor, factory, pool=pool)
+    else:
+        agent = Agent(reactor, pool=pool)
     client: Any = TreqClient(agent)
     return cast(HTTPClient, client), pool
 
@@ -153,7 +211,7 @@ class LookupdPoller:
 
     def __init__(
         self,
-        addresses: Sequence[str],
+        addresses: Sequence[str | IStreamClientEndpoint],
         topic: str,
         found: Callable[[set[str]], object],
         *,
@@ -165,7 +223,9 @@ class LookupdPoller:
         random: Callable[[], float] = random.random,
     ) -> None:
         """
-        @param addresses: nsqlookupd HTTP addresses (C{host:port} or URLs).
+        @param addresses: nsqlookupd HTTP addresses: C{host:port}, URLs,
+            client endpoint descriptions or endpoints (the last two only
+            with the default C{httpClient}).
         @param found: called after every poll with all producers known.
         @param clock: schedules polls and request timeouts; also the reactor
             of the default HTTP client, which must then be a full reactor.
@@ -179,7 +239,20 @@ class LookupdPoller:
             raise ValueError("no nsqlookupd addresses")
         if not 0 <= jitter <= 1:
             raise ValueError(f"jitter must be between 0 and 1: {jitter}")
-        self.addresses = list(addresses)
+        # Endpoints get a made-up host name their requests go to.
+        endpoints: dict[bytes, IStreamClientEndpoint] = {}
+        self.addresses: list[str] = []
+        for index, address in enumerate(addresses):
+            if isinstance(address, str) and _isURLOrHostPort(address):
+                self.addresses.append(address)
+                continue
+            if isinstance(address, str):
+                endpoint = clientEndpoint(clock, address)
+            else:
+                endpoint = address
+            host = f"nsqlookupd-{index}.endpoint.invalid"
+            endpoints[host.encode()] = endpoint
+            self.addresses.append(f"http://{host}")
         self.topic = topic
         self.producers: set[str] = set()
         self._answers: dict[str, set[str]] = {}
@@ -188,7 +261,9 @@ class LookupdPoller:
         # The connection pool of the default client, closed by stop().
         self._pool: Any = None
         if httpClient is None:
-            httpClient, self._pool = _defaultHTTPClient(clock)
+            httpClient, self._pool = _defaultHTTPClient(clock, endpoints)
+        elif endpoints:
+            raise ValueError("nsqlookupd endpoints need the default httpClient")
         self._http = httpClient
         self._interval = interval
         self._jitter = jitter

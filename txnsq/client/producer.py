@@ -93,8 +93,10 @@ class Producer(StartStopService):
         timeout: float | None = DEFAULT_PUBLISH_TIMEOUT,
     ) -> None:
         """
-        @param nsqdAddresses: the nsqds to publish to (C{host:port} strings
-            or client endpoints); publishes are spread over those connected.
+        @param nsqdAddresses: the nsqds to publish to: C{host:port}, UNIX
+            socket paths, client endpoint descriptions (C{tcp:...},
+            C{unix:path=...}, C{tls:...}) or client endpoints; publishes are
+            spread over those connected.
         @param reactor: the reactor; the global one when L{None}.
         @param identify: the IDENTIFY options.
         @param authSecret: sent with AUTH when nsqd requires it.
