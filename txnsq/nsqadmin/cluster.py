@@ -261,11 +261,11 @@ class Cluster:
     async def _postEach(
         self, addresses: Sequence[str], path: str, **query: str
     ) -> list[str]:
+        # Go's nsqlookupdPOST/producersPOST: every failure, even of all
+        # the nodes, is a partial error (a WARNING, never a 502).
         _, errors = await self._each(
             addresses, lambda a: self._call("POST", a, path, **query)
         )
-        if errors and len(errors) == len(addresses):
-            raise UpstreamError("; ".join(errors))
         return errors
 
     async def createTopicChannel(self, topic: str, channel: str) -> list[str]:
@@ -327,8 +327,24 @@ class Cluster:
     async def tombstone(self, topic: str, node: str) -> list[str]:
         """
         Go's C{TombstoneNodeForTopic}: C{/topic/tombstone} on every
-        nsqlookupd.
+        nsqlookupd, then the topic deleted from that nsqd (C{node} is its
+        HTTP address).
         """
-        return await self._postEach(
+        errors = await self._postEach(
             self.lookupds, "/topic/tombstone", topic=topic, node=node
         )
+
+        async def describe(address: str) -> dict[str, Any]:
+            info = await self._call("GET", address, "/info")
+            return ci.nsqdProducer(info, {})
+
+        # Go's GetNSQDProducers([node]): the node as it describes itself.
+        described, more = await self._each([node], describe)
+        self._check("nsqd", more, 1)
+        errors += more
+        errors += await self._postEach(
+            [ci.producerHTTPAddress(p) for _, p in described],
+            "/topic/delete",
+            topic=topic,
+        )
+        return errors
