@@ -83,6 +83,20 @@ class QueuedPublishTests(SynchronousTestCase):
         self.network.advance(2.0)
         self.assertIsNone(self.successResultOf(later))
 
+    def test_everyKindOfPublish(self) -> None:
+        """
+        MPUB and DPUB waiting for a connection fail the same way.
+        """
+        self.nsqd.refuse = True
+        producer = self.producer()
+        waiting = [
+            producer.multiPublish("t", [b"a", b"b"]),
+            producer.deferredPublish("t", 1000, b"c"),
+        ]
+        self.network.advance(2.0)
+        for future in waiting:
+            self.failureResultOf(future, ConnectFailed)
+
     def test_onlyWhenEveryNSQDFailed(self) -> None:
         """
         With several nsqds, a failed attempt on one fails no publish while
