@@ -282,3 +282,13 @@ class EpsilonGreedyHostPool(HostPool):
         elapsedMs = int((self._clock() - response.started) * 1000)
         entry.epsilonCounts[self._epsilonIndex] += 1
         entry.epsilonValues[self._epsilonIndex] += elapsedMs
+
+
+def hostPoolFor(mode: str, hosts: list[str], clock: Callable[[], float]) -> HostPool:
+    """
+    The pool C{--mode} names for nsq_to_http and nsq_to_nsq: epsilon-greedy,
+    or go-hostpool's plain pool for every other mode.
+    """
+    if mode == "epsilon-greedy":
+        return EpsilonGreedyHostPool(hosts, clock=clock)
+    return HostPool(hosts, clock=clock)

@@ -101,3 +101,19 @@ class TimerMetrics:
             f"{self.prefix} finished {len(timings)} - 99th: {p99:.2f}ms"
             f" - 95th: {p95:.2f}ms - avg: {average / 1e6:.2f}ms"
         )
+
+
+def perAddressMetrics(
+    addresses: list[str], statusEvery: int, log: Callable[[str], None]
+) -> dict[str, TimerMetrics]:
+    """
+    One L{TimerMetrics} per destination address, as Go's nsq_to_http and
+    nsq_to_nsq keep them; with a single address its status line is
+    disabled, since the aggregate says it all.
+    """
+    if len(addresses) == 1:
+        return {addresses[0]: TimerMetrics(0, "", log)}
+    return {
+        address: TimerMetrics(statusEvery, f"[{address}]:", log)
+        for address in addresses
+    }

@@ -69,9 +69,9 @@ from txnsq.tools._common import (
     watchEndpoints,
 )
 from txnsq.tools._config import consumerOptions
-from txnsq.tools._hostpool import EpsilonGreedyHostPool, HostPool
+from txnsq.tools._hostpool import HostPool, hostPoolFor
 from txnsq.tools._runner import Fatal, Tool, ToolContext, runTool
-from txnsq.tools._timermetrics import TimerMetrics
+from txnsq.tools._timermetrics import TimerMetrics, perAddressMetrics
 
 __all__ = [
     "FLAGS",
@@ -533,21 +533,9 @@ async def run(context: ToolContext) -> int:
     config = nsqConfig(context, "consumer-opt", options.maxInFlight)
     checkNSQDAddresses(options.nsqdTCPAddresses)
 
-    perAddressStatus: dict[str, TimerMetrics] = {}
-    if len(addresses) == 1:
-        # Disabled: the aggregate says it all.
-        perAddressStatus[addresses[0]] = TimerMetrics(0, "", context.log)
-    else:
-        for address in addresses:
-            perAddressStatus[address] = TimerMetrics(
-                options.statusEvery, f"[{address}]:", context.log
-            )
+    perAddressStatus = perAddressMetrics(addresses, options.statusEvery, context.log)
     clock = reactor.seconds
-    hostPool: HostPool
-    if options.mode == "epsilon-greedy":
-        hostPool = EpsilonGreedyHostPool(addresses, clock=clock)
-    else:
-        hostPool = HostPool(addresses, clock=clock)
+    hostPool = hostPoolFor(options.mode, addresses, clock)
     publisher = HTTPPublisher(
         method,
         reactor=reactor,

@@ -57,10 +57,10 @@ from txnsq.tools._common import (
     watchEndpoints,
 )
 from txnsq.tools._config import consumerOptions, producerOptions
-from txnsq.tools._hostpool import EpsilonGreedyHostPool, HostPool
+from txnsq.tools._hostpool import HostPool, hostPoolFor
 from txnsq.tools._jsonfilter import BACKOFF, DROP, JSONFilter
 from txnsq.tools._runner import Fatal, Tool, ToolContext, runTool
-from txnsq.tools._timermetrics import TimerMetrics
+from txnsq.tools._timermetrics import TimerMetrics, perAddressMetrics
 
 __all__ = ["FLAGS", "TOOL", "PublishHandler", "isValidName", "main"]
 
@@ -367,20 +367,9 @@ async def run(context: ToolContext) -> int:
             lambda _, address=address: attemptDone(address), lambda _: None
         )
 
-    perAddressStatus: dict[str, TimerMetrics] = {}
-    if len(destinations) == 1:
-        perAddressStatus[destinations[0]] = TimerMetrics(0, "", context.log)
-    else:
-        for address in destinations:
-            perAddressStatus[address] = TimerMetrics(
-                options.statusEvery, f"[{address}]:", context.log
-            )
+    perAddressStatus = perAddressMetrics(destinations, options.statusEvery, context.log)
     clock = reactor.seconds
-    hostPool: HostPool
-    if options.mode == "epsilon-greedy":
-        hostPool = EpsilonGreedyHostPool(destinations, clock=clock)
-    else:
-        hostPool = HostPool(destinations, clock=clock)
+    hostPool = hostPoolFor(options.mode, destinations, clock)
     publisher = PublishHandler(
         destinations,
         producers,
