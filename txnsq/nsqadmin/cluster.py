@@ -202,11 +202,17 @@ class Cluster:
         ], errors
 
     async def nodeStats(
-        self, producers: Sequence[dict[str, Any]], topic: str | None = None
+        self,
+        producers: Sequence[dict[str, Any]],
+        topic: str | None = None,
+        clients: list[dict[str, Any]] | None = None,
     ) -> tuple[list[dict[str, Any]], list[str]]:
         """
         The per-node topic records of each producer's C{/stats} (Go's
         C{GetNSQDStats}), sorted by hostname, and the partial errors.
+
+        @param clients: if given, each nsqd's publishing connections (its
+            C{/stats} C{producers}, with C{node}) are added to it.
         """
         query = {"format": "json"}
         if topic is not None:
@@ -215,6 +221,9 @@ class Cluster:
         async def stats(producer: dict[str, Any]) -> list[dict[str, Any]]:
             node = ci.producerHTTPAddress(producer)
             answer = await self._call("GET", node, "/stats", **query)
+            if clients is not None:
+                for client in answer.get("producers") or []:
+                    clients.append({**client, "node": node})
             return ci.nodeTopicStats(
                 node, str(producer.get("hostname", "")), answer, topic
             )
@@ -323,6 +332,20 @@ class Cluster:
             [ci.producerHTTPAddress(p) for p in producers], f"/{kind}/{action}", **query
         )
         return errors
+
+    async def nodeAction(
+        self, node: str, action: str, topic: str, channel: str = ""
+    ) -> list[str]:
+        """
+        Beyond Go (NSQ #430): C{POST /<topic|channel>/<action>} on the one
+        nsqd C{node} (its HTTP address), e.g. to pause a topic on one node.
+        """
+        query = {"topic": topic}
+        kind = "topic"
+        if channel:
+            query["channel"] = channel
+            kind = "channel"
+        return await self._postEach([node], f"/{kind}/{action}", **query)
 
     async def tombstone(self, topic: str, node: str) -> list[str]:
         """
