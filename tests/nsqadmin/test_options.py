@@ -140,23 +140,63 @@ class StartupErrorTests(SynchronousTestCase):
             "--lookupd-http-address=b:2",
         )
 
-    def test_refusedNotIgnored(self) -> None:
+    def test_graphiteAndTLSAccepted(self) -> None:
         """
-        Options for what txnsq does not do yet (graphite, TLS to the
-        cluster) are refused, never silently ignored.
+        The graphite and client TLS options are taken as given.
         """
-        for flag in [
-            "--graphite-url=http://g",
+        config = _config(
+            "--nsqd-http-address=a:1",
+            "--graphite-url=http://graphite:8080",
             "--proxy-graphite",
             "--http-client-tls-insecure-skip-verify",
-        ]:
-            self.assertRaisesRegex(
-                ValueError,
-                "not supported by txnsq",
-                _config,
-                "--nsqd-http-address=a:1",
-                flag,
-            )
+        )
+        self.assertEqual(config.graphite_url, "http://graphite:8080")
+        self.assertTrue(config.proxy_graphite)
+        self.assertTrue(config.http_client_tls_insecure_skip_verify)
+        self.assertEqual(config.statsd_prefix, "nsq.%s")
+
+    def test_badGraphiteURL(self) -> None:
+        """
+        With C{--proxy-graphite}, a C{--graphite-url} that could never be
+        proxied to stops the start, saying what is wanted.
+        """
+        self.assertRaisesRegex(
+            ValueError,
+            r"^failed to parse --graphite-url \(graphite:8080\) - "
+            "--proxy-graphite needs an http:// or https:// URL with a host$",
+            _config,
+            "--nsqd-http-address=a:1",
+            "--graphite-url=graphite:8080",
+            "--proxy-graphite",
+        )
+        _config("--nsqd-http-address=a:1", "--graphite-url=graphite:8080")
+
+    def test_tlsPair(self) -> None:
+        """
+        A client certificate needs its key and the other way round (Go's
+        messages); files that cannot be read stop the start.
+        """
+        self.assertRaisesRegex(
+            ValueError,
+            "^--http-client-tls-key must be specified with --http-client-tls-cert$",
+            _config,
+            "--nsqd-http-address=a:1",
+            "--http-client-tls-cert=c.pem",
+        )
+        self.assertRaisesRegex(
+            ValueError,
+            "^--http-client-tls-cert must be specified with --http-client-tls-key$",
+            _config,
+            "--nsqd-http-address=a:1",
+            "--http-client-tls-key=c.key",
+        )
+        self.assertRaisesRegex(
+            ValueError,
+            "^failed to read TLS root CA file nope.pem - ",
+            _config,
+            "--nsqd-http-address=a:1",
+            "--http-client-tls-root-ca-file=nope.pem",
+        )
 
     def test_badCIDR(self) -> None:
         """

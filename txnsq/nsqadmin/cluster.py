@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import treq
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
-from twisted.web.client import Agent
+from twisted.python.failure import Failure
+from twisted.web.client import Agent, BrowserLikePolicyForHTTPS
+from twisted.web.iweb import IPolicyForHTTPS
 
 from txnsq._http import QuietConnectionPool
 from txnsq._logging import Logger
@@ -35,6 +37,38 @@ T = TypeVar("T")
 # Go's GETV1 asks for the V1 envelope.
 _JSON_TYPE: dict[bytes | str, bytes | str] = {"Content-Type": "application/json"}
 _ACCEPT: dict[bytes | str, bytes | str] = {"Accept": "application/vnd.nsq; version=1.0"}
+
+
+def _describe(error: Exception) -> str:
+    # A failed TLS handshake is a list of OpenSSL errors inside
+    # ResponseNeverReceived: say which.
+    reasons = getattr(error, "reasons", None)
+    if reasons:
+        return "; ".join(
+            reason.getErrorMessage() if isinstance(reason, Failure) else str(reason)
+            for reason in reasons
+        )
+    return str(error)
+
+
+def _httpsURL(url: str, body: bytes) -> str:
+    """
+    Go's C{httpsEndpoint}: C{url} over HTTPS on the port a C{403} answer
+    names.
+
+    @raise UpstreamError: the answer names no port.
+    """
+    try:
+        port = int(json.loads(body)["https_port"])
+    except (ValueError, KeyError, TypeError):
+        raise UpstreamError(
+            f"got response 403 {json.dumps(body.decode('utf-8', 'replace'))}"
+        ) from None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return urlunsplit(("https", f"{host}:{port}", parts.path, parts.query, ""))
 
 
 class UpstreamError(Exception):
@@ -72,7 +106,13 @@ class Cluster:
         nsqds: Sequence[str],
         connectTimeout: float,
         requestTimeout: float,
+        tlsPolicy: IPolicyForHTTPS | None = None,
     ) -> None:
+        """
+        @param tlsPolicy: how HTTPS connections to nsqds check them (see
+            L{txnsq.nsqadmin._tls}); Twisted's browser-like default if
+            omitted.
+        """
         self.clock = reactor
         self.lookupds = list(lookupds)
         self.nsqds = list(nsqds)
@@ -80,7 +120,12 @@ class Cluster:
         # Its own pool, never treq's global one (see txnsq._http._client).
         self._pool = QuietConnectionPool(reactor)
         self._http = treq.client.HTTPClient(
-            Agent(reactor, connectTimeout=connectTimeout, pool=self._pool)
+            Agent(
+                reactor,
+                contextFactory=tlsPolicy or BrowserLikePolicyForHTTPS(),
+                connectTimeout=connectTimeout,
+                pool=self._pool,
+            )
         )
 
     def close(self) -> Deferred[Any]:
@@ -94,26 +139,34 @@ class Cluster:
 
     async def _call(self, method: str, address: str, path: str, **query: str) -> Any:
         # Go's http_api.Client GETV1/POSTV1: anything but 200 is an error
-        # carrying the status and body.
+        # carrying the status and body, except an nsqd's 403 with its
+        # https_port (--tls-required), which is asked again over HTTPS.
         url = f"http://{address}{path}"
         if query:
             url += "?" + urlencode(query)
-        _log.debug("CI: querying {url}", url=url)
-        try:
-            response = await self._http.request(
-                method,
-                url,
-                timeout=self._timeout,
-                headers=_ACCEPT,
-            )
-            body = await treq.content(response)
-        except Exception as e:
-            raise UpstreamError(f'{method.capitalize()} "{url}": {e}') from None
-        if response.code != 200:
-            raise UpstreamError(
-                f"got response {response.code} {json.dumps(body.decode('utf-8', 'replace'))}"
-            )
-        return json.loads(body) if body else None
+        while True:
+            _log.debug("CI: querying {url}", url=url)
+            try:
+                response = await self._http.request(
+                    method,
+                    url,
+                    timeout=self._timeout,
+                    headers=_ACCEPT,
+                )
+                body = await treq.content(response)
+            except Exception as e:
+                raise UpstreamError(
+                    f'{method.capitalize()} "{url}": {_describe(e)}'
+                ) from None
+            if response.code == 403 and url.startswith("http:"):
+                url = _httpsURL(url, body)
+                continue
+            if response.code != 200:
+                raise UpstreamError(
+                    f"got response {response.code} "
+                    f"{json.dumps(body.decode('utf-8', 'replace'))}"
+                )
+            return json.loads(body) if body else None
 
     async def _each(
         self, addresses: Sequence[str], call: Callable[[str], Awaitable[T]]

@@ -30,13 +30,25 @@ class AdminConfig:
     @ivar notification_http_endpoint: C{--notification-http-endpoint}.
     @ivar http_client_connect_timeout: C{--http-client-connect-timeout}.
     @ivar http_client_request_timeout: C{--http-client-request-timeout}.
+    @ivar http_client_tls_root_ca_file: C{--http-client-tls-root-ca-file}:
+        the authorities trusted for HTTPS to the cluster (the system's
+        when empty).
+    @ivar http_client_tls_cert: C{--http-client-tls-cert} (with
+        C{--http-client-tls-key}): the certificate shown to nsqds that
+        ask for one.
+    @ivar http_client_tls_insecure_skip_verify:
+        C{--http-client-tls-insecure-skip-verify}.
+    @ivar graphite_url: C{--graphite-url}: the graphite the UI draws
+        graphs from.
+    @ivar proxy_graphite: C{--proxy-graphite}: serve C{/render} from
+        graphite, so browsers need not reach it.
     """
 
     http_address: str = "0.0.0.0:4171"
     base_path: str = "/"
     graphite_url: str = ""
     proxy_graphite: bool = False
-    statsd_prefix: str = "stats.nodes.%s"
+    statsd_prefix: str = "nsq.%s"
     statsd_counter_format: str = "stats.counters.%s.count"
     statsd_gauge_format: str = "stats.gauges.%s"
     statsd_interval: float = 60.0

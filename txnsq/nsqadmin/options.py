@@ -11,6 +11,7 @@ import ipaddress
 import posixpath
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from twisted.python.usage import UsageError
 
@@ -26,6 +27,7 @@ from txnsq._go.flags import (
     daemonVersion,
 )
 from txnsq._logging import filterTwistdLogging
+from txnsq.nsqadmin._tls import clientTLSPolicy
 from txnsq.nsqadmin.config import AdminConfig
 
 __all__ = ["ADMIN_FLAGS", "Options", "configure", "versionString"]
@@ -189,23 +191,45 @@ def normalizeBasePath(path: str) -> str:
     return "/" + cleaned.lstrip("/")
 
 
-def configure(values: Mapping[str, object]) -> AdminConfig:
+def _checkGraphiteURL(url: str) -> None:
+    # Go's url.Parse accepts nearly anything; a URL that could never be
+    # proxied to (no scheme or host) fails the start.  No URL at all is
+    # Go's graphs-off setting, which Go accepts with --proxy-graphite too.
+    parsed = urlsplit(url)
+    if url and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+        raise ValueError(
+            f"failed to parse --graphite-url ({url}) - --proxy-graphite needs "
+            "an http:// or https:// URL with a host"
+        )
+
+
+def configure(
+    values: Mapping[str, object],
+    table: FlagTable = ADMIN_FLAGS,
+    colocated: bool = False,
+) -> AdminConfig:
     """
     Build an L{AdminConfig} from resolved flag values, with the checks of
     Go's C{nsqadmin.New}.
 
+    @param table: the table C{values} was resolved with; the combined
+        daemon passes its own names for the same attributes.
+    @param colocated: the cluster is the co-located daemons' unless
+        addresses are given (C{twistd nsq}): no address is not an error.
     @raise ValueError: with Go's message (C{txnsq nsqadmin} logs it as
-        C{FATAL: failed to instantiate nsqadmin - <message>}), or, for
-        what txnsq does not do yet, a message saying so: an option is
-        never accepted and then ignored.
+        C{FATAL: failed to instantiate nsqadmin - <message>}).
     """
     kwargs: dict[str, Any] = {
         flag.attribute: values[flag.name]
-        for flag in ADMIN_FLAGS.flags
+        for flag in table.flags
         if flag.attribute is not None
     }
     config = AdminConfig(**kwargs)
-    if not config.nsqd_http_addresses and not config.lookupd_http_addresses:
+    if (
+        not colocated
+        and not config.nsqd_http_addresses
+        and not config.lookupd_http_addresses
+    ):
         raise ValueError("--nsqd-http-address or --lookupd-http-address required")
     if config.nsqd_http_addresses and config.lookupd_http_addresses:
         raise ValueError("use --nsqd-http-address or --lookupd-http-address not both")
@@ -217,20 +241,11 @@ def configure(values: Mapping[str, object]) -> AdminConfig:
         raise ValueError(
             "--http-client-tls-cert must be specified with --http-client-tls-key"
         )
-    # The options below only matter to parts txnsq does not serve yet
-    # (graphs in the web UI, HTTPS to the cluster): refuse
-    # them rather than run without what the user asked for.
-    if config.graphite_url or config.proxy_graphite:
-        raise ValueError(
-            "--graphite-url and --proxy-graphite are not supported by txnsq yet "
-            "(the web UI that draws the graphs is not served)"
-        )
-    if (
-        config.http_client_tls_cert
-        or config.http_client_tls_root_ca_file
-        or config.http_client_tls_insecure_skip_verify
-    ):
-        raise ValueError("--http-client-tls-* options are not supported by txnsq yet")
+    # Load the certificates now, so that a bad file stops the start as
+    # in Go (the service loads them again for its client).
+    clientTLSPolicy(config)
+    if config.proxy_graphite:
+        _checkGraphiteURL(config.graphite_url)
     if config.allow_config_from_cidr:
         try:
             ipaddress.ip_network(config.allow_config_from_cidr, strict=False)
@@ -253,10 +268,7 @@ class Options(GoFlagOptions):
     """
 
     synopsis = "[nsqadmin options]"
-    longdesc = (
-        "Run an nsqadmin compatible with Go NSQ 1.3.0 (its JSON API; the web "
-        "UI is not served yet).  Flags are Go nsqadmin's."
-    )
+    longdesc = "Run an nsqadmin compatible with Go NSQ 1.3.0.  Flags are Go nsqadmin's."
     flagTable = ADMIN_FLAGS
     config: AdminConfig
 

@@ -14,6 +14,7 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime
 from txnsq._endpoints import listeningService
 from txnsq._http import GoSite
 from txnsq._logging import Logger, setLogLevel
+from txnsq.nsqadmin._tls import clientTLSPolicy
 from txnsq.nsqadmin.cluster import Cluster
 from txnsq.nsqadmin.config import AdminConfig
 from txnsq.nsqadmin.http import LOG_NAMESPACE, AdminHTTPAPI
@@ -48,6 +49,7 @@ class NSQAdminService(MultiService):
             config.nsqd_http_addresses,
             config.http_client_connect_timeout,
             config.http_client_request_timeout,
+            clientTLSPolicy(config),
         )
         self.api = AdminHTTPAPI(config, self.cluster)
         self._announced = False
