@@ -12,16 +12,18 @@ is an L{UpstreamError} (502 C{UPSTREAM_ERROR}).
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 import treq
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS
+from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
 
 from txnsq._http import QuietConnectionPool
@@ -49,6 +51,22 @@ def _describe(error: Exception) -> str:
             for reason in reasons
         )
     return str(error)
+
+
+def _withoutUserInfo(url: str) -> tuple[str, dict[bytes | str, bytes | str]]:
+    """
+    C{url} without its C{user:password@}, and the request headers: Go's
+    client sends that user as HTTP Basic auth (Twisted's would refuse
+    the URL).
+    """
+    headers = dict(_ACCEPT)
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, headers
+    credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    headers["Authorization"] = b"Basic " + base64.b64encode(credentials.encode("utf-8"))
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=netloc)), headers
 
 
 def _httpsURL(url: str, body: bytes) -> str:
@@ -127,6 +145,11 @@ class Cluster:
                 pool=self._pool,
             )
         )
+        # Go's graphite proxy: its own transport, the timeouts but not the
+        # TLS options, and redirects passed to the browser.
+        self._plain = treq.client.HTTPClient(
+            Agent(reactor, connectTimeout=connectTimeout, pool=self._pool)
+        )
 
     def close(self) -> Deferred[Any]:
         """
@@ -138,20 +161,29 @@ class Cluster:
     # -- HTTP ----------------------------------------------------------------
 
     async def _call(self, method: str, address: str, path: str, **query: str) -> Any:
-        # Go's http_api.Client GETV1/POSTV1: anything but 200 is an error
-        # carrying the status and body, except an nsqd's 403 with its
-        # https_port (--tls-required), which is asked again over HTTPS.
         url = f"http://{address}{path}"
         if query:
             url += "?" + urlencode(query)
+        return await self.requestV1(method, url)
+
+    async def requestV1(self, method: str, url: str) -> Any:
+        """
+        Go's C{http_api.Client} C{GETV1}/C{POSTV1}: the decoded JSON
+        answer; anything but 200 is an error carrying the status and body,
+        except an nsqd's 403 with its C{https_port} (C{--tls-required}),
+        which is asked again over HTTPS.
+
+        @raise UpstreamError: the request failed.
+        """
         while True:
             _log.debug("CI: querying {url}", url=url)
             try:
+                plainURL, headers = _withoutUserInfo(url)
                 response = await self._http.request(
                     method,
-                    url,
+                    plainURL,
                     timeout=self._timeout,
-                    headers=_ACCEPT,
+                    headers=headers,
                 )
                 body = await treq.content(response)
             except Exception as e:
@@ -166,7 +198,32 @@ class Cluster:
                     f"got response {response.code} "
                     f"{json.dumps(body.decode('utf-8', 'replace'))}"
                 )
-            return json.loads(body) if body else None
+            try:
+                return json.loads(body) if body else None
+            except ValueError as e:
+                raise UpstreamError(f"invalid JSON from {url}: {e}") from None
+
+    async def forward(
+        self, url: str, headers: Mapping[bytes, Sequence[bytes]]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """
+        C{GET url} as a reverse proxy does (C{--proxy-graphite}): the
+        status, headers and body as received, whatever the status.
+
+        @param headers: the request headers to send.
+        @raise Exception: the request failed (no answer, timeout).
+        """
+        sent = Headers({name: list(values) for name, values in headers.items()})
+        response = await self._plain.request(
+            "GET", url, headers=sent, timeout=self._timeout, allow_redirects=False
+        )
+        body = await treq.content(response)
+        received = [
+            (name, value)
+            for name, values in response.headers.getAllRawHeaders()
+            for value in values
+        ]
+        return response.code, received, body
 
     async def _each(
         self, addresses: Sequence[str], call: Callable[[str], Awaitable[T]]

@@ -33,6 +33,7 @@ from txnsq._http import HTTPError, respondV1
 from txnsq._http._responses import untyped
 from txnsq._logging import Logger, setLogLevel
 from txnsq.nsqadmin import _clusterinfo as ci
+from txnsq.nsqadmin import graphite
 from txnsq.nsqadmin.cluster import Cluster, UpstreamError
 from txnsq.nsqadmin.config import AdminConfig
 from txnsq.wire.names import isValidChannelName, isValidTopicName
@@ -505,6 +506,23 @@ class AdminHTTPAPI:
         return respondV1(
             request, 200, {"stats": stats, "message": ci.warningMessage(errors + more)}
         )
+
+    @app.route("/api/graphite", methods=["GET"])
+    def graphiteRate(self, request: IRequest) -> Deferred[Any]:
+        """
+        C{GET /api/graphite?metric=rate&target=...}: see L{graphite.rate}.
+        """
+        return _deferred(graphite.rate(request, self.config, self.cluster))
+
+    @app.route("/render", methods=["GET"])
+    def graphiteRender(self, request: IRequest) -> Deferred[Any]:
+        """
+        C{GET /render}: graphite's, with C{--proxy-graphite} (see
+        L{graphite.proxyRender}); 404 otherwise, as in Go.
+        """
+        if not self.config.proxy_graphite:
+            raise NotFound()
+        return _deferred(graphite.proxyRender(request, self.config, self.cluster))
 
     @app.route("/config/<string:opt>", methods=["GET", "PUT"])
     def config_(self, request: IRequest, opt: str) -> bytes:
