@@ -7,6 +7,8 @@ import sys
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _ROOT)
+# docs/_ext: the directives that generate the reference from txnsq's tables.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ext"))
 
 from txnsq import __version__  # noqa: E402
 
@@ -19,7 +21,10 @@ version = __version__
 # The narrative is Sphinx; the API reference is rendered from the epytext
 # docstrings by pydoctor (as Twisted's is), into the same tree (api/), when
 # the HTML build finishes.  A docstring pydoctor cannot parse fails the build.
-extensions: list[str] = []
+extensions: list[str] = ["txnsq_reference"]
+
+# Built output and helpers, not pages.
+exclude_patterns = ["_build", "_ext"]
 
 
 def _apiDocs(app: object, exception: object) -> None:
