@@ -33,6 +33,8 @@ reference implementation:
   - B{Stopping.} L{Consumer.stop} sends CLS on every connection, waits
     for C{CLOSE_WAIT} and for every handler still running to finish (and
     its FIN or REQ to be written), then closes.
+  - B{Iterating.} Without a handler, the messages are taken with
+    C{async for message in consumer.messages()} (L{Consumer.messages}).
 
 The RDY and backoff decisions are made without I/O by
 L{txnsq.client._rdy.RdyController}; the consumer sends the RDY it decides
@@ -47,7 +49,8 @@ L{Consumer.whenSubscribed} are txaio futures (Deferreds under Twisted).
 from __future__ import annotations
 
 import random as _random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
 from typing import Any
 
 from twisted.internet import defer
@@ -65,6 +68,7 @@ from txnsq.client._connection import (
 )
 from txnsq.client._errors import NotConnected, NSQError
 from txnsq.client._identify import DEFAULT_MAX_RDY_COUNT, IdentifyOptions
+from txnsq.client._inbox import Inbox, MessageStream
 from txnsq.client._message import Handler, Message, giveUp, handle
 from txnsq.client._pool import LinkPool
 from txnsq.client._rdy import (
@@ -108,6 +112,12 @@ def _isOpen(connection: _Connection) -> bool:
     return not connection.protocol.closed
 
 
+def _isLiveMessage(message: Message) -> bool:
+    state = message.connection
+    assert isinstance(state, _Connection)
+    return not state.protocol.closed
+
+
 #: Seconds L{Consumer.stop} waits for nsqd and the running handlers.
 DEFAULT_STOP_TIMEOUT = 30.0
 
@@ -129,7 +139,7 @@ class Consumer(StartStopService):
         self,
         topic: str,
         channel: str,
-        handler: Handler,
+        handler: Handler | None = None,
         *,
         nsqdAddresses: Sequence[str | IStreamClientEndpoint] = (),
         lookupdHTTPAddresses: Sequence[str | IStreamClientEndpoint] = (),
@@ -158,7 +168,9 @@ class Consumer(StartStopService):
         """
         @param handler: called with each L{Message}; may return a value, a
             Deferred or a coroutine.  Success FINs the message, failure
-            REQs it (unless the handler answered it itself).
+            REQs it (unless the handler answered it itself).  L{None} (the
+            default): the application takes the messages with
+            L{messages} instead.
         @param nsqdAddresses: nsqds to connect to directly: C{host:port},
             UNIX socket paths, client endpoint descriptions (C{tcp:...},
             C{unix:path=...}, C{tls:...}) or client endpoints.
@@ -262,6 +274,11 @@ class Consumer(StartStopService):
             )
 
         self._connections: dict[NSQClientProtocol, _Connection] = {}
+        # Without a handler, delivered messages wait here for the loops
+        # over messages().
+        self._inbox: Inbox | None = None
+        if handler is None:
+            self._inbox = Inbox(_isLiveMessage, self._forget)
         self._whenDrained = _aio.Waiters()
         self._whenSubscribed = _aio.Waiters()
         self._backoffCall: IDelayedCall | None = None
@@ -396,9 +413,93 @@ class Consumer(StartStopService):
         wait for C{CLOSE_WAIT}, wait for every running handler to finish and
         its message to be answered, then close the connections.
 
+        Without a handler, the messages no loop over L{messages} has taken
+        yet are requeued at once (C{REQ} with no delay, not counted as
+        failures), the loops end when they ask for their next message (which
+        answers the one they held), and C{stop} waits for the message each
+        loop body still holds to be answered.
+
         @return: a future that fires when everything is closed.
         """
         return self._stopper()
+
+    def messages(self) -> MessageStream:
+        """
+        The delivered messages, for C{async for} (a consumer made without a
+        handler)::
+
+            async for message in consumer.messages():
+                await store(message.body)
+
+        Starts the consumer if needed.  Back-pressure goes through RDY: a
+        message stays in flight until it is answered, and nsqd never has
+        more than C{maxInFlight} messages in flight to the consumer, so at
+        most C{maxInFlight} messages wait for the loop.
+
+        The message the loop body holds is finished (C{FIN}) when the loop
+        asks for the next one, unless the body finished or requeued it, or
+        called C{message.disableAutoResponse()}: as a handler's message is
+        finished when the handler returns.  A message the body holds when
+        it leaves the loop (C{break}, C{return}, an exception) is answered
+        when C{async with consumer:} ends (C{FIN}, or C{REQ} if an
+        exception ends it), else stays in flight until the application
+        answers it (L{stop} waits for that, up to C{stopTimeout}) or nsqd's
+        message timeout delivers it again.  A later loop takes the next
+        messages; several loops at once share them.
+
+        The loop ends when the consumer stops (see L{stop}).
+
+        @raise TypeError: if the consumer has a handler.
+        """
+        return self._stream()
+
+    def _stream(
+        self,
+        convert: Callable[[Deferred[Message]], Awaitable[Message]] | None = None,
+    ) -> MessageStream:
+        if self._inbox is None:
+            raise TypeError(
+                f"{self!r} hands its messages to its handler; make the"
+                " consumer without a handler to iterate over its messages"
+            )
+        self.start()
+        if convert is None:
+            return MessageStream(self._inbox)
+        return MessageStream(self._inbox, convert)
+
+    @property
+    def waitingCount(self) -> int:
+        """
+        Delivered messages no loop over L{messages} has taken yet (at most
+        C{maxInFlight}).
+        """
+        return 0 if self._inbox is None else len(self._inbox)
+
+    async def __aenter__(self) -> Consumer:
+        """
+        C{async with consumer:} starts the consumer ...
+        """
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        excType: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """
+        ... and stops it gracefully at the end of the block, first answering
+        the messages the loops over L{messages} still hold: C{FIN}, or
+        C{REQ} when an exception ends the block.
+        """
+        self._releaseHeld(failed=exc is not None)
+        await self.stop()
+
+    def _releaseHeld(self, failed: bool) -> None:
+        if self._inbox is not None:
+            for stream in list(self._inbox.streams):
+                stream.release(failed)
 
     async def _stop(self) -> None:
         # First, so that nothing the application does from here on (say, in
@@ -406,6 +507,7 @@ class Consumer(StartStopService):
         self._rdy.stop()
         self.running = False
         self._whenSubscribed.fail(NotConnected("consumer stopped before subscribing"))
+        inbox = self._inbox
         polling = self._poller.stop() if self._poller is not None else None
         if self._redistributeLoop is not None and self._redistributeLoop.running:
             self._redistributeLoop.stop()
@@ -420,6 +522,10 @@ class Consumer(StartStopService):
             for c in self._connections.values()
             if not c.protocol.closed
         ]
+        if inbox is not None:
+            # After CLS, so that nsqd does not deliver them to us again.
+            for message in inbox.close():
+                self._requeueUnhandled(message)
         draining = Deferred.fromCoroutine(self._drain(closes))
         if self.stopTimeout is not None:
             draining.addTimeout(self.stopTimeout, self.reactor)
@@ -536,7 +642,25 @@ class Consumer(StartStopService):
             self.messagesGivenUp += 1
             giveUp(message, self._giveUpHook, self._log)
             return
-        handle(message, self.handler, self._log)
+        inbox = self._inbox
+        if inbox is None:
+            assert self.handler is not None
+            handle(message, self.handler, self._log)
+        elif inbox.closed:
+            self._requeueUnhandled(message)
+        else:
+            inbox.put(message)
+
+    def _requeueUnhandled(self, message: Message) -> None:
+        # A message no loop took: back to nsqd for any consumer, at once and
+        # without counting as a failure.
+        message.requeue(0, backoff=False)
+
+    def _forget(self, message: Message) -> None:
+        # A waiting message whose connection ended: nsqd delivers it again
+        # after its message timeout; it is no longer in flight here.
+        self._answered(message)
+        self._drained()
 
     def heartbeatReceived(self, connection: NSQClientProtocol) -> None:
         """

@@ -30,8 +30,10 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Callable, Sequence
+from types import TracebackType
 from typing import Any, TypeVar
 
+from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IStreamClientEndpoint
 from twisted.python.failure import Failure
@@ -154,6 +156,8 @@ class Producer(StartStopService):
         self.outstandingCount = 0
         self._whenIdle = _aio.Waiters()
         self._whenConnected = _aio.Waiters()
+        # Waiting for a first connection, failed like the queued publishes.
+        self._connecting = _aio.Waiters()
         self._started = False
         self._stopper = StopOnce(self._stop)
 
@@ -194,6 +198,62 @@ class Producer(StartStopService):
             return _aio.succeeded(None)
         return self._whenConnected.wait()
 
+    def connect(self) -> Deferred[None]:
+        """
+        Start if needed and wait for a connection, bounded as a publish is:
+        fail with L{ConnectFailed} once the latest attempt to reach every
+        nsqd failed, with L{PublishTimeout} after C{timeout} seconds, with
+        L{NotConnected} if the producer stops first.  The producer goes on
+        (re)connecting either way.
+        """
+        self.start()
+        if self._ready:
+            return _aio.succeeded(None)
+        if self._stopper.started:
+            return _aio.failed(NotConnected("producer is stopping"))
+        waiter = self._connecting.wait()
+        if self.timeout is not None:
+            timeout = self.timeout
+
+            def timedOut(failure: Failure) -> Failure:
+                if failure.check(defer.TimeoutError):
+                    return Failure(
+                        PublishTimeout(
+                            f"no connection to nsqd within {timeout} s"
+                            f" ({self._addresses()})"
+                        )
+                    )
+                return failure
+
+            waiter.addTimeout(timeout, self.reactor).addErrback(timedOut)
+        return waiter
+
+    async def __aenter__(self) -> Producer:
+        """
+        C{async with producer:} waits for a connection (see L{connect}),
+        stopping the producer again if there is none ...
+        """
+        try:
+            await self.connect()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        excType: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """
+        ... and stops it gracefully (see L{stop}) at the end of the block.
+        """
+        await self.stop()
+
+    def _addresses(self) -> str:
+        return ", ".join(link.address for link in self._links)
+
     def stop(self) -> Deferred[None]:
         """
         Stop: fail the publishes still waiting for a connection with
@@ -207,6 +267,7 @@ class Producer(StartStopService):
     async def _stop(self) -> None:
         self.running = False
         self._whenConnected.fail(NotConnected("producer stopped before connecting"))
+        self._connecting.fail(NotConnected("producer stopped before connecting"))
         self._cancelExpiry()
         queue, self._queue = self._queue, deque()
         for _, future, _ in queue:
@@ -304,7 +365,7 @@ class Producer(StartStopService):
                 future,
                 PublishTimeout(
                     f"no connection to nsqd within {self.timeout} s"
-                    f" ({', '.join(link.address for link in self._links)})"
+                    f" ({self._addresses()})"
                 ),
             )
         if queue and queue[0][2] != float("inf"):
@@ -349,6 +410,7 @@ class Producer(StartStopService):
         if not queue:
             self._cancelExpiry()
         self._whenConnected.fire()
+        self._connecting.fire()
 
     def linkLost(
         self, link: NSQDLink, connection: NSQClientProtocol, reason: Failure
@@ -372,18 +434,19 @@ class Producer(StartStopService):
         retrying).
         """
         self._failedLinks.add(link)
-        if self._ready or not self._queue or self._stopper.started:
+        if self._ready or self._stopper.started:
             return
         if len(self._failedLinks) < len(self._links):
             return
+        why = reason.getErrorMessage()
+        message = f"cannot reach nsqd {link.address}: {why}"
+        self._connecting.fail(ConnectFailed(message, reason))
+        if not self._queue:
+            return
         self._cancelExpiry()
         queue, self._queue = self._queue, deque()
-        why = reason.getErrorMessage()
         for _, future, _ in queue:
-            _aio.reject(
-                future,
-                ConnectFailed(f"cannot reach nsqd {link.address}: {why}", reason),
-            )
+            _aio.reject(future, ConnectFailed(message, reason))
 
     # ClientDelegate.
 
