@@ -20,7 +20,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from klein import Klein
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
@@ -34,6 +34,7 @@ from txnsq._http._responses import untyped
 from txnsq._logging import Logger, setLogLevel
 from txnsq.nsqadmin import _clusterinfo as ci
 from txnsq.nsqadmin import graphite
+from txnsq.nsqadmin._rates import RateTracker
 from txnsq.nsqadmin.cluster import Cluster, UpstreamError
 from txnsq.nsqadmin.config import AdminConfig
 from txnsq.wire.names import isValidChannelName, isValidTopicName
@@ -98,6 +99,7 @@ class AdminHTTPAPI:
 
     @ivar config: the options (C{PUT /config} changes them).
     @ivar cluster: the cluster's nodes.
+    @ivar rates: the message rates, fed by every read of the stats.
     """
 
     app = Klein()
@@ -105,6 +107,8 @@ class AdminHTTPAPI:
     def __init__(self, config: AdminConfig, cluster: Cluster) -> None:
         self.config = config
         self.cluster = cluster
+        # Each read of the nsqds' stats feeds it; the UI shows its rates.
+        self.rates = RateTracker()
 
     def resource(self) -> IResource:
         """
@@ -207,30 +211,42 @@ class AdminHTTPAPI:
 
     async def _topics(self, request: IRequest, inactive: bool) -> bytes:
         try:
-            topics, errors = await self.cluster.topics()
+            if inactive:
+                topics, errors = await self._inactiveTopics()
+                return respondV1(
+                    request,
+                    200,
+                    {"topics": topics, "message": ci.warningMessage(errors)},
+                )
+            names, errors = await self.cluster.topics()
         except UpstreamError as e:
             raise _upstream(e) from None
-        if not inactive:
-            return respondV1(
-                request, 200, {"topics": topics, "message": ci.warningMessage(errors)}
-            )
-        # Go: topics nsqlookupd knows that no nsqd produces, with the
-        # channels nsqlookupd knows for them.
-        inactiveTopics: dict[str, list[str]] = {}
-        if self.cluster.lookupds:
-            for topic in topics:
-                # Go ignores these errors.
-                try:
-                    producers, _ = await self.cluster.topicProducers(topic)
-                except UpstreamError:
-                    producers = []
-                if not producers:
-                    inactiveTopics[topic] = await self.cluster.topicChannels(topic)
         return respondV1(
-            request,
-            200,
-            {"topics": inactiveTopics, "message": ci.warningMessage(errors)},
+            request, 200, {"topics": names, "message": ci.warningMessage(errors)}
         )
+
+    async def _inactiveTopics(self) -> tuple[dict[str, list[str]], list[str]]:
+        """
+        Go's C{?inactive=true}: the topics nsqlookupd knows that no nsqd
+        produces, with the channels nsqlookupd knows for them.
+        """
+        topics, errors = await self.cluster.topics()
+        inactive: dict[str, list[str]] = {}
+        if not self.cluster.lookupds:
+            return inactive, errors
+
+        async def check(topic: str) -> None:
+            # Go ignores these errors.
+            try:
+                producers, _ = await self.cluster.topicProducers(topic)
+            except UpstreamError:
+                producers = []
+            if not producers:
+                inactive[topic] = await self.cluster.topicChannels(topic)
+
+        # Every topic at once (Go asks one after the other).
+        await gatherResults([_deferred(check(topic)) for topic in topics])
+        return {topic: inactive[topic] for topic in topics if topic in inactive}, errors
 
     @app.route("/api/topics", methods=["POST"])
     def createTopicChannel(self, request: IRequest) -> Deferred[Any]:
@@ -265,13 +281,28 @@ class AdminHTTPAPI:
         *notifications: tuple[str, str, str, str],
     ) -> bytes:
         try:
-            errors = await action
+            errors = await self._perform(request, action, *notifications)
         except UpstreamError as e:
             raise _upstream(e) from None
+        return respondV1(request, 200, {"message": ci.warningMessage(errors)})
+
+    async def _perform(
+        self,
+        request: IRequest,
+        action: Coroutine[Any, Any, list[str]],
+        *notifications: tuple[str, str, str, str],
+    ) -> list[str]:
+        """
+        Run an admin action (the JSON API's or the UI's), then send its
+        notifications; the partial errors.
+
+        @raise UpstreamError: no node answered.
+        """
+        errors = await action
         # Go notifies once the action went through, even partly.
         for notification in notifications:
             self._notify(request, *notification)
-        return respondV1(request, 200, {"message": ci.warningMessage(errors)})
+        return errors
 
     def _notify(
         self, request: IRequest, action: str, topic: str, channel: str, node: str
@@ -316,13 +347,21 @@ class AdminHTTPAPI:
 
     async def _topic(self, request: IRequest, topic: str) -> bytes:
         try:
-            producers, errors = await self.cluster.topicProducers(topic)
-            records, more = await self.cluster.nodeStats(producers, topic)
+            total, errors = await self._topicStats(topic)
         except UpstreamError as e:
             raise _upstream(e) from None
-        total = ci.aggregateTopic(topic, records)
-        total["message"] = ci.warningMessage(errors + more)
+        total["message"] = ci.warningMessage(errors)
         return respondV1(request, 200, total)
+
+    async def _topicStats(
+        self, topic: str, clients: list[dict[str, Any]] | None = None
+    ) -> tuple[dict[str, Any], list[str]]:
+        # The topic summed over its nsqds (and their publishing
+        # connections into clients, if given); the partial errors.
+        producers, errors = await self.cluster.topicProducers(topic)
+        records, more = await self.cluster.nodeStats(producers, topic, clients)
+        self._sample(records)
+        return ci.aggregateTopic(topic, records), errors + more
 
     @app.route("/api/topics/<string:topic>/<string:channel>", methods=["GET"])
     def channel(self, request: IRequest, topic: str, channel: str) -> Deferred[Any]:
@@ -334,19 +373,43 @@ class AdminHTTPAPI:
 
     async def _channel(self, request: IRequest, topic: str, channel: str) -> bytes:
         try:
-            producers, errors = await self.cluster.topicProducers(topic)
-            records, more = await self.cluster.nodeStats(producers, topic)
+            total, errors = await self._channelStats(topic, channel)
         except UpstreamError as e:
             raise _upstream(e) from None
+        total["message"] = ci.warningMessage(errors)
+        return respondV1(request, 200, total)
+
+    async def _channelStats(
+        self, topic: str, channel: str
+    ) -> tuple[dict[str, Any], list[str]]:
+        producers, errors = await self.cluster.topicProducers(topic)
+        records, more = await self.cluster.nodeStats(producers, topic)
+        self._sample(records)
         nodes = [
             c
             for record in records
             for c in record["channels"]
             if c["channel_name"] == channel
         ]
-        total = ci.aggregateChannel(topic, channel, nodes)
-        total["message"] = ci.warningMessage(errors + more)
-        return respondV1(request, 200, total)
+        return ci.aggregateChannel(topic, channel, nodes), errors + more
+
+    async def _allStats(self) -> tuple[list[dict[str, Any]], list[str]]:
+        # Every nsqd's every topic record; the partial errors.
+        producers, errors = await self.cluster.producers()
+        records, more = await self.cluster.nodeStats(producers)
+        self._sample(records)
+        return records, errors + more
+
+    def _sample(self, records: list[dict[str, Any]]) -> None:
+        # Every read of the stats feeds the rates (beyond Go: rates
+        # without graphite).
+        now = self.cluster.clock.seconds()
+        record = self.rates.record
+        for r in records:
+            topic, node = r["topic_name"], r["node"]
+            record(("topic", topic, node), r["message_count"], now)
+            for c in r["channels"]:
+                record(("channel", topic, c["channel_name"], node), c["message_count"], now)
 
     @app.route("/api/topics/<string:topic>", methods=["POST"])
     def topicAction(self, request: IRequest, topic: str) -> Deferred[Any]:
@@ -438,11 +501,7 @@ class AdminHTTPAPI:
 
     async def _node(self, request: IRequest, node: str) -> bytes:
         try:
-            producers, errors = await self.cluster.producers()
-            found = [p for p in producers if ci.producerHTTPAddress(p) == node]
-            if not found:
-                raise HTTPError(404, "NODE_NOT_FOUND")
-            records, more = await self.cluster.nodeStats(found)
+            _, records, errors = await self._nodeStats(node)
         except UpstreamError as e:
             raise _upstream(e) from None
         return respondV1(
@@ -455,9 +514,26 @@ class AdminHTTPAPI:
                 "total_clients": sum(
                     len(c["clients"]) for r in records for c in r["channels"]
                 ),
-                "message": ci.warningMessage(errors + more),
+                "message": ci.warningMessage(errors),
             },
         )
+
+    async def _nodeStats(
+        self, node: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+        """
+        One nsqd (its HTTP address): its producer entry, its topic records,
+        the partial errors.
+
+        @raise HTTPError: 404 C{NODE_NOT_FOUND}.
+        """
+        producers, errors = await self.cluster.producers()
+        found = [p for p in producers if ci.producerHTTPAddress(p) == node]
+        if not found:
+            raise HTTPError(404, "NODE_NOT_FOUND")
+        records, more = await self.cluster.nodeStats(found)
+        self._sample(records)
+        return found[0], records, errors + more
 
     @app.route("/api/nodes/<string:node>", methods=["DELETE"])
     def tombstone(self, request: IRequest, node: str) -> Deferred[Any]:
@@ -487,8 +563,7 @@ class AdminHTTPAPI:
 
     async def _counter(self, request: IRequest) -> bytes:
         try:
-            producers, errors = await self.cluster.producers()
-            records, more = await self.cluster.nodeStats(producers)
+            records, errors = await self._allStats()
         except UpstreamError as e:
             raise _upstream(e) from None
         stats: dict[str, dict[str, Any]] = {}
@@ -504,7 +579,7 @@ class AdminHTTPAPI:
                 entry["node"] = channel["node"]
                 entry["message_count"] += channel["message_count"]
         return respondV1(
-            request, 200, {"stats": stats, "message": ci.warningMessage(errors + more)}
+            request, 200, {"stats": stats, "message": ci.warningMessage(errors)}
         )
 
     @app.route("/api/graphite", methods=["GET"])
