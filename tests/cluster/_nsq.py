@@ -450,6 +450,22 @@ class Cluster:
         }
 
 
+async def queued(cluster: Cluster, nsqd: Node, topic: str) -> int:
+    """
+    How many messages of C{topic} C{nsqd} holds right now (its C{/stats}:
+    the topic's depth plus each channel's depth and in-flight count).
+    """
+    status, body = await cluster.request("GET", nsqd.http, f"/stats?format=json&topic={topic}")
+    if status != 200 or not isinstance(body, dict):
+        return 0
+    total = 0
+    for t in body.get("topics") or []:
+        total += int(t.get("depth", 0))
+        for channel in t.get("channels") or []:
+            total += int(channel.get("depth", 0)) + int(channel.get("in_flight_count", 0))
+    return total
+
+
 class Tally:
     """
     Messages counted end to end: published and acknowledged by the
