@@ -175,7 +175,8 @@ class CommandTests(SynchronousTestCase):
 
     def test_combined(self) -> None:
         """
-        C{txnsq nsq} runs both daemons, each logging with its own prefix.
+        C{txnsq nsq} runs the three daemons, each logging with its own
+        prefix.
         """
         reactor = MemoryReactorClock()
         status, _out, err = self._command(
@@ -187,11 +188,17 @@ class CommandTests(SynchronousTestCase):
             reactor=reactor,
         )
         self.assertEqual(status, 0)
+        # Nothing really listens here (a memory reactor): nsqadmin's
+        # default, Go's 4171, is safe to check.
         self.assertEqual(
-            [port for port, _, _, _ in reactor.tcpServers], [4160, 4161, 4150, 4151]
+            [port for port, _, _, _ in reactor.tcpServers],
+            [4160, 4161, 4150, 4151, 4171],
         )
         self.assertRegex(
             err, r"(?m)^\[nsqlookupd\] .* INFO: TCP: listening on 0\.0\.0\.0:4160$"
+        )
+        self.assertRegex(
+            err, r"(?m)^\[nsqadmin\] .* INFO: HTTP: listening on 0\.0\.0\.0:4171$"
         )
         self.assertRegex(
             err, r"(?m)^\[nsqd\] .* INFO: TCP: listening on 0\.0\.0\.0:4150$"

@@ -1,13 +1,15 @@
 """
-Tests for L{txnsq.combined}: nsqlookupd and nsqd in one process.
+Tests for L{txnsq.combined}: nsqlookupd, nsqd and nsqadmin in one process.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -17,7 +19,9 @@ from txnsq.combined import (
     CombinedService,
     Options,
     colocatedAddress,
+    combinedService,
 )
+from txnsq.nsqadmin.options import ADMIN_FLAGS as ADMIN_FLAGS_TABLE
 
 
 def _parse(*argv: str) -> CombinedConfig:
@@ -51,7 +55,7 @@ class FlagTests(SynchronousTestCase):
             self.assertIn(name, COMBINED_FLAGS)
         self.assertNotIn("nsqlookupd-config", COMBINED_FLAGS)
         assert COMBINED_FLAGS.version is not None
-        self.assertEqual(len(COMBINED_FLAGS.version.splitlines()), 2)
+        self.assertEqual(len(COMBINED_FLAGS.version.splitlines()), 3)
 
     def test_split(self) -> None:
         """
@@ -147,6 +151,160 @@ class FlagTests(SynchronousTestCase):
         self.assertRaises(UsageError, _parse, "--max-deflate-level=0")
 
 
+class NSQAdminFlagTests(SynchronousTestCase):
+    """
+    nsqadmin's flags, all prefixed C{nsqadmin-}.
+    """
+
+    def test_names(self) -> None:
+        """
+        Every nsqadmin flag but C{--config}, C{--version} and
+        C{--verbose} is there, prefixed.
+        """
+        for name in ADMIN_FLAGS_TABLE.flags:
+            if name.name in ("config", "version", "verbose"):
+                self.assertNotIn("nsqadmin-" + name.name, COMBINED_FLAGS)
+            else:
+                self.assertIn("nsqadmin-" + name.name, COMBINED_FLAGS)
+        self.assertIn(
+            "-nsqadmin-http-address string\n    \t<addr>:<port> to listen on for "
+            'HTTP clients (default "0.0.0.0:4171")',
+            COMBINED_FLAGS.usage(),
+        )
+
+    def test_defaults(self) -> None:
+        """
+        nsqadmin listens on Go's C{0.0.0.0:4171} and, given no cluster,
+        will read the co-located daemons (addresses filled in once they
+        listen); its log level follows C{--log-level}.
+        """
+        config = _parse()
+        assert config.nsqadmin is not None
+        self.assertEqual(config.nsqadmin.http_address, "0.0.0.0:4171")
+        self.assertEqual(config.nsqadmin.lookupd_http_addresses, [])
+        self.assertEqual(config.nsqadmin.nsqd_http_addresses, [])
+        self.assertEqual(config.nsqadmin.log_prefix, "[nsqadmin] ")
+        self.assertEqual(config.nsqadmin.log_level, "info")
+        config = _parse("--log-level=warn")
+        assert config.nsqadmin is not None
+        self.assertEqual(config.nsqadmin.log_level, "warn")
+        config = _parse("--log-level=warn", "--nsqadmin-log-level=debug")
+        assert config.nsqadmin is not None
+        self.assertEqual(config.nsqadmin.log_level, "debug")
+
+    def test_off(self) -> None:
+        """
+        An empty C{--nsqadmin-http-address} turns nsqadmin off.
+        """
+        self.assertIsNone(_parse("--nsqadmin-http-address=").nsqadmin)
+
+    def test_options(self) -> None:
+        """
+        nsqadmin's options reach its config.
+        """
+        config = _parse(
+            "--nsqadmin-http-address=127.0.0.1:0",
+            "--nsqadmin-base-path=admin",
+            "--nsqadmin-admin-user=ann",
+            "--nsqadmin-lookupd-http-address=10.0.0.1:4161",
+            "--nsqadmin-graphite-url=http://g:80",
+        )
+        assert config.nsqadmin is not None
+        self.assertEqual(config.nsqadmin.http_address, "127.0.0.1:0")
+        self.assertEqual(config.nsqadmin.base_path, "/admin")
+        self.assertEqual(config.nsqadmin.admin_users, ["ann"])
+        self.assertEqual(config.nsqadmin.lookupd_http_addresses, ["10.0.0.1:4161"])
+        self.assertEqual(config.nsqadmin.graphite_url, "http://g:80")
+
+    def test_errorsNameCombinedFlags(self) -> None:
+        """
+        nsqadmin's startup errors are Go's, naming the flags as this
+        command spells them.
+        """
+        self.assertRaisesRegex(
+            UsageError,
+            "^--nsqadmin-http-client-tls-key must be specified with "
+            "--nsqadmin-http-client-tls-cert$",
+            _parse,
+            "--nsqadmin-http-client-tls-cert=c.pem",
+        )
+        self.assertRaisesRegex(
+            UsageError,
+            "^use --nsqadmin-nsqd-http-address or --nsqadmin-lookupd-http-address "
+            "not both$",
+            _parse,
+            "--nsqadmin-nsqd-http-address=a:1",
+            "--nsqadmin-lookupd-http-address=b:2",
+        )
+
+    def test_configFileSection(self) -> None:
+        """
+        nsqadmin's settings come from the C{[nsqadmin]} table under its
+        own names.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(
+                "[nsqadmin]\n"
+                'http_address = "127.0.0.1:5171"\n'
+                'nsqlookupd_http_addresses = ["10.0.0.1:4161"]\n'
+            )
+        config = _parse(f"--config={path}")
+        assert config.nsqadmin is not None
+        self.assertEqual(config.nsqadmin.http_address, "127.0.0.1:5171")
+        self.assertEqual(config.nsqadmin.lookupd_http_addresses, ["10.0.0.1:4161"])
+
+
+class ColocatedTests(SynchronousTestCase):
+    """
+    With ports 0, nsqd and nsqadmin find the co-located nsqlookupd on the
+    ports it bound.
+    """
+
+    def test_portZero(self) -> None:
+        """
+        nsqd registers with nsqlookupd's bound TCP port; nsqadmin reads
+        its bound HTTP port, and listens last.
+        """
+        config = _parse(
+            "--tcp-address=127.0.0.1:0",
+            "--http-address=127.0.0.1:0",
+            "--nsqlookupd-tcp-address=127.0.0.1:0",
+            "--nsqlookupd-http-address=0.0.0.0:0",
+            "--nsqadmin-http-address=127.0.0.1:0",
+            f"--data-path={self.mktemp()}",
+        )
+        os.makedirs(config.nsqd.data_path)
+        reactor = MemoryReactorClock()
+        service = combinedService(config, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        assert service.nsqadmin is not None
+        admin: Any = service.nsqadmin
+        nsqd: Any = service.nsqd
+        # MemoryReactor's ports are bound where asked: 0.
+        self.assertEqual(admin.cluster.lookupds, ["127.0.0.1:0"])
+        self.assertEqual(admin.config.lookupd_http_addresses, ["127.0.0.1:0"])
+        self.assertEqual(list(nsqd.lookupPeers.peers), ["127.0.0.1:0"])
+        self.assertEqual(len(reactor.tcpServers), 5)
+
+    def test_lookupdAddressesGiven(self) -> None:
+        """
+        Given its cluster, nsqadmin reads that, not the co-located one.
+        """
+        config = _parse(
+            "--nsqadmin-lookupd-http-address=10.0.0.1:4161",
+            f"--data-path={self.mktemp()}",
+        )
+        os.makedirs(config.nsqd.data_path)
+        reactor = MemoryReactorClock()
+        service = combinedService(config, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        admin: Any = service.nsqadmin
+        self.assertEqual(admin.cluster.lookupds, ["10.0.0.1:4161"])
+
+
 class _Recorder(Service):
     """
     A child service whose stop is held until the test fires it.
@@ -198,3 +356,22 @@ class CombinedServiceTests(SynchronousTestCase):
         lookupd.stopping.callback(None)
         self.successResultOf(stopped)
         self.assertFalse(service.running)
+
+    def test_orderWithNSQAdmin(self) -> None:
+        """
+        nsqadmin starts last and stops first.
+        """
+        log: list[str] = []
+        lookupd, nsqd = _Recorder("nsqlookupd", log), _Recorder("nsqd", log)
+        admin = _Recorder("nsqadmin", log)
+        service = CombinedService(lookupd, nsqd, admin)
+        service.startService()
+        self.assertEqual(log, ["start nsqlookupd", "start nsqd", "start nsqadmin"])
+        del log[:]
+        stopped: Any = service.stopService()
+        self.assertEqual(log, ["stop nsqadmin"])
+        admin.stopping.callback(None)
+        self.assertEqual(log, ["stop nsqadmin", "stop nsqd"])
+        nsqd.stopping.callback(None)
+        lookupd.stopping.callback(None)
+        self.successResultOf(stopped)

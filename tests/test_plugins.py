@@ -23,6 +23,7 @@ from twisted.scripts.twistd import (  # type: ignore[attr-defined]  # not in __a
 from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq import combined
+from txnsq.nsqadmin.service import NSQAdminService
 from txnsq.nsqd import tap as nsqdTap
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.http import NSQDSite
@@ -162,8 +163,8 @@ class MakeServiceTests(SynchronousTestCase):
 
     def test_nsq(self) -> None:
         """
-        C{twistd nsq} builds nsqlookupd and nsqd in one service, nsqlookupd
-        listening first.
+        C{twistd nsq} builds nsqlookupd, nsqd and nsqadmin in one service,
+        nsqlookupd listening first and nsqadmin last.
         """
         options = combined.Options()
         options.parseOptions(
@@ -180,9 +181,12 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIsInstance(service.nsqd, NSQDService)
         self.assertIsInstance(service.nsqlookupd, NSQLookupdService)
         service.startService()
+        # A memory reactor: nsqadmin's default port 4171 is not bound.
         self.assertEqual(
-            [port for port, _, _, _ in reactor.tcpServers], [4160, 4161, 4150, 4151]
+            [port for port, _, _, _ in reactor.tcpServers],
+            [4160, 4161, 4150, 4151, 4171],
         )
+        self.assertIsInstance(service.nsqadmin, NSQAdminService)
 
 
 class NSQDWiringTests(SynchronousTestCase):

@@ -145,6 +145,13 @@ def _adminService(config: Any, reactor: Any) -> IService:
     return NSQAdminService(config, reactor)
 
 
+def _combinedRoutes(config: Any) -> list[LogRoute]:
+    routes = [_nsqdRoute(config.nsqd), _lookupdRoute(config.nsqlookupd)]
+    if config.nsqadmin is not None:
+        routes.append(_adminRoute(config.nsqadmin))
+    return routes
+
+
 def _combinedTable() -> FlagTable:
     from txnsq.combined import COMBINED_FLAGS
 
@@ -197,7 +204,7 @@ _DAEMONS = {
             _combinedTable,
             _combinedConfigure,
             _combinedService,
-            lambda config: [_nsqdRoute(config.nsqd), _lookupdRoute(config.nsqlookupd)],
+            _combinedRoutes,
             "[nsqd] ",
             _combinedStopFailed,
         ),
@@ -215,7 +222,7 @@ def _usage() -> str:
         "  nsqd        run an nsqd (flags as Go nsqd 1.3.0)\n"
         "  nsqlookupd  run an nsqlookupd (flags as Go nsqlookupd 1.3.0)\n"
         "  nsqadmin    run an nsqadmin's JSON API (flags as Go nsqadmin 1.3.0)\n"
-        "  nsq         run nsqlookupd and nsqd in one process\n"
+        "  nsq         run nsqlookupd, nsqd and nsqadmin in one process\n"
         "\n"
         "Tools (flags, output and exit statuses as Go NSQ 1.3.0's):\n"
         f"{tools}"

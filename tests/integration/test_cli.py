@@ -222,8 +222,8 @@ class CommandLineTests(_ProcessTestCase):
 
     def test_combined(self) -> Deferred[None]:
         """
-        C{txnsq nsq} runs nsqlookupd and nsqd in one process, each logging
-        with its own prefix, and stops both on SIGTERM.
+        C{txnsq nsq} runs nsqlookupd, nsqd and nsqadmin in one process,
+        each logging with its own prefix, and stops them on SIGTERM.
         """
 
         async def check() -> None:
@@ -236,8 +236,10 @@ class CommandLineTests(_ProcessTestCase):
                 "-http-address=",
                 "-nsqlookupd-tcp-address=127.0.0.1:0",
                 "-nsqlookupd-http-address=127.0.0.1:0",
+                "-nsqadmin-http-address=127.0.0.1:0",
             )
             await child.waitFor(r"^\[nsqlookupd\] .* INFO: TCP: listening on 127")
+            await child.waitFor(r"^\[nsqadmin\] .* INFO: HTTP: listening on 127")
             await child.waitFor(_GO_LINE)
             child.transport.signalProcess("TERM")  # type: ignore[union-attr]
             self.assertEqual(await child.ended(), 0, child.output())

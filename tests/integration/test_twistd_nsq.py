@@ -1,8 +1,9 @@
 """
-C{twistd -n nsq} (nsqlookupd and nsqd in one process) as a user runs it:
-nsqd registers with the co-located nsqlookupd by itself, a pynsq Reader
-that knows only nsqlookupd consumes what was published, and C{SIGTERM}
-stops nsqd (its queue written to disk) before nsqlookupd.
+C{twistd -n nsq} (nsqlookupd, nsqd and nsqadmin in one process) as a user
+runs it: nsqd registers with the co-located nsqlookupd by itself, a pynsq
+Reader that knows only nsqlookupd consumes what was published, and
+C{SIGTERM} stops nsqd (its queue written to disk) before nsqlookupd;
+nsqadmin reads the co-located nsqlookupd, on ports 0 too.
 
 While C{twistd nsqd} serves no HTTP API, messages are published over TCP
 and nsqd registers a C{--broadcast-http-port} (see
@@ -18,10 +19,12 @@ from typing import Any
 from twisted.trial.unittest import TestCase
 
 from tests.integration._cluster import (
+    HTTP_LISTENING,
     PEER_INFO,
     PYNSQ_MISSING,
     freePorts,
     getJSON,
+    http,
     nsqdFlags,
     ofKind,
     producerPorts,
@@ -70,6 +73,8 @@ class TwistdNSQTests(TestCase):
                 f"--nsqlookupd-tcp-address=127.0.0.1:{lookupdTCP}",
                 f"--nsqlookupd-http-address=127.0.0.1:{lookupdHTTP}",
                 f"--data-path={dataPath}",
+                # Never Go's fixed 4171 in tests.
+                "--nsqadmin-http-address=",
                 *nsqdFlags(nsqdHTTP),
             ],
             {"any": NSQD_TCP_LISTENING},
@@ -176,3 +181,59 @@ class TwistdNSQTests(TestCase):
         messages = await self.consume(restarted, len(left))
         self.assertEqual(sorted(m["body"] for m in messages), left)
         await self.stop(restarted)
+
+
+class TwistdNSQAdminTests(TestCase):
+    """
+    The combined daemon's nsqadmin, every address on port 0.
+    """
+
+    timeout = 90
+
+    async def test_portZero(self) -> None:
+        """
+        With every listener on port 0, nsqd registers with the co-located
+        nsqlookupd on the port it bound and nsqadmin reads that
+        nsqlookupd: a topic published to nsqd is in nsqadmin's
+        C{/api/topics} and the nsqd in C{/api/nodes}; C{SIGTERM} stops
+        nsqadmin first.
+        """
+        dataPath = os.path.abspath(self.mktemp())
+        os.makedirs(dataPath)
+        daemon = await startDaemon(
+            self,
+            "nsq",
+            [
+                "--tcp-address=127.0.0.1:0",
+                "--http-address=127.0.0.1:0",
+                "--broadcast-address=127.0.0.1",
+                "--nsqlookupd-tcp-address=127.0.0.1:0",
+                "--nsqlookupd-http-address=127.0.0.1:0",
+                "--nsqadmin-http-address=127.0.0.1:0",
+                f"--data-path={dataPath}",
+            ],
+            {
+                "http": r"txnsq\.nsqd#info\] " + HTTP_LISTENING,
+                "admin": r"txnsq\.nsqadmin#info\] " + HTTP_LISTENING,
+            },
+        )
+        await daemon.process.waitForLine(PEER_INFO)
+        status, _ = await http(daemon.address("http"), "POST", "/pub?topic=t", b"m")
+        self.assertEqual(status, 200)
+
+        async def listed() -> tuple[bool, Any]:
+            status, body = await getJSON(daemon.address("admin"), "/api/topics")
+            return status == 200 and body["topics"] == ["t"], body
+
+        await until(listed, "nsqadmin lists the topic published to nsqd")
+        status, nodes = await getJSON(daemon.address("admin"), "/api/nodes")
+        self.assertEqual(status, 200)
+        [node] = nodes["nodes"]
+        self.assertEqual(node["http_port"], int(daemon.address("http").split(":")[1]))
+        self.assertEqual(node["topics"], [{"topic": "t", "tombstoned": False}])
+
+        self.assertEqual(await daemon.stop(), 0, daemon.process.output())
+        lines = daemon.process.lines
+        closing = [i for i, line in enumerate(lines) if "HTTP: closing" in line]
+        self.assertTrue(closing, daemon.process.output())
+        self.assertIn("txnsq.nsqadmin", lines[closing[0]], daemon.process.output())

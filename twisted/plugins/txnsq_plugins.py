@@ -1,7 +1,7 @@
 """
 twistd plugins for txnsq: C{twistd nsqd}, C{twistd nsqlookupd},
 C{twistd nsqadmin} and
-C{twistd nsq} (both in one process).
+C{twistd nsq} (the three in one process).
 
 Kept tiny on purpose: twistd imports every plugin module to list them, so
 this names the tap modules and imports nothing else (in particular not the
@@ -34,6 +34,6 @@ nsqadmin = ServiceMaker(
 nsq = ServiceMaker(
     "txnsq nsq",
     "txnsq.combined",
-    "nsqlookupd and nsqd (Go NSQ 1.3.0 compatible) in one process.",
+    "nsqlookupd, nsqd and nsqadmin (Go NSQ 1.3.0 compatible) in one process.",
     "nsq",
 )
