@@ -338,7 +338,7 @@ def nodeTopicStats(
             depth = int(rawChannel.get("depth", 0))
             backend = int(rawChannel.get("backend_depth", 0))
             clients = [
-                {**client, "node": node, "hostname": hostname}
+                {**client, "node": node}
                 for client in rawChannel.get("clients") or []
             ]
             channels.append(
