@@ -338,8 +338,7 @@ def nodeTopicStats(
             depth = int(rawChannel.get("depth", 0))
             backend = int(rawChannel.get("backend_depth", 0))
             clients = [
-                {**client, "node": node}
-                for client in rawChannel.get("clients") or []
+                {**client, "node": node} for client in rawChannel.get("clients") or []
             ]
             channels.append(
                 {

@@ -37,6 +37,7 @@ from txnsq.nsqadmin import graphite
 from txnsq.nsqadmin._rates import RateTracker
 from txnsq.nsqadmin.cluster import Cluster, UpstreamError
 from txnsq.nsqadmin.config import AdminConfig
+from txnsq.nsqadmin.ui import WebUI
 from txnsq.wire.names import isValidChannelName, isValidTopicName
 
 __all__ = ["LOG_NAMESPACE", "AdminHTTPAPI"]
@@ -100,6 +101,7 @@ class AdminHTTPAPI:
     @ivar config: the options (C{PUT /config} changes them).
     @ivar cluster: the cluster's nodes.
     @ivar rates: the message rates, fed by every read of the stats.
+    @ivar ui: the web UI, whose routes are here too.
     """
 
     app = Klein()
@@ -109,6 +111,7 @@ class AdminHTTPAPI:
         self.cluster = cluster
         # Each read of the nsqds' stats feeds it; the UI shows its rates.
         self.rates = RateTracker()
+        self.ui = WebUI(self)
 
     def resource(self) -> IResource:
         """
@@ -409,7 +412,9 @@ class AdminHTTPAPI:
             topic, node = r["topic_name"], r["node"]
             record(("topic", topic, node), r["message_count"], now)
             for c in r["channels"]:
-                record(("channel", topic, c["channel_name"], node), c["message_count"], now)
+                record(
+                    ("channel", topic, c["channel_name"], node), c["message_count"], now
+                )
 
     @app.route("/api/topics/<string:topic>", methods=["POST"])
     def topicAction(self, request: IRequest, topic: str) -> Deferred[Any]:
@@ -598,6 +603,96 @@ class AdminHTTPAPI:
         if not self.config.proxy_graphite:
             raise NotFound()
         return _deferred(graphite.proxyRender(request, self.config, self.cluster))
+
+    # -- the web UI (txnsq.nsqadmin.ui) --------------------------------------
+
+    @app.route("/", methods=["GET"])
+    def uiStreams(self, request: IRequest) -> Deferred[Any]:
+        """
+        C{GET /}: the streams page (every topic).
+        """
+        return _deferred(self.ui.streams(request))
+
+    @app.route("/topics/<string:topic>", methods=["GET"])
+    def uiTopic(self, request: IRequest, topic: str) -> Deferred[Any]:
+        """
+        C{GET /topics/:topic}: a topic's page.
+        """
+        return _deferred(self.ui.topic(request, topic))
+
+    @app.route("/topics/<string:topic>/<string:channel>", methods=["GET"])
+    def uiChannel(self, request: IRequest, topic: str, channel: str) -> Deferred[Any]:
+        """
+        C{GET /topics/:topic/:channel}: a channel's page.
+        """
+        return _deferred(self.ui.channel(request, topic, channel))
+
+    @app.route("/nodes", methods=["GET"])
+    def uiNodes(self, request: IRequest) -> Deferred[Any]:
+        """
+        C{GET /nodes}: every nsqd.
+        """
+        return _deferred(self.ui.nodes(request))
+
+    @app.route("/nodes/<string:node>", methods=["GET"])
+    def uiNode(self, request: IRequest, node: str) -> Deferred[Any]:
+        """
+        C{GET /nodes/:node}: one nsqd's page.
+        """
+        return _deferred(self.ui.node(request, node))
+
+    @app.route("/counter", methods=["GET"])
+    def uiCounter(self, request: IRequest) -> Deferred[Any]:
+        """
+        C{GET /counter}: the live message counter.
+        """
+        return _deferred(self.ui.counter(request))
+
+    @app.route("/lookup", methods=["GET"])
+    def uiLookup(self, request: IRequest) -> Deferred[Any]:
+        """
+        C{GET /lookup}: inactive topics; creating a topic or channel.
+        """
+        return _deferred(self.ui.lookup(request))
+
+    @app.route("/actions/topics/<string:topic>", methods=["GET", "POST"])
+    def uiTopicAction(self, request: IRequest, topic: str) -> Deferred[Any]:
+        """
+        The UI's topic actions (see L{WebUI.topicAction}).
+        """
+        return _deferred(self.ui.topicAction(request, topic, ""))
+
+    @app.route(
+        "/actions/topics/<string:topic>/<string:channel>", methods=["GET", "POST"]
+    )
+    def uiChannelAction(
+        self, request: IRequest, topic: str, channel: str
+    ) -> Deferred[Any]:
+        """
+        The UI's channel actions (see L{WebUI.topicAction}).
+        """
+        return _deferred(self.ui.topicAction(request, topic, channel))
+
+    @app.route("/actions/nodes/<string:node>", methods=["GET", "POST"])
+    def uiNodeAction(self, request: IRequest, node: str) -> Deferred[Any]:
+        """
+        The UI's tombstone action (see L{WebUI.nodeAction}).
+        """
+        return _deferred(self.ui.nodeAction(request, node))
+
+    @app.route("/actions/create", methods=["POST"])
+    def uiCreate(self, request: IRequest) -> Deferred[Any]:
+        """
+        The UI's create form (see L{WebUI.create}).
+        """
+        return _deferred(self.ui.create(request))
+
+    @app.route("/static/<string:name>", methods=["GET"])
+    def uiStatic(self, request: IRequest, name: str) -> bytes:
+        """
+        C{GET /static/:name}: the UI's stylesheet and script.
+        """
+        return self.ui.static(request, name)
 
     @app.route("/config/<string:opt>", methods=["GET", "PUT"])
     def config_(self, request: IRequest, opt: str) -> bytes:

@@ -1,0 +1,1051 @@
+# -*- test-case-name: tests.nsqadmin.test_ui -*-
+"""
+nsqadmin's web UI, the HTML: each page from the cluster data that
+L{txnsq.nsqadmin.http} gathered, as C{twisted.web.template} tags (which
+escape every text and attribute: topic, channel and client names, user
+agents and hostnames come from the network).
+
+The pages work without JavaScript; htmx (vendored in C{static/}) adds the
+confirmation dialogs and refreshes the C{#live} part of each page every 2
+seconds.  The C{data-testid} attributes are the stable hooks the browser
+tests use.  Every URL starts with the base path (C{--base-path}).
+
+Rendering is linear in the number of rows: the stats are grouped by topic
+once, never searched per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional
+from urllib.parse import quote
+
+from twisted.web.template import Tag, flattenString, tags
+
+from txnsq.nsqadmin._clusterinfo import producerHTTPAddress
+from txnsq.nsqadmin._rates import RateTracker
+
+__all__ = [
+    "Flash",
+    "Paths",
+    "channelPage",
+    "confirmPage",
+    "counterPage",
+    "errorPage",
+    "lookupPage",
+    "nodePage",
+    "nodesPage",
+    "render",
+    "streamsPage",
+    "topicPage",
+]
+
+Flash = Optional[tuple[str, str]]
+"""A message after an action: C{(level, text)}, level C{ok}, C{warning} or
+C{error}; or L{None}."""
+
+JSON = Any
+
+# How often the live part of a page refreshes itself.
+LIVE_INTERVAL = "2s"
+
+
+class Paths:
+    """
+    The URLs of the UI under a base path (C{""} or C{"/admin"}): each
+    segment percent-encoded, so any name is one path segment.
+    """
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def url(self, *segments: str) -> str:
+        if not segments:
+            return self.base + "/"
+        return self.base + "".join("/" + quote(s, safe="") for s in segments)
+
+    def static(self, name: str) -> str:
+        return f"{self.base}/static/{name}"
+
+    def topic(self, topic: str) -> str:
+        return self.url("topics", topic)
+
+    def channel(self, topic: str, channel: str) -> str:
+        return self.url("topics", topic, channel)
+
+    def node(self, node: str) -> str:
+        return self.url("nodes", node)
+
+    def topicAction(self, topic: str, channel: str = "") -> str:
+        if channel:
+            return self.url("actions", "topics", topic, channel)
+        return self.url("actions", "topics", topic)
+
+    def nodeAction(self, node: str) -> str:
+        return self.url("actions", "nodes", node)
+
+
+# -- small pieces ------------------------------------------------------------
+
+
+def _tid(name: str, **data: str) -> dict[str, str]:
+    attributes = {"data-testid": name}
+    for key, value in data.items():
+        attributes[f"data-{key}"] = value
+    return attributes
+
+
+def _count(value: int) -> Tag:
+    return tags.span(f"{value:,}")
+
+
+def _cell(name: str, value: int) -> Tag:
+    return tags.td(f"{value:,}", class_="num", **_tid(name))
+
+
+def _rateCell(rate: float | None) -> Tag:
+    if rate is None:
+        return tags.td("\N{EN DASH}", class_="num rate", **_tid("rate", rate=""))
+    return tags.td(
+        f"{rate:,.1f}/s", class_="num rate", **_tid("rate", rate=f"{rate:.1f}")
+    )
+
+
+def _paused(paused: bool) -> Tag | str:
+    if not paused:
+        return ""
+    return tags.span("paused", class_="badge paused", **_tid("paused-badge"))
+
+
+def _metricsLink(node: str) -> Tag:
+    return tags.a(
+        "metrics",
+        href=f"http://{node}/metrics",
+        class_="metrics",
+        **_tid("metrics-link"),
+    )
+
+
+def _warning(message: str) -> Tag | str:
+    if not message:
+        return ""
+    return tags.p(message, class_="warning", **_tid("warning"))
+
+
+def _live(url: str, *children: Any) -> Tag:
+    # Polls its own page and swaps in the same element of the answer.
+    return tags.div(
+        *children,
+        id="live",
+        **_tid("live"),
+        **{
+            "hx-get": url,
+            "hx-trigger": f"every {LIVE_INTERVAL}",
+            "hx-select": "#live",
+            "hx-swap": "outerHTML",
+        },
+    )
+
+
+def actionForm(
+    actionURL: str,
+    testid: str,
+    label: str,
+    question: str,
+    fields: dict[str, str],
+    danger: bool = False,
+) -> Tag:
+    """
+    A button that acts after a confirmation: without JavaScript the form
+    GETs the confirmation page; with htmx it POSTs once C{confirm()} says
+    yes.
+    """
+    return tags.form(
+        [tags.input(type="hidden", name=k, value=v) for k, v in fields.items()],
+        tags.button(
+            label,
+            type="submit",
+            class_="danger" if danger else "",
+            **_tid(testid),
+        ),
+        method="get",
+        action=actionURL,
+        class_="action",
+        **{"hx-post": actionURL, "hx-confirm": question},
+    )
+
+
+def _pauseForm(
+    actionURL: str, thing: str, paused: bool, prefix: str, node: str = ""
+) -> Tag:
+    action = "unpause" if paused else "pause"
+    fields = {"action": action}
+    where = ""
+    if node:
+        fields["node"] = node
+        where = f" on {node}"
+    return actionForm(
+        actionURL,
+        f"{prefix}{action}",
+        action.capitalize(),
+        f"Really {action} {thing}{where}?",
+        fields,
+    )
+
+
+def _emptyForm(actionURL: str, thing: str, prefix: str, node: str = "") -> Tag:
+    fields = {"action": "empty"}
+    where = ""
+    if node:
+        fields["node"] = node
+        where = f" on {node}"
+    return actionForm(
+        actionURL,
+        f"{prefix}empty",
+        "Empty",
+        f"Really empty {thing}{where}?",
+        fields,
+        danger=True,
+    )
+
+
+def _thing(topic: str, channel: str = "") -> str:
+    return f"channel {topic}/{channel}" if channel else f"topic {topic}"
+
+
+# -- the layout --------------------------------------------------------------
+
+
+def layout(paths: Paths, page: str, title: str, flash: Flash, *content: Any) -> Tag:
+    """
+    The page around C{content}: the head, the navigation, the flash.
+    """
+    nav = tags.nav(
+        tags.a("nsqadmin", href=paths.url(), class_="brand"),
+        tags.a("Streams", href=paths.url(), **_tid("nav-streams")),
+        tags.a("Nodes", href=paths.url("nodes"), **_tid("nav-nodes")),
+        tags.a("Counter", href=paths.url("counter"), **_tid("nav-counter")),
+        tags.a("Lookup", href=paths.url("lookup"), **_tid("nav-lookup")),
+        **_tid("nav"),
+    )
+    flashTag: Tag | str = ""
+    if flash is not None:
+        level, text = flash
+        flashTag = tags.p(
+            text,
+            class_=f"flash flash-{level}",
+            role="status",
+            **_tid("flash", level=level),
+        )
+    return tags.html(
+        tags.head(
+            tags.meta(charset="utf-8"),
+            tags.meta(name="viewport", content="width=device-width, initial-scale=1"),
+            tags.title(f"{title} · nsqadmin"),
+            tags.link(rel="stylesheet", href=paths.static("nsqadmin.css")),
+            tags.script(src=paths.static("htmx.min.js"), defer="defer"),
+        ),
+        tags.body(
+            tags.header(nav),
+            Tag("main")(flashTag, *content, **_tid("page", page=page)),
+        ),
+        lang="en",
+    )
+
+
+async def render(tag: Tag) -> bytes:
+    """
+    The HTML document of C{tag}.
+    """
+    html: bytes = await flattenString(None, tag)
+    return b"<!DOCTYPE html>\n" + html
+
+
+# -- streams -----------------------------------------------------------------
+
+
+def streamsPage(
+    paths: Paths,
+    flash: Flash,
+    topics: Sequence[str],
+    records: Iterable[JSON],
+    rates: RateTracker,
+    warning: str,
+) -> Tag:
+    """
+    C{/}: every topic with its depth, message count and rate summed over
+    its nsqds.
+    """
+    byTopic: dict[str, dict[str, Any]] = {}
+    for record in records:
+        summary = byTopic.setdefault(
+            record["topic_name"],
+            {
+                "depth": 0,
+                "message_count": 0,
+                "paused": False,
+                "channels": set(),
+                "nodes": [],
+            },
+        )
+        summary["depth"] += record["depth"]
+        summary["message_count"] += record["message_count"]
+        summary["paused"] = summary["paused"] or record["paused"]
+        summary["channels"].update(c["channel_name"] for c in record["channels"])
+        summary["nodes"].append(record["node"])
+    rows = []
+    for topic in topics:
+        found = byTopic.get(topic)
+        if found is None:
+            rows.append(
+                tags.tr(
+                    tags.td(
+                        tags.a(topic, href=paths.topic(topic), **_tid("topic-link"))
+                    ),
+                    _cell("depth", 0),
+                    _cell("message-count", 0),
+                    _rateCell(None),
+                    _cell("channel-count", 0),
+                    **_tid("topic-row", topic=topic),
+                )
+            )
+            continue
+        summary = found
+        rows.append(
+            tags.tr(
+                tags.td(
+                    tags.a(topic, href=paths.topic(topic), **_tid("topic-link")),
+                    " ",
+                    _paused(summary["paused"]),
+                ),
+                _cell("depth", summary["depth"]),
+                _cell("message-count", summary["message_count"]),
+                _rateCell(rates.total(("topic", topic, n) for n in summary["nodes"])),
+                _cell("channel-count", len(summary["channels"])),
+                **_tid("topic-row", topic=topic),
+            )
+        )
+    table: Tag = (
+        tags.table(
+            tags.thead(
+                tags.tr(
+                    tags.th("Topic"),
+                    tags.th("Depth", class_="num"),
+                    tags.th("Messages", class_="num"),
+                    tags.th("Rate", class_="num"),
+                    tags.th("Channels", class_="num"),
+                )
+            ),
+            tags.tbody(rows),
+            **_tid("topics-table"),
+        )
+        if rows
+        else tags.p("No topics yet.", class_="empty", **_tid("no-topics"))
+    )
+    return layout(
+        paths,
+        "streams",
+        "Streams",
+        flash,
+        tags.h1("Streams"),
+        _live(paths.url(), _warning(warning), table),
+    )
+
+
+# -- topic -------------------------------------------------------------------
+
+
+def _producerRows(topic: str, clients: Iterable[JSON]) -> list[Tag]:
+    rows = []
+    for client in clients:
+        count = next(
+            (
+                p.get("count", 0)
+                for p in client.get("pub_counts") or []
+                if p.get("topic") == topic
+            ),
+            None,
+        )
+        if count is None:
+            continue
+        name = str(client.get("hostname") or client.get("remote_address") or "")
+        rows.append(
+            tags.tr(
+                tags.td(str(client.get("hostname", "")), **_tid("producer-hostname")),
+                tags.td(
+                    str(client.get("remote_address", "")), **_tid("producer-address")
+                ),
+                tags.td(str(client["node"]), **_tid("producer-node")),
+                _cell("producer-pub-count", int(count)),
+                tags.td(
+                    str(client.get("user_agent", "")), **_tid("producer-user-agent")
+                ),
+                **_tid("producer-row", node=str(client["node"]), client=name),
+            )
+        )
+    return rows
+
+
+def topicPage(
+    paths: Paths,
+    flash: Flash,
+    topic: str,
+    total: JSON,
+    clients: Sequence[JSON],
+    rates: RateTracker,
+    warning: str,
+) -> Tag:
+    """
+    C{/topics/:topic}: the topic's actions, its nsqds (with per-node
+    pause/empty), its channels, its publishing connections.
+    """
+    action = paths.topicAction(topic)
+    thing = _thing(topic)
+    nodes = total["nodes"]
+    nodeNames = [n["node"] for n in nodes]
+    actions = tags.div(
+        _pauseForm(action, thing, total["paused"], "action-"),
+        _emptyForm(action, thing, "action-"),
+        actionForm(
+            action,
+            "action-delete",
+            "Delete",
+            f"Really delete {thing}?",
+            {"action": "delete"},
+            danger=True,
+        ),
+        class_="actions",
+        **_tid("topic-actions"),
+    )
+    nodeRows = [
+        tags.tr(
+            tags.td(
+                tags.a(n["hostname"] or n["node"], href=paths.node(n["node"])),
+                " ",
+                _paused(n["paused"]),
+            ),
+            _cell("depth", n["depth"]),
+            _cell("memory-depth", n["memory_depth"]),
+            _cell("backend-depth", n["backend_depth"]),
+            _cell("message-count", n["message_count"]),
+            _rateCell(rates.rate(("topic", topic, n["node"]))),
+            tags.td(
+                _pauseForm(action, thing, n["paused"], "node-action-", n["node"]),
+                _emptyForm(action, thing, "node-action-", n["node"]),
+                _metricsLink(n["node"]),
+                class_="actions",
+            ),
+            **_tid("topic-node-row", node=n["node"]),
+        )
+        for n in nodes
+    ]
+    totalRow = tags.tr(
+        tags.th("Total"),
+        _cell("depth", total["depth"]),
+        _cell("memory-depth", total["memory_depth"]),
+        _cell("backend-depth", total["backend_depth"]),
+        _cell("message-count", total["message_count"]),
+        _rateCell(rates.total(("topic", topic, n) for n in nodeNames)),
+        tags.td(),
+        class_="total",
+        **_tid("topic-total-row"),
+    )
+    channelRows = [
+        tags.tr(
+            tags.td(
+                tags.a(
+                    c["channel_name"],
+                    href=paths.channel(topic, c["channel_name"]),
+                    **_tid("channel-link"),
+                ),
+                " ",
+                _paused(c["paused"]),
+            ),
+            _cell("depth", c["depth"]),
+            _cell("in-flight", c["in_flight_count"]),
+            _cell("deferred", c["deferred_count"]),
+            _cell("requeue", c["requeue_count"]),
+            _cell("timeout", c["timeout_count"]),
+            _cell("message-count", c["message_count"]),
+            _rateCell(
+                rates.total(
+                    ("channel", topic, c["channel_name"], n["node"]) for n in c["nodes"]
+                )
+            ),
+            _cell("client-count", c["client_count"]),
+            **_tid("channel-row", channel=c["channel_name"]),
+        )
+        for c in total["channels"]
+    ]
+    producerRows = _producerRows(topic, clients)
+    return layout(
+        paths,
+        "topic",
+        f"Topic {topic}",
+        flash,
+        tags.h1(
+            "Topic ",
+            tags.span(topic, class_="name"),
+            " ",
+            _paused(total["paused"]),
+            **_tid("page-title"),
+        ),
+        actions,
+        _live(
+            paths.topic(topic),
+            _warning(warning),
+            tags.h2("Nodes"),
+            tags.table(
+                tags.thead(
+                    tags.tr(
+                        tags.th("nsqd"),
+                        tags.th("Depth", class_="num"),
+                        tags.th("Memory", class_="num"),
+                        tags.th("Disk", class_="num"),
+                        tags.th("Messages", class_="num"),
+                        tags.th("Rate", class_="num"),
+                        tags.th(""),
+                    )
+                ),
+                tags.tbody(nodeRows, totalRow),
+                **_tid("topic-nodes-table"),
+            ),
+            tags.h2("Channels"),
+            tags.table(
+                tags.thead(
+                    tags.tr(
+                        tags.th("Channel"),
+                        tags.th("Depth", class_="num"),
+                        tags.th("In flight", class_="num"),
+                        tags.th("Deferred", class_="num"),
+                        tags.th("Requeued", class_="num"),
+                        tags.th("Timed out", class_="num"),
+                        tags.th("Messages", class_="num"),
+                        tags.th("Rate", class_="num"),
+                        tags.th("Clients", class_="num"),
+                    )
+                ),
+                tags.tbody(channelRows),
+                **_tid("channels-table"),
+            )
+            if channelRows
+            else tags.p("No channels.", class_="empty", **_tid("no-channels")),
+            tags.h2("Producers"),
+            tags.table(
+                tags.thead(
+                    tags.tr(
+                        tags.th("Hostname"),
+                        tags.th("Address"),
+                        tags.th("nsqd"),
+                        tags.th("Published", class_="num"),
+                        tags.th("User agent"),
+                    )
+                ),
+                tags.tbody(producerRows),
+                **_tid("producers-table"),
+            )
+            if producerRows
+            else tags.p(
+                "No connection publishes to this topic.",
+                class_="empty",
+                **_tid("no-producers"),
+            ),
+        ),
+    )
+
+
+# -- channel -----------------------------------------------------------------
+
+
+def _channelCells(c: JSON) -> list[Tag]:
+    return [
+        _cell("depth", c["depth"]),
+        _cell("memory-depth", c["memory_depth"]),
+        _cell("backend-depth", c["backend_depth"]),
+        _cell("in-flight", c["in_flight_count"]),
+        _cell("deferred", c["deferred_count"]),
+        _cell("requeue", c["requeue_count"]),
+        _cell("timeout", c["timeout_count"]),
+        _cell("message-count", c["message_count"]),
+    ]
+
+
+def channelPage(
+    paths: Paths,
+    flash: Flash,
+    topic: str,
+    channel: str,
+    total: JSON,
+    rates: RateTracker,
+    warning: str,
+) -> Tag:
+    """
+    C{/topics/:topic/:channel}: the channel's actions, its nsqds (with
+    per-node pause/empty) and its consumer connections.
+    """
+    action = paths.topicAction(topic, channel)
+    thing = _thing(topic, channel)
+    actions = tags.div(
+        _pauseForm(action, thing, total["paused"], "action-"),
+        _emptyForm(action, thing, "action-"),
+        actionForm(
+            action,
+            "action-delete",
+            "Delete",
+            f"Really delete {thing}?",
+            {"action": "delete"},
+            danger=True,
+        ),
+        class_="actions",
+        **_tid("channel-actions"),
+    )
+    nodeRows = [
+        tags.tr(
+            tags.td(
+                tags.a(n["hostname"] or n["node"], href=paths.node(n["node"])),
+                " ",
+                _paused(n["paused"]),
+            ),
+            *_channelCells(n),
+            _rateCell(rates.rate(("channel", topic, channel, n["node"]))),
+            _cell("client-count", n["client_count"]),
+            tags.td(
+                _pauseForm(action, thing, n["paused"], "node-action-", n["node"]),
+                _emptyForm(action, thing, "node-action-", n["node"]),
+                class_="actions",
+            ),
+            **_tid("channel-node-row", node=n["node"]),
+        )
+        for n in total["nodes"]
+    ]
+    totalRow = tags.tr(
+        tags.th("Total"),
+        *_channelCells(total),
+        _rateCell(
+            rates.total(("channel", topic, channel, n["node"]) for n in total["nodes"])
+        ),
+        _cell("client-count", total["client_count"]),
+        tags.td(),
+        class_="total",
+        **_tid("channel-total-row"),
+    )
+    clientRows = [
+        tags.tr(
+            tags.td(str(c.get("hostname", "")), **_tid("client-hostname")),
+            tags.td(str(c.get("remote_address", "")), **_tid("client-address")),
+            tags.td(str(c.get("node", ""))),
+            tags.td(str(c.get("user_agent", "")), **_tid("client-user-agent")),
+            _cell("client-ready", int(c.get("ready_count", 0))),
+            _cell("client-in-flight", int(c.get("in_flight_count", 0))),
+            _cell("client-message-count", int(c.get("message_count", 0))),
+            _cell("client-finish-count", int(c.get("finish_count", 0))),
+            _cell("client-requeue-count", int(c.get("requeue_count", 0))),
+            **_tid(
+                "client-row",
+                **{
+                    "client-id": str(c.get("client_id", "")),
+                    "node": str(c.get("node", "")),
+                },
+            ),
+        )
+        for c in total["clients"]
+    ]
+    head = [
+        tags.th("nsqd"),
+        tags.th("Depth", class_="num"),
+        tags.th("Memory", class_="num"),
+        tags.th("Disk", class_="num"),
+        tags.th("In flight", class_="num"),
+        tags.th("Deferred", class_="num"),
+        tags.th("Requeued", class_="num"),
+        tags.th("Timed out", class_="num"),
+        tags.th("Messages", class_="num"),
+        tags.th("Rate", class_="num"),
+        tags.th("Clients", class_="num"),
+        tags.th(""),
+    ]
+    return layout(
+        paths,
+        "channel",
+        f"Channel {topic}/{channel}",
+        flash,
+        tags.h1(
+            "Topic ",
+            tags.a(topic, href=paths.topic(topic), **_tid("topic-link")),
+            " / channel ",
+            tags.span(channel, class_="name"),
+            " ",
+            _paused(total["paused"]),
+            **_tid("page-title"),
+        ),
+        actions,
+        _live(
+            paths.channel(topic, channel),
+            _warning(warning),
+            tags.h2("Nodes"),
+            tags.table(
+                tags.thead(tags.tr(head)),
+                tags.tbody(nodeRows, totalRow),
+                **_tid("channel-nodes-table"),
+            ),
+            tags.h2("Clients"),
+            tags.table(
+                tags.thead(
+                    tags.tr(
+                        tags.th("Hostname"),
+                        tags.th("Address"),
+                        tags.th("nsqd"),
+                        tags.th("User agent"),
+                        tags.th("Ready", class_="num"),
+                        tags.th("In flight", class_="num"),
+                        tags.th("Messages", class_="num"),
+                        tags.th("Finished", class_="num"),
+                        tags.th("Requeued", class_="num"),
+                    )
+                ),
+                tags.tbody(clientRows),
+                **_tid("clients-table"),
+            )
+            if clientRows
+            else tags.p(
+                "No client is connected.", class_="empty", **_tid("no-clients")
+            ),
+        ),
+    )
+
+
+# -- nodes -------------------------------------------------------------------
+
+
+def nodesPage(
+    paths: Paths, flash: Flash, producers: Sequence[JSON], warning: str
+) -> Tag:
+    """
+    C{/nodes}: every nsqd, with a link to its page and its C{/metrics}.
+    """
+    rows = []
+    for p in producers:
+        node = producerHTTPAddress(p)
+        outOfDate: Tag | str = ""
+        if p.get("out_of_date"):
+            outOfDate = tags.span(
+                "out of date", class_="badge warn", **_tid("out-of-date")
+            )
+        rows.append(
+            tags.tr(
+                tags.td(
+                    tags.a(
+                        str(p["hostname"]), href=paths.node(node), **_tid("node-link")
+                    ),
+                    **_tid("node-hostname"),
+                ),
+                tags.td(node),
+                tags.td(str(p.get("tcp_port", ""))),
+                tags.td(str(p["version"]), " ", outOfDate, **_tid("node-version")),
+                _cell("node-topic-count", len(p.get("topics") or [])),
+                tags.td(_metricsLink(node)),
+                **_tid("node-row", node=node),
+            )
+        )
+    table: Tag = (
+        tags.table(
+            tags.thead(
+                tags.tr(
+                    tags.th("Hostname"),
+                    tags.th("HTTP address"),
+                    tags.th("TCP port"),
+                    tags.th("Version"),
+                    tags.th("Topics", class_="num"),
+                    tags.th("Prometheus"),
+                )
+            ),
+            tags.tbody(rows),
+            **_tid("nodes-table"),
+        )
+        if rows
+        else tags.p("No nsqd found.", class_="empty", **_tid("no-nodes"))
+    )
+    return layout(
+        paths,
+        "nodes",
+        "Nodes",
+        flash,
+        tags.h1("Nodes"),
+        _live(paths.url("nodes"), _warning(warning), table),
+    )
+
+
+def nodePage(
+    paths: Paths,
+    flash: Flash,
+    node: str,
+    producer: JSON,
+    records: Sequence[JSON],
+    rates: RateTracker,
+    warning: str,
+) -> Tag:
+    """
+    C{/nodes/:node}: one nsqd's topics and channels; tombstoning a topic
+    of it.
+    """
+    tombstoned = {
+        t["topic"] for t in producer.get("topics") or [] if t.get("tombstoned")
+    }
+    action = paths.nodeAction(node)
+    rows: list[Tag] = []
+    totalClients = 0
+    for r in records:
+        topic = r["topic_name"]
+        badge: Tag | str = ""
+        if topic in tombstoned:
+            badge = tags.span(
+                "tombstoned", class_="badge warn", **_tid("tombstoned-badge")
+            )
+        rows.append(
+            tags.tr(
+                tags.td(
+                    tags.a(topic, href=paths.topic(topic), **_tid("topic-link")),
+                    " ",
+                    _paused(r["paused"]),
+                    " ",
+                    badge,
+                ),
+                tags.td(""),
+                _cell("depth", r["depth"]),
+                tags.td(""),
+                _cell("message-count", r["message_count"]),
+                _rateCell(rates.rate(("topic", topic, node))),
+                tags.td(""),
+                tags.td(
+                    actionForm(
+                        action,
+                        "action-tombstone",
+                        "Tombstone",
+                        f"Really tombstone topic {topic} on {node}?",
+                        {"action": "tombstone", "topic": topic},
+                        danger=True,
+                    ),
+                    class_="actions",
+                ),
+                class_="topic",
+                **_tid("node-topic-row", topic=topic),
+            )
+        )
+        for c in r["channels"]:
+            totalClients += len(c["clients"])
+            rows.append(
+                tags.tr(
+                    tags.td(""),
+                    tags.td(
+                        tags.a(
+                            c["channel_name"],
+                            href=paths.channel(topic, c["channel_name"]),
+                        )
+                    ),
+                    _cell("depth", c["depth"]),
+                    _cell("in-flight", c["in_flight_count"]),
+                    _cell("message-count", c["message_count"]),
+                    _rateCell(rates.rate(("channel", topic, c["channel_name"], node))),
+                    _cell("client-count", c["client_count"]),
+                    tags.td(""),
+                    **_tid("node-channel-row", topic=topic, channel=c["channel_name"]),
+                )
+            )
+    totalMessages = sum(r["message_count"] for r in records)
+    return layout(
+        paths,
+        "node",
+        f"Node {node}",
+        flash,
+        tags.h1("nsqd ", tags.span(node, class_="name"), **_tid("page-title")),
+        tags.p(
+            f"{producer.get('hostname', '')} · version {producer.get('version', '')} · ",
+            _metricsLink(node),
+            class_="meta",
+        ),
+        _live(
+            paths.node(node),
+            _warning(warning),
+            tags.p(
+                "Messages: ",
+                tags.strong(f"{totalMessages:,}", **_tid("node-total-messages")),
+                " · clients: ",
+                tags.strong(f"{totalClients:,}", **_tid("node-total-clients")),
+            ),
+            tags.table(
+                tags.thead(
+                    tags.tr(
+                        tags.th("Topic"),
+                        tags.th("Channel"),
+                        tags.th("Depth", class_="num"),
+                        tags.th("In flight", class_="num"),
+                        tags.th("Messages", class_="num"),
+                        tags.th("Rate", class_="num"),
+                        tags.th("Clients", class_="num"),
+                        tags.th(""),
+                    )
+                ),
+                tags.tbody(rows),
+                **_tid("node-topics-table"),
+            )
+            if rows
+            else tags.p("This nsqd has no topic.", class_="empty", **_tid("no-topics")),
+        ),
+    )
+
+
+# -- counter -----------------------------------------------------------------
+
+
+def counterPage(
+    paths: Paths, flash: Flash, total: int, rate: float | None, warning: str
+) -> Tag:
+    """
+    C{/counter}: the messages every channel of every nsqd has received,
+    updated live.
+    """
+    rateText = "\N{EN DASH}" if rate is None else f"{rate:,.1f} msgs/s"
+    return layout(
+        paths,
+        "counter",
+        "Counter",
+        flash,
+        tags.h1("Messages"),
+        _live(
+            paths.url("counter"),
+            _warning(warning),
+            tags.p(
+                f"{total:,}",
+                class_="counter",
+                **_tid("counter-total", count=str(total)),
+            ),
+            tags.p(
+                rateText,
+                class_="counter-rate",
+                **_tid("counter-rate", rate="" if rate is None else f"{rate:.1f}"),
+            ),
+            tags.p("messages delivered to channels, over every nsqd", class_="meta"),
+        ),
+    )
+
+
+# -- lookup ------------------------------------------------------------------
+
+
+def lookupPage(
+    paths: Paths,
+    flash: Flash,
+    inactive: dict[str, list[str]],
+    hasLookupds: bool,
+    warning: str,
+) -> Tag:
+    """
+    C{/lookup}: the topics nsqlookupd knows that no nsqd has, and the form
+    that creates a topic (and channel).
+    """
+    rows = [
+        tags.li(
+            tags.a(topic, href=paths.topic(topic), **_tid("topic-link")),
+            tags.ul(
+                [tags.li(c, **_tid("inactive-channel", channel=c)) for c in channels]
+            )
+            if channels
+            else "",
+            **_tid("inactive-topic-row", topic=topic),
+        )
+        for topic, channels in sorted(inactive.items())
+    ]
+    form = tags.form(
+        tags.label(
+            "Topic ",
+            tags.input(
+                type="text",
+                name="topic",
+                required="required",
+                **_tid("create-topic-input"),
+            ),
+        ),
+        tags.label(
+            "Channel (optional) ",
+            tags.input(type="text", name="channel", **_tid("create-channel-input")),
+        ),
+        tags.button("Create", type="submit", **_tid("create-submit")),
+        method="post",
+        action=paths.url("actions", "create"),
+        class_="create",
+        **_tid("create-topic-form"),
+    )
+    note: Tag | str = ""
+    if not hasLookupds:
+        note = tags.p(
+            "nsqadmin reads no nsqlookupd (--lookupd-http-address): topics are created "
+            "on nsqlookupd, so there is nothing to create them on.",
+            class_="warning",
+            **_tid("no-lookupd"),
+        )
+    return layout(
+        paths,
+        "lookup",
+        "Lookup",
+        flash,
+        tags.h1("Lookup"),
+        note,
+        tags.h2("Create a topic or channel"),
+        form,
+        tags.h2("Inactive topics"),
+        _warning(warning),
+        tags.ul(rows, class_="inactive")
+        if rows
+        else tags.p("No inactive topics.", class_="empty", **_tid("no-inactive")),
+    )
+
+
+# -- confirmation and errors -------------------------------------------------
+
+
+def confirmPage(
+    paths: Paths,
+    question: str,
+    actionURL: str,
+    fields: dict[str, str],
+    backURL: str,
+) -> Tag:
+    """
+    The confirmation that a form without JavaScript leads to: C{question}
+    and a button that POSTs the action.
+    """
+    return layout(
+        paths,
+        "confirm",
+        "Confirm",
+        None,
+        tags.h1("Confirm"),
+        tags.p(question, **_tid("confirm-message")),
+        tags.form(
+            [tags.input(type="hidden", name=k, value=v) for k, v in fields.items()],
+            tags.button(
+                "Yes", type="submit", class_="danger", **_tid("confirm-button")
+            ),
+            " ",
+            tags.a("Cancel", href=backURL, **_tid("cancel-link")),
+            method="post",
+            action=actionURL,
+            class_="confirm",
+        ),
+    )
+
+
+def errorPage(paths: Paths, status: int, message: str, backURL: str = "") -> Tag:
+    """
+    An HTML error page: C{message} is Go's error string (C{FORBIDDEN},
+    C{UPSTREAM_ERROR: ...}).
+    """
+    return layout(
+        paths,
+        "error",
+        f"Error {status}",
+        None,
+        tags.h1(f"Error {status}"),
+        tags.p(message, class_="error", **_tid("error")),
+        tags.p(tags.a("Back", href=backURL or paths.url(), **_tid("cancel-link"))),
+    )
