@@ -159,7 +159,9 @@ async def consume(reactor: Any, args: argparse.Namespace) -> int:
     loop.start(0.2)
     stopping: Deferred[None] = Deferred()
     reactor.addSystemEventTrigger(
-        "before", "shutdown", lambda: None if stopping.called else stopping.callback(None)
+        "before",
+        "shutdown",
+        lambda: None if stopping.called else stopping.callback(None),
     )
     signal.signal(
         signal.SIGTERM,

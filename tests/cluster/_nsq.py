@@ -227,7 +227,16 @@ class Node:
             binary = goBinary(self.kind)
             assert binary is not None
             return [*_MERGED, binary, *flags]
-        return [*_MERGED, sys.executable, "-c", _TWISTD, "-n", "--pidfile=", self.kind, *flags]
+        return [
+            *_MERGED,
+            sys.executable,
+            "-c",
+            _TWISTD,
+            "-n",
+            "--pidfile=",
+            self.kind,
+            *flags,
+        ]
 
     async def start(self) -> Node:
         """
@@ -274,11 +283,15 @@ class Cluster:
     A network of hosts for one test, with NSQ daemons and clients on them.
 
     @ivar delay: seconds every link holds data in each direction (0: none).
+    @ivar loss: the share of packets every host drops on sending (0: none).
     """
 
-    def __init__(self, testCase: TestCase, delay: float = 0.0) -> None:
+    def __init__(
+        self, testCase: TestCase, delay: float = 0.0, loss: float = 0.0
+    ) -> None:
         self.testCase = testCase
         self.delay = delay
+        self.loss = loss
         self.network = Network(testCase)
         self.hosts: dict[str, Host] = {}
         self.daemons: list[Node] = []
@@ -291,7 +304,9 @@ class Cluster:
         The host called C{name}, created on first use.
         """
         if name not in self.hosts:
-            self.hosts[name] = self.network.addHost(name)
+            host = self.hosts[name] = self.network.addHost(name)
+            if self.loss:
+                host.lossy(self.loss)
         return self.hosts[name]
 
     def spawn(self, host: Host, argv: Sequence[str], name: str) -> ChildProcess:
@@ -306,9 +321,7 @@ class Cluster:
         if not self.delay or host.name in self._relayed:
             return
         self._relayed.add(host.name)
-        routes = [
-            f"{host.address}:{port}=127.0.0.1:{port}" for port in PORTS[kind]
-        ]
+        routes = [f"{host.address}:{port}=127.0.0.1:{port}" for port in PORTS[kind]]
         argv = [
             sys.executable,
             "-m",
@@ -373,7 +386,9 @@ class Cluster:
         for nsqd in nsqds:
             args += ["--nsqd", nsqd.tcp]
         name = f"producer@{hostName}"
-        return Client(self._client(hostName, args, name), name, self.host(hostName), prefix)
+        return Client(
+            self._client(hostName, args, name), name, self.host(hostName), prefix
+        )
 
     def consumer(
         self,
@@ -435,7 +450,8 @@ class Cluster:
         if status != 200 or not isinstance(body, dict):
             return set()
         return {
-            f"{p['broadcast_address']}:{p['tcp_port']}" for p in body.get("producers", [])
+            f"{p['broadcast_address']}:{p['tcp_port']}"
+            for p in body.get("producers", [])
         }
 
     async def nodes(self, lookupd: Node) -> set[str]:
@@ -446,7 +462,8 @@ class Cluster:
         if status != 200 or not isinstance(body, dict):
             return set()
         return {
-            f"{p['broadcast_address']}:{p['tcp_port']}" for p in body.get("producers", [])
+            f"{p['broadcast_address']}:{p['tcp_port']}"
+            for p in body.get("producers", [])
         }
 
 
@@ -455,14 +472,18 @@ async def queued(cluster: Cluster, nsqd: Node, topic: str) -> int:
     How many messages of C{topic} C{nsqd} holds right now (its C{/stats}:
     the topic's depth plus each channel's depth and in-flight count).
     """
-    status, body = await cluster.request("GET", nsqd.http, f"/stats?format=json&topic={topic}")
+    status, body = await cluster.request(
+        "GET", nsqd.http, f"/stats?format=json&topic={topic}"
+    )
     if status != 200 or not isinstance(body, dict):
         return 0
     total = 0
     for t in body.get("topics") or []:
         total += int(t.get("depth", 0))
         for channel in t.get("channels") or []:
-            total += int(channel.get("depth", 0)) + int(channel.get("in_flight_count", 0))
+            total += int(channel.get("depth", 0)) + int(
+                channel.get("in_flight_count", 0)
+            )
     return total
 
 
@@ -477,7 +498,9 @@ class Tally:
         self.consumers = consumers
 
     def published(self) -> int:
-        return sum(int((p.last("done") or {}).get("published", 0)) for p in self.producers)
+        return sum(
+            int((p.last("done") or {}).get("published", 0)) for p in self.producers
+        )
 
     def acked(self) -> set[str]:
         acked: set[str] = set()
@@ -505,7 +528,9 @@ class Tally:
         for producer in self.producers:
             await producer.whenDone(timeout)
         try:
-            await until(lambda: not self.lost(), "every acknowledged message delivered", timeout)
+            await until(
+                lambda: not self.lost(), "every acknowledged message delivered", timeout
+            )
         except AssertionError as e:
             raise AssertionError(f"{e}: {self.line()}") from None
 

@@ -54,7 +54,5 @@ class DiscoveryTests(TestCase):
         perNSQD = {n.tcp: 0 for n in nsqds}
         for _, event in tally.deliveries():
             perNSQD[event["n"]] += 1
-        tally.report(
-            self, per_nsqd="/".join(str(perNSQD[a]) for a in everyNSQD)
-        )
+        tally.report(self, per_nsqd="/".join(str(perNSQD[a]) for a in everyNSQD))
         self.assertTrue(all(perNSQD.values()), perNSQD)

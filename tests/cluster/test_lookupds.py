@@ -36,7 +36,9 @@ class LookupdFailureTests(TestCase):
         consumer = cluster.consumer("app2", TOPIC, "stats", lookupds)
         producer = cluster.producer("app1", nsqds, TOPIC, 1500, rate=100)
         tally = Tally([producer], [consumer])
-        await until(lambda: consumer.connections() == everyNSQD, "consumer on both nsqds")
+        await until(
+            lambda: consumer.connections() == everyNSQD, "consumer on both nsqds"
+        )
 
         first, second, third = lookupds
         await until(lambda: producer.progress() >= 300, "300 publishes answered")

@@ -140,19 +140,24 @@ class PartitionTests(TestCase):
             return [
                 e
                 for e in quick.ofKind("m")
-                if e["b"] in fromSlow and e["a"] > fromSlow[e["b"]] and e["n"] == nsqd1.tcp
+                if e["b"] in fromSlow
+                and e["a"] > fromSlow[e["b"]]
+                and e["n"] == nsqd1.tcp
             ]
 
         await until(redelivered, "messages held by the cut-off consumer redelivered")
         receivedWhileCut = len(slow.ofKind("m"))
         await until(
-            lambda: any(e["n"] == nsqd2.tcp for e in slow.ofKind("m")[receivedWhileCut:]),
+            lambda: any(
+                e["n"] == nsqd2.tcp for e in slow.ofKind("m")[receivedWhileCut:]
+            ),
             "the cut-off consumer still consuming from nsqd2",
         )
         slow.host.heal(nsqd1.host)
         await tally.allDelivered()
         await until(
-            lambda: slow.connections() == both, "the consumer back on nsqd1 after healing"
+            lambda: slow.connections() == both,
+            "the consumer back on nsqd1 after healing",
         )
         tally.report(self, redelivered_to_other_consumer=len(redelivered()))
 

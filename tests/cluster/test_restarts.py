@@ -61,12 +61,15 @@ class RestartTests(TestCase):
             for name in ("app1", "app2")
         ]
         producers = [
-            cluster.producer(name, nsqds, TOPIC, 1500, rate=150) for name in ("app1", "app2")
+            cluster.producer(name, nsqds, TOPIC, 1500, rate=150)
+            for name in ("app1", "app2")
         ]
         tally = Tally(producers, consumers)
 
         async def whenPublished(count: int) -> None:
-            await until(lambda: _progress(producers) >= count, f"{count} publishes answered")
+            await until(
+                lambda: _progress(producers) >= count, f"{count} publishes answered"
+            )
 
         everyNSQD = sorted(n.tcp for n in nsqds)
         await until(
