@@ -6,6 +6,7 @@ binaries are found (C{$TXNSQ_GO_BIN}, else C{PATH}).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -140,7 +141,7 @@ class MixedFleetTests(TestCase):
                 self.assertEqual(status, 200, (nsqd, path, body))
         for lookupd in lookupds:
             await until(
-                lambda lookupd=lookupd: _listsBoth(cluster, lookupd, both),
+                functools.partial(_listsBoth, cluster, lookupd, both),
                 f"{lookupd} lists both nsqds",
             )
 
