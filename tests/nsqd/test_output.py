@@ -51,6 +51,7 @@ class Scheduler:
     def __init__(self) -> None:
         self.dirty: list[ClientOutput] = []
         self.clean: list[ClientOutput] = []
+        self.reading = 0
 
     def markDirty(self, output: ClientOutput) -> None:
         self.dirty.append(output)
@@ -161,3 +162,64 @@ class ClientOutputTests(SynchronousTestCase):
         self.output.flush()
         self.assertEqual(self.transport.calls, [])
         self.assertIn(self.output, self.scheduler.clean)
+
+    def test_close(self) -> None:
+        """
+        L{ClientOutput.close} writes what waits, then nothing more.
+        """
+        self.output.writeMessages([message(b"a")])
+        self.output.close()
+        self.output.writeFrame(RESPONSE_OK)
+        self.output.flush()
+        self.assertEqual([len(c) for c in self.transport.calls], [1])
+        self.assertTrue(self.output.closed)
+
+
+class ReadingTests(SynchronousTestCase):
+    """
+    While the factory handles what a client sent, responses wait for its
+    flush, so pipelined commands are answered with one write.
+    """
+
+    def setUp(self) -> None:
+        self.client = ClientV2.connected(NSQDConfig(), "10.0.0.1", 1, 0)
+        self.scheduler = Scheduler()
+        self.scheduler.reading = 1
+        self.transport = CallsTransport()
+        self.output = ClientOutput(self.client, self.scheduler, self.transport)
+
+    def test_responsesWait(self) -> None:
+        """
+        Responses written during a read wait; the factory is asked once to
+        flush them, and one write carries them all, in order, after the
+        message frames written before them.
+        """
+        self.output.writeMessages([message(b"a")])
+        self.output.writeFrame(RESPONSE_OK)
+        self.output.writeFrame(b"second")
+        self.assertEqual(self.transport.calls, [])
+        self.assertEqual(self.scheduler.dirty, [self.output])
+        self.output.flush()
+        [call] = self.transport.calls
+        self.assertEqual(call[1:], [RESPONSE_OK, b"second"])
+
+    def test_closeWritesThem(self) -> None:
+        """
+        An error answered during a read, then the connection closed, is
+        still written: closing flushes.
+        """
+        self.output.writeFrame(b"E_BAD")
+        self.output.close()
+        self.assertEqual(self.transport.calls, [[b"E_BAD"]])
+
+    def test_compressedTogether(self) -> None:
+        """
+        On a compressed stream, what waits is one compressed block.
+        """
+        self.output.encode = DeflateEncoder(6)
+        self.output.writeMessages([message(b"a")])
+        self.output.writeFrame(RESPONSE_OK)
+        self.output.flush()
+        [[block]] = self.transport.calls
+        frames = list(FrameDecoder().feed(DeflateDecoder()(block)))
+        self.assertEqual([f[0] for f in frames], [FRAME_TYPE_MESSAGE, 0])

@@ -6,9 +6,16 @@ Go's C{clientV2} writes through a buffered writer that its message pump
 flushes when the buffer is full or the channel has nothing more to send,
 and every response flushes it.  L{ClientOutput} does the same with
 Twisted's writes: message frames collect in a list that goes out in one
-C{writeSequence} per batch (at the end of the reactor turn, or as soon as
-the client's output buffer is full), and a response or error frame flushes
-what waits before it, so the order on the wire is kept.
+write per batch (at the end of the reactor turn, or as soon as the
+client's output buffer is full).  Responses and errors written while the
+factory handles what a client sent (L{FlushScheduler.reading}) join the
+same list, so a run of pipelined commands is answered with one write at
+the end of the read; at any other time a response flushes what waits
+before it at once, so the order on the wire is kept.
+
+Every write goes through a L{DirectWriter}: to the socket at once when the
+transport's buffer is empty, so a request/response round trip costs no
+writability registration.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Protocol
 from twisted.internet.interfaces import ITransport
 
 from txnsq.nsqd._clientv2 import ClientV2
+from txnsq.nsqd._writer import DirectWriter
 from txnsq.nsqd.state import Message
 from txnsq.wire.compression import StreamCodec
 from txnsq.wire.frames import FRAME_TYPE_MESSAGE, MESSAGE_FRAME_HEAD
@@ -29,7 +37,13 @@ class FlushScheduler(Protocol):
     """
     Flushes outputs at the end of the reactor turn
     (L{txnsq.nsqd.protocol.NSQDFactory} does, for all its connections).
+
+    @ivar reading: non-zero while the factory handles bytes a client sent;
+        it flushes every marked output when that is done, so responses may
+        wait for it.
     """
+
+    reading: int
 
     def markDirty(self, output: ClientOutput) -> None:
         """
@@ -51,8 +65,19 @@ class ClientOutput:
     @ivar encode: the stream's compression, once IDENTIFY negotiated one
         (each batch becomes one compressed block, one sync flush).
     @ivar closed: whether the connection is closing: nothing more is
-        written.
+        written (L{close} flushes first).
     """
+
+    __slots__ = (
+        "_client",
+        "_pending",
+        "_pendingBytes",
+        "_scheduler",
+        "_writer",
+        "closed",
+        "encode",
+        "transport",
+    )
 
     def __init__(
         self, client: ClientV2, scheduler: FlushScheduler, transport: ITransport
@@ -60,6 +85,7 @@ class ClientOutput:
         self.transport = transport
         self.encode: StreamCodec | None = None
         self.closed = False
+        self._writer = DirectWriter(transport)
         self._client = client
         self._scheduler = scheduler
         self._pending: list[bytes] = []
@@ -67,18 +93,24 @@ class ClientOutput:
 
     def writeFrame(self, frame: bytes) -> None:
         """
-        Write a response, error or heartbeat frame now, after any message
-        frames that wait.
+        Write a response, error or heartbeat frame after any message frames
+        that wait: at the end of the read being handled, or now.
         """
         if self.closed:
             return
-        if self._pending:
-            self._pending.append(frame)
+        pending = self._pending
+        if self._scheduler.reading:
+            if not pending:
+                self._scheduler.markDirty(self)
+            pending.append(frame)
+            self._pendingBytes += len(frame)
+        elif pending:
+            pending.append(frame)
             self.flush()
         elif self.encode is not None:
-            self.transport.write(self.encode(frame))
+            self._writer.write(self.encode(frame))
         else:
-            self.transport.write(frame)
+            self._writer.write(frame)
 
     def writeMessages(self, messages: list[Message]) -> None:
         """
@@ -117,10 +149,17 @@ class ClientOutput:
             self._pending = []
             if self.encode is not None:
                 # One compressed block (one sync flush) per batch.
-                self.transport.write(self.encode(b"".join(pending)))
+                self._writer.write(self.encode(b"".join(pending)))
             else:
-                self.transport.writeSequence(pending)
+                self._writer.writeSequence(pending)
         self._scheduler.markClean(self)
+
+    def close(self) -> None:
+        """
+        The connection is closing: write what waits, then nothing more.
+        """
+        self.flush()
+        self.closed = True
 
     def discard(self) -> None:
         """

@@ -405,7 +405,7 @@ class NSQDProtocol(Protocol):
         keeping it in C{/stats} and its messages in flight).
         """
         self._closed = True
-        self._output.closed = True
+        self._output.close()
         self._heartbeats.stop()
         if self.transport is None:
             return

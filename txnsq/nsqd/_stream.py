@@ -43,6 +43,9 @@ def upgradeStream(
     @return: the decoder of what the client sends from now on, when the
         stream is compressed.
     """
+    # What was answered so far (IDENTIFY's response) goes out as it is,
+    # before the stream changes.
+    output.flush()
     if result.tls:
         client.tls = True
         assert tlsOptions is not None
@@ -59,6 +62,8 @@ def upgradeStream(
     client.deflate = result.deflate
     if result.deflate:
         client.deflateLevel = result.deflateLevel
+    # The TLS OK is written before compression starts.
+    output.flush()
     output.encode, decode = codecs
     output.writeFrame(RESPONSE_OK)
     return decode

@@ -19,8 +19,9 @@ Cut along Go nsqd's seams:
 
 Writes are coalesced: message frames for a connection collect in a list
 and the factory flushes every such list once per reactor turn with one
-C{writeSequence} each; responses and errors flush first so the order on the
-wire is kept.
+write each; responses to what a client sent join them and go out when its
+read has been handled, so pipelined commands get one write; the write goes
+to the socket at once when nothing waits (L{txnsq.nsqd._writer}).
 """
 
 from __future__ import annotations
@@ -142,7 +143,16 @@ class MagicSniffer(Protocol):
         """
         protocol = self.protocol
         if protocol is not None:
-            protocol.dataReceived(data)
+            # Responses wait for the end of the read, then everything
+            # marked goes out together.
+            factory = self.factory
+            factory.reading += 1
+            try:
+                protocol.dataReceived(data)
+            finally:
+                factory.reading -= 1
+                if not factory.reading and factory.dirty:
+                    factory.flushAll()
             return
         if self._refused:
             return
@@ -224,7 +234,10 @@ class NSQDFactory(Factory):
 
     @ivar connections: the V2 connections (those past their magic).
     @ivar accepted: every open connection, for shutdown.
-    @ivar dirty: the outputs with message frames waiting for L{flushAll}.
+    @ivar dirty: the outputs with frames waiting for L{flushAll}.
+    @ivar reading: non-zero while a connection's received bytes are
+        handled; L{MagicSniffer} flushes every dirty output once that is
+        done, so responses written meanwhile wait for it.
     """
 
     def __init__(self, broker: Broker, config: NSQDConfig, clock: IReactorTime) -> None:
@@ -237,6 +250,7 @@ class NSQDFactory(Factory):
         self.connections: set[NSQDProtocol] = set()
         self.accepted: set[MagicSniffer] = set()
         self.dirty: set[ClientOutput] = set()
+        self.reading = 0
         self._flushCall: IDelayedCall | None = None
         self._workCall: IDelayedCall | None = None
         #: Set by L{disconnectAll}: connections end because nsqd stops.
@@ -265,7 +279,8 @@ class NSQDFactory(Factory):
         reactor turn (one timer per turn, not per message).
         """
         self.dirty.add(output)
-        if self._flushCall is None:
+        # During a read, the reader flushes when it is done.
+        if self._flushCall is None and not self.reading:
             self._flushCall = self.clock.callLater(0, self.flushAll)
 
     def markClean(self, output: ClientOutput) -> None:
