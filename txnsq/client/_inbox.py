@@ -14,7 +14,6 @@ waiting for it: back-pressure through RDY.
 
 from __future__ import annotations
 
-import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
@@ -69,7 +68,9 @@ class Inbox:
         self._discard = discard
         self._messages: deque[Message] = deque()
         self._waiting: deque[Deferred[Message]] = deque()
-        self.streams: weakref.WeakSet[MessageStream] = weakref.WeakSet()
+        #: The loops whose body holds a message (kept here, so that they can
+        #: be answered after the loop is gone: C{break} drops the iterator).
+        self.holding: set[MessageStream] = set()
         self.closed = False
 
     def __len__(self) -> int:
@@ -158,7 +159,6 @@ class MessageStream:
         self._convert = convert
         #: The message the loop body has and has not moved on from.
         self.held: Message | None = None
-        inbox.streams.add(self)
 
     def __aiter__(self) -> MessageStream:
         return self
@@ -168,15 +168,19 @@ class MessageStream:
         inbox = self._inbox
         message = inbox.take()
         if message is not None:
-            self.held = message
+            self._hold(message)
             return _Ready(message)
         if inbox.closed:
             raise StopAsyncIteration()
         return self._convert(inbox.wait().addCallback(self._got))
 
     def _got(self, message: Message) -> Message:
-        self.held = message
+        self._hold(message)
         return message
+
+    def _hold(self, message: Message) -> None:
+        self.held = message
+        self._inbox.holding.add(self)
 
     def release(self, failed: bool) -> None:
         """
@@ -188,6 +192,7 @@ class MessageStream:
         if held is None:
             return
         self.held = None
+        self._inbox.holding.discard(self)
         if held.autoResponse:
             if failed:
                 held.requeue()

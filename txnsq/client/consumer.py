@@ -498,7 +498,7 @@ class Consumer(StartStopService):
 
     def _releaseHeld(self, failed: bool) -> None:
         if self._inbox is not None:
-            for stream in list(self._inbox.streams):
+            for stream in list(self._inbox.holding):
                 stream.release(failed)
 
     async def _stop(self) -> None:
