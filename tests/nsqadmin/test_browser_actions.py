@@ -1,0 +1,440 @@
+"""
+nsqadmin's web UI in a headless browser: every admin action (topic,
+channel, per node, tombstone, create), confirmed in the browser's confirm()
+dialog or, without JavaScript, on the confirmation page; C{--base-path};
+the ACL.  After each action the cluster itself (each nsqd's C{/stats},
+nsqlookupd) is asked whether it changed, not just the page.  See
+L{tests.nsqadmin.test_browser}.
+"""
+
+from __future__ import annotations
+
+from tests.nsqadmin._browser import (
+    CONSUMERS,
+    MESSAGES,
+    TOPICS,
+    BrowserTestCase,
+    number,
+    segment,
+    startBrowser,
+    startCluster,
+    testid,
+)
+
+
+class TopicActionTests(BrowserTestCase):
+    """
+    A topic's actions, confirmed in the browser's confirm() dialog.
+    """
+
+    async def test_pauseUnpause(self) -> None:
+        """
+        Pause pauses the topic on every nsqd; unpause undoes it.
+        """
+        cluster, browser = await self.start()
+        await browser.open("/topics/orders", "topic")
+        self.assertEqual(await browser.count(testid("action-unpause")), 0)
+        flash = await browser.act(testid("action-pause"), "pause topic orders")
+        await browser.screenshot("paused")
+        self.assertEqual(flash, ("ok", "Paused topic orders."))
+        self.assertEqual(await self.paused(cluster, "orders"), [True, True])
+        self.assertEqual(await browser.page(), "topic")
+        self.assertGreaterEqual(await browser.count(testid("paused-badge")), 1)
+        self.assertEqual(await browser.count(testid("action-pause")), 0)
+
+        flash = await browser.act(testid("action-unpause"), "unpause topic orders")
+        self.assertEqual(flash, ("ok", "Unpaused topic orders."))
+        self.assertEqual(await self.paused(cluster, "orders"), [False, False])
+        self.assertEqual(await browser.count(testid("action-unpause")), 0)
+
+    async def test_empty(self) -> None:
+        """
+        Empty empties the topic on every nsqd.
+        """
+        cluster, browser = await self.start()
+        self.assertEqual(await self.depths(cluster, "audit"), [MESSAGES, MESSAGES])
+        await browser.open("/topics/audit", "topic")
+        flash = await browser.act(testid("action-empty"), "empty topic audit")
+        self.assertEqual(flash, ("ok", "Emptied topic audit."))
+        self.assertEqual(await self.depths(cluster, "audit"), [0, 0])
+        self.assertEqual(
+            number(
+                await browser.text(f"{testid('topic-total-row')} {testid('depth')}")
+            ),
+            0,
+        )
+
+    async def test_dismissed(self) -> None:
+        """
+        Dismissing the confirm() dialog does nothing.
+        """
+        cluster, browser = await self.start()
+        await browser.open("/topics/audit", "topic")
+        question = await browser.dismiss(testid("action-delete"))
+        self.assertIn("delete topic audit", question)
+        self.assertEqual(await browser.path(), "/topics/audit")
+        self.assertEqual(await browser.count(testid("flash")), 0)
+        self.assertEqual(await self.depths(cluster, "audit"), [MESSAGES, MESSAGES])
+
+    async def test_delete(self) -> None:
+        """
+        Delete removes the topic from every nsqd and nsqlookupd, and leads
+        to the streams page, which no longer lists it.
+        """
+        cluster, browser = await self.start()
+        await browser.open("/topics/audit", "topic")
+        flash = await browser.act(testid("action-delete"), "delete topic audit")
+        self.assertEqual(flash, ("ok", "Deleted topic audit."))
+        self.assertEqual(await browser.page(), "streams")
+        await browser.screenshot("deleted")
+        for node in range(2):
+            self.assertIsNone(await cluster.topic(node, "audit"))
+
+        async def forgotten() -> bool:
+            topics = await cluster.lookupd("/topics")
+            return topics is not None and "audit" not in topics["topics"]
+
+        await cluster.eventually(forgotten, "nsqlookupd forgot audit")
+        self.assertEqual(
+            await browser.attrs(testid("topic-row"), "data-topic"), ["orders"]
+        )
+
+
+class ChannelActionTests(BrowserTestCase):
+    """
+    A channel's actions, confirmed in the browser's confirm() dialog.
+    """
+
+    async def test_pauseUnpauseEmpty(self) -> None:
+        """
+        Pause, unpause and empty change the channel on every nsqd.
+        """
+        cluster, browser = await self.start()
+        await browser.open("/topics/orders/archive", "channel")
+        flash = await browser.act(
+            testid("action-pause"), "pause channel orders/archive"
+        )
+        self.assertEqual(flash, ("ok", "Paused channel orders/archive."))
+        self.assertEqual(await self.paused(cluster, "orders", "archive"), [True, True])
+        self.assertEqual(
+            await self.paused(cluster, "orders", "billing"), [False, False]
+        )
+        self.assertGreaterEqual(await browser.count(testid("paused-badge")), 1)
+        await browser.screenshot("paused")
+
+        flash = await browser.act(
+            testid("action-unpause"), "unpause channel orders/archive"
+        )
+        self.assertEqual(flash, ("ok", "Unpaused channel orders/archive."))
+        self.assertEqual(
+            await self.paused(cluster, "orders", "archive"), [False, False]
+        )
+
+        self.assertEqual(
+            await self.depths(cluster, "orders", "archive"), [MESSAGES, MESSAGES]
+        )
+        flash = await browser.act(
+            testid("action-empty"), "empty channel orders/archive"
+        )
+        self.assertEqual(flash, ("ok", "Emptied channel orders/archive."))
+        self.assertEqual(await self.depths(cluster, "orders", "archive"), [0, 0])
+        self.assertEqual(await browser.page(), "channel")
+
+    async def test_delete(self) -> None:
+        """
+        Delete removes the channel from every nsqd and leads to its
+        topic's page, which no longer lists it.
+        """
+        cluster, browser = await self.start()
+        await browser.open("/topics/orders/archive", "channel")
+        flash = await browser.act(
+            testid("action-delete"), "delete channel orders/archive"
+        )
+        self.assertEqual(flash, ("ok", "Deleted channel orders/archive."))
+        self.assertEqual(await browser.page(), "topic")
+        self.assertEqual(await browser.path(), "/topics/orders")
+        for node in range(2):
+            self.assertIsNone(await cluster.channel(node, "orders", "archive"))
+            self.assertIsNotNone(await cluster.channel(node, "orders", "billing"))
+        self.assertEqual(
+            await browser.attrs(testid("channel-row"), "data-channel"), ["billing"]
+        )
+
+
+class NodeActionTests(BrowserTestCase):
+    """
+    Acting on one nsqd only (NSQ #430), and tombstoning.
+    """
+
+    async def test_topicOnOneNode(self) -> None:
+        """
+        A topic's per-node pause, unpause and empty change that nsqd only.
+        """
+        cluster, browser = await self.start()
+        first, second = cluster.nodes
+        await browser.open("/topics/audit", "topic")
+        row = testid("topic-node-row", node=first)
+        flash = await browser.act(f"{row} {testid('node-action-pause')}", "pause")
+        self.assertEqual(flash, ("ok", f"Paused topic audit on {first}."))
+        self.assertEqual(await self.paused(cluster, "audit"), [True, False])
+        self.assertEqual(await browser.count(f"{row} {testid('paused-badge')}"), 1)
+        self.assertEqual(
+            await browser.count(
+                f"{testid('topic-node-row', node=second)} {testid('paused-badge')}"
+            ),
+            0,
+        )
+        await browser.screenshot("paused-on-one")
+
+        flash = await browser.act(f"{row} {testid('node-action-unpause')}", "unpause")
+        self.assertEqual(flash, ("ok", f"Unpaused topic audit on {first}."))
+        self.assertEqual(await self.paused(cluster, "audit"), [False, False])
+
+        row = testid("topic-node-row", node=second)
+        flash = await browser.act(f"{row} {testid('node-action-empty')}", "empty")
+        self.assertEqual(flash, ("ok", f"Emptied topic audit on {second}."))
+        self.assertEqual(await self.depths(cluster, "audit"), [MESSAGES, 0])
+
+    async def test_channelOnOneNode(self) -> None:
+        """
+        A channel's per-node pause, unpause and empty change that nsqd only.
+        """
+        cluster, browser = await self.start()
+        first, second = cluster.nodes
+        await browser.open("/topics/orders/archive", "channel")
+        row = testid("channel-node-row", node=second)
+        flash = await browser.act(f"{row} {testid('node-action-pause')}", "pause")
+        self.assertEqual(flash, ("ok", f"Paused channel orders/archive on {second}."))
+        self.assertEqual(await self.paused(cluster, "orders", "archive"), [False, True])
+
+        flash = await browser.act(f"{row} {testid('node-action-unpause')}", "unpause")
+        self.assertEqual(flash, ("ok", f"Unpaused channel orders/archive on {second}."))
+        self.assertEqual(
+            await self.paused(cluster, "orders", "archive"), [False, False]
+        )
+
+        row = testid("channel-node-row", node=first)
+        flash = await browser.act(f"{row} {testid('node-action-empty')}", "empty")
+        self.assertEqual(flash, ("ok", f"Emptied channel orders/archive on {first}."))
+        self.assertEqual(await self.depths(cluster, "orders", "archive"), [0, MESSAGES])
+
+    async def test_tombstone(self) -> None:
+        """
+        Tombstoning a node's topic on the node's page: nsqlookupd no
+        longer gives that nsqd for it, and (as Go's) that nsqd deletes it.
+        """
+        cluster, browser = await self.start()
+        first = cluster.nodes[0]
+        await browser.open(f"/nodes/{segment(first)}", "node")
+        row = testid("node-topic-row", topic="audit")
+        flash = await browser.act(
+            f"{row} {testid('action-tombstone')}", "tombstone topic audit"
+        )
+        self.assertEqual(flash, ("ok", f"Tombstoned topic audit on {first}."))
+        self.assertEqual(await browser.page(), "node")
+        self.assertEqual(await browser.path(), f"/nodes/{segment(first)}")
+        await browser.screenshot("tombstoned")
+        lookup = await cluster.lookupd("/lookup?topic=audit")
+        self.assertEqual(
+            [p["http_port"] for p in lookup["producers"]], [cluster.nsqdHTTP[1]]
+        )
+        self.assertIsNone(await cluster.topic(0, "audit"))
+        self.assertIsNotNone(await cluster.topic(1, "audit"))
+        self.assertIsNotNone(await cluster.topic(0, "orders"))
+
+
+class NoJavaScriptTests(BrowserTestCase):
+    """
+    Without JavaScript, actions confirm on a page of their own.
+    """
+
+    async def test_confirmPage(self) -> None:
+        """
+        The action button leads to a confirmation page; cancelling goes
+        back and changes nothing; confirming acts and comes back with the
+        flash.
+        """
+        cluster, browser = await self.start(javascript=False)
+        await browser.open("/topics/orders/archive", "channel")
+        await browser.follow(testid("action-empty"), "confirm")
+        await browser.screenshot("confirm")
+        self.assertIn(
+            "empty channel orders/archive",
+            await browser.text(testid("confirm-message")),
+        )
+        await browser.follow(testid("cancel-link"), "channel")
+        self.assertEqual(await browser.path(), "/topics/orders/archive")
+        self.assertEqual(
+            await self.depths(cluster, "orders", "archive"), [MESSAGES, MESSAGES]
+        )
+
+        await browser.follow(testid("action-empty"), "confirm")
+        await browser.follow(testid("confirm-button"), "channel")
+        self.assertEqual(
+            await browser.flash(), ("ok", "Emptied channel orders/archive.")
+        )
+        self.assertEqual(await self.depths(cluster, "orders", "archive"), [0, 0])
+
+        await browser.open("/topics/orders", "topic")
+        await browser.follow(testid("action-pause"), "confirm")
+        await browser.follow(testid("confirm-button"), "topic")
+        self.assertEqual(await browser.flash(), ("ok", "Paused topic orders."))
+        self.assertEqual(await self.paused(cluster, "orders"), [True, True])
+
+    async def test_perNodeAndTombstone(self) -> None:
+        """
+        Per-node actions and tombstoning confirm on their page too.
+        """
+        cluster, browser = await self.start(javascript=False)
+        first, _ = cluster.nodes
+        await browser.open("/topics/audit", "topic")
+        row = testid("topic-node-row", node=first)
+        await browser.follow(f"{row} {testid('node-action-pause')}", "confirm")
+        await browser.follow(testid("confirm-button"), "topic")
+        self.assertEqual(
+            await browser.flash(), ("ok", f"Paused topic audit on {first}.")
+        )
+        self.assertEqual(await self.paused(cluster, "audit"), [True, False])
+
+        await browser.open(f"/nodes/{segment(first)}", "node")
+        row = testid("node-topic-row", topic="orders")
+        await browser.follow(f"{row} {testid('action-tombstone')}", "confirm")
+        await browser.follow(testid("confirm-button"), "node")
+        self.assertEqual(
+            await browser.flash(), ("ok", f"Tombstoned topic orders on {first}.")
+        )
+        self.assertIsNone(await cluster.topic(0, "orders"))
+
+
+class LookupTests(BrowserTestCase):
+    """
+    C{/lookup}: inactive topics, and creating topics and channels.
+    """
+
+    async def test_create(self) -> None:
+        """
+        Creating a topic, and a topic with a channel, registers them with
+        nsqlookupd (no nsqd has them yet: they are listed as inactive); a
+        bad name is refused and creates nothing.
+        """
+        cluster, browser = await self.start()
+        await browser.open("/lookup", "lookup")
+        self.assertEqual(await browser.count(testid("no-inactive")), 1)
+        await browser.run(browser.tab.type, testid("create-topic-input"), "fresh")
+        await browser.follow(testid("create-submit"), "lookup")
+        self.assertEqual(await browser.flash(), ("ok", "Created topic fresh."))
+        self.assertIn("fresh", (await cluster.lookupd("/topics"))["topics"])
+        self.assertEqual(
+            await browser.attrs(testid("inactive-topic-row"), "data-topic"), ["fresh"]
+        )
+
+        await browser.run(browser.tab.type, testid("create-topic-input"), "spare")
+        await browser.run(browser.tab.type, testid("create-channel-input"), "later")
+        await browser.follow(testid("create-submit"), "lookup")
+        self.assertEqual(
+            await browser.flash(), ("ok", "Created topic spare and channel later.")
+        )
+        self.assertEqual(
+            (await cluster.lookupd("/channels?topic=spare"))["channels"], ["later"]
+        )
+        spare = testid("inactive-topic-row", topic="spare")
+        self.assertEqual(
+            await browser.attrs(
+                f"{spare} {testid('inactive-channel')}", "data-channel"
+            ),
+            ["later"],
+        )
+        await browser.screenshot("created")
+
+        await browser.run(browser.tab.type, testid("create-topic-input"), "no good")
+        await browser.follow(testid("create-submit"), "lookup")
+        level, text = await browser.flash()
+        self.assertEqual(level, "error")
+        self.assertIn("INVALID_TOPIC", text)
+        self.assertNotIn("no good", (await cluster.lookupd("/topics"))["topics"])
+
+
+class BasePathTests(BrowserTestCase):
+    """
+    Behind a proxy: C{--base-path=/admin}.
+    """
+
+    async def test_basePath(self) -> None:
+        """
+        Every page is under C{/admin}, every link, form and script the
+        pages hold is too (the nodes' /metrics aside), and actions work.
+        """
+        cluster = await startCluster(self, TOPICS, MESSAGES, consumers=CONSUMERS)
+        admin = await cluster.startAdmin(base_path="/admin")
+        browser = await startBrowser(self, f"http://127.0.0.1:{admin}")
+        await browser.open("/admin/", "streams")
+        await browser.screenshot("streams")
+        pages = [
+            ("/admin/", "streams"),
+            ("/admin/topics/orders", "topic"),
+            ("/admin/topics/orders/billing", "channel"),
+            ("/admin/nodes", "nodes"),
+            (f"/admin/nodes/{segment(cluster.nodes[0])}", "node"),
+            ("/admin/counter", "counter"),
+            ("/admin/lookup", "lookup"),
+        ]
+        for path, page in pages:
+            await browser.open(path, page)
+            urls = await browser.run(browser.tab.localURLs)
+            self.assertTrue(urls, path)
+            outside = [url for url in urls if not url.startswith("/admin/")]
+            self.assertEqual(outside, [], f"{path} links outside /admin/")
+
+        await browser.open("/admin/", "streams")
+        await browser.follow(
+            f"{testid('topic-row', topic='orders')} {testid('topic-link')}", "topic"
+        )
+        self.assertEqual(await browser.path(), "/admin/topics/orders")
+        await browser.follow(testid("nav-nodes"), "nodes")
+        self.assertEqual(await browser.path(), "/admin/nodes")
+        await browser.open("/admin/topics/orders", "topic")
+        flash = await browser.act(testid("action-pause"), "pause topic orders")
+        self.assertEqual(flash, ("ok", "Paused topic orders."))
+        self.assertEqual(await browser.path(), "/admin/topics/orders")
+        self.assertEqual(await self.paused(cluster, "orders"), [True, True])
+        self.assertIn(
+            "Zero-Clause BSD", await browser.raw("/admin/static/htmx-LICENSE")
+        )
+
+
+class ACLTests(BrowserTestCase):
+    """
+    C{--admin-user}: only the named users may act.
+    """
+
+    async def test_forbidden(self) -> None:
+        """
+        Without the header naming an admin, an action confirmed in the
+        browser comes back FORBIDDEN, its confirmation page is a 403 page
+        and creating is refused; the cluster is unchanged.  With the
+        header (as an authenticating proxy sends it) the action works.
+        """
+        cluster, browser = await self.start(admin_users=["alice"])
+        await browser.open("/topics/orders", "topic")
+        level, text = await browser.act(testid("action-pause"), "pause topic orders")
+        await browser.screenshot("forbidden-flash")
+        self.assertEqual(level, "error")
+        self.assertIn("FORBIDDEN", text)
+        self.assertEqual(await self.paused(cluster, "orders"), [False, False])
+
+        await browser.open("/actions/topics/orders?action=pause", "error")
+        await browser.screenshot("forbidden-page")
+        self.assertIn("FORBIDDEN", await browser.text(testid("error")))
+        self.assertEqual(await self.paused(cluster, "orders"), [False, False])
+
+        await browser.open("/lookup", "lookup")
+        await browser.run(browser.tab.type, testid("create-topic-input"), "sneaky")
+        await browser.follow(testid("create-submit"), "error")
+        self.assertIn("FORBIDDEN", await browser.text(testid("error")))
+        self.assertNotIn("sneaky", (await cluster.lookupd("/topics"))["topics"])
+
+        await browser.run(browser.tab.setHeaders, {"X-Forwarded-User": "alice"})
+        await browser.open("/topics/orders", "topic")
+        flash = await browser.act(testid("action-pause"), "pause topic orders")
+        self.assertEqual(flash, ("ok", "Paused topic orders."))
+        self.assertEqual(await self.paused(cluster, "orders"), [True, True])

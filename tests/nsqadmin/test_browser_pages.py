@@ -1,0 +1,324 @@
+"""
+nsqadmin's web UI in a headless browser: every page shows the real
+cluster, its links lead where they say, rates appear and the counter counts
+without reloading; and the documentation's screenshots
+(C{TXNSQ_UPDATE_SCREENSHOTS=1}).  See L{tests.nsqadmin.test_browser}.
+"""
+
+from __future__ import annotations
+
+from tests.nsqadmin._browser import (
+    MESSAGES,
+    BrowserTestCase,
+    number,
+    segment,
+    startBrowser,
+    startCluster,
+    startTraffic,
+    testid,
+)
+
+
+class PageTests(BrowserTestCase):
+    """
+    Every page shows the cluster, and its links lead where they say.
+    """
+
+    async def test_streams(self) -> None:
+        """
+        C{/} lists every topic with its counts; the navigation reaches
+        every page and the topic link its topic.
+        """
+        _, browser = await self.start()
+        await browser.open("/", "streams")
+        await browser.screenshot("streams")
+        self.assertEqual(
+            sorted(await browser.attrs(testid("topic-row"), "data-topic")),
+            ["audit", "orders"],
+        )
+        orders = testid("topic-row", topic="orders")
+        # 10 messages on each of the two nsqds.
+        self.assertEqual(
+            number(await browser.text(f"{orders} {testid('message-count')}")),
+            2 * MESSAGES,
+        )
+        self.assertEqual(
+            number(await browser.text(f"{orders} {testid('channel-count')}")), 2
+        )
+        audit = testid("topic-row", topic="audit")
+        # No channel: the messages wait in the topic itself.
+        self.assertEqual(
+            number(await browser.text(f"{audit} {testid('depth')}")), 2 * MESSAGES
+        )
+        self.assertEqual(await browser.count(f"{orders} {testid('paused-badge')}"), 0)
+
+        for link, page in [
+            ("nav-nodes", "nodes"),
+            ("nav-counter", "counter"),
+            ("nav-lookup", "lookup"),
+            ("nav-streams", "streams"),
+        ]:
+            await browser.follow(testid(link), page)
+            await browser.screenshot(page)
+        await browser.follow(f"{orders} {testid('topic-link')}", "topic")
+        self.assertEqual(await browser.path(), "/topics/orders")
+
+    async def test_topic(self) -> None:
+        """
+        A topic's page: its nodes, channels (with their depth and
+        clients), producers and each node's /metrics link; the channel
+        link leads to the channel.
+        """
+        cluster, browser = await self.start()
+        await browser.open("/topics/orders", "topic")
+        await browser.screenshot("topic")
+        self.assertIn("orders", await browser.text(testid("page-title")))
+        self.assertEqual(
+            sorted(await browser.attrs(testid("topic-node-row"), "data-node")),
+            sorted(cluster.nodes),
+        )
+        total = testid("topic-total-row")
+        self.assertEqual(
+            number(await browser.text(f"{total} {testid('message-count')}")),
+            2 * MESSAGES,
+        )
+        self.assertEqual(
+            sorted(await browser.attrs(testid("channel-row"), "data-channel")),
+            ["archive", "billing"],
+        )
+        archive = testid("channel-row", channel="archive")
+        billing = testid("channel-row", channel="billing")
+        self.assertEqual(
+            number(await browser.text(f"{archive} {testid('depth')}")), 2 * MESSAGES
+        )
+        self.assertEqual(
+            number(await browser.text(f"{archive} {testid('client-count')}")), 0
+        )
+        # One consumer, connected to both nsqds.
+        self.assertEqual(
+            number(await browser.text(f"{billing} {testid('client-count')}")), 2
+        )
+        # A producer connection on each nsqd published to the topic.
+        self.assertEqual(
+            sorted(await browser.attrs(testid("producer-row"), "data-node")),
+            sorted(cluster.nodes),
+        )
+        for node in cluster.nodes:
+            row = testid("topic-node-row", node=node)
+            self.assertEqual(
+                await browser.attr(f"{row} {testid('metrics-link')}", "href"),
+                f"http://{node}/metrics",
+            )
+            self.assertEqual(
+                number(await browser.text(f"{row} {testid('message-count')}")),
+                MESSAGES,
+            )
+        await browser.follow(f"{archive} {testid('channel-link')}", "channel")
+        self.assertEqual(await browser.path(), "/topics/orders/archive")
+
+    async def test_channel(self) -> None:
+        """
+        A channel's page: its nodes and its consumer's connections; the
+        topic link leads back.  A channel nobody consumes says so.
+        """
+        cluster, browser = await self.start()
+        await browser.open("/topics/orders/billing", "channel")
+        await browser.screenshot("channel")
+        self.assertIn("billing", await browser.text(testid("page-title")))
+        self.assertEqual(
+            sorted(await browser.attrs(testid("channel-node-row"), "data-node")),
+            sorted(cluster.nodes),
+        )
+        self.assertEqual(
+            sorted(await browser.attrs(testid("client-row"), "data-node")),
+            sorted(cluster.nodes),
+        )
+        total = testid("channel-total-row")
+        self.assertEqual(
+            number(await browser.text(f"{total} {testid('client-count')}")), 2
+        )
+        # The consumer FINs everything it gets.
+        await browser.wait(
+            lambda: (
+                browser.tab.text(f"{total} {testid('message-count')}").strip()
+                == str(2 * MESSAGES)
+            ),
+            "every billing message counted",
+        )
+        self.assertTrue(await browser.text(testid("client-hostname")))
+
+        await browser.follow(testid("topic-link"), "topic")
+        self.assertEqual(await browser.path(), "/topics/orders")
+
+        await browser.open("/topics/orders/archive", "channel")
+        self.assertEqual(await browser.count(testid("no-clients")), 1)
+        self.assertEqual(await browser.count(testid("client-row")), 0)
+
+    async def test_nodes(self) -> None:
+        """
+        C{/nodes} lists both nsqds with their version and topic count; a
+        node's page lists its topics and channels; an unknown node is a
+        404 page.
+        """
+        cluster, browser = await self.start()
+        await browser.open("/nodes", "nodes")
+        await browser.screenshot("nodes")
+        self.assertEqual(
+            sorted(await browser.attrs(testid("node-row"), "data-node")),
+            sorted(cluster.nodes),
+        )
+        node = cluster.nodes[0]
+        row = testid("node-row", node=node)
+        self.assertEqual(await browser.text(f"{row} {testid('node-version')}"), "1.3.0")
+        self.assertEqual(
+            number(await browser.text(f"{row} {testid('node-topic-count')}")), 2
+        )
+        self.assertEqual(await browser.count(testid("out-of-date")), 0)
+        self.assertEqual(
+            await browser.attr(f"{row} {testid('metrics-link')}", "href"),
+            f"http://{node}/metrics",
+        )
+
+        await browser.follow(f"{row} {testid('node-link')}", "node")
+        await browser.screenshot("node")
+        self.assertEqual(await browser.path(), f"/nodes/{segment(node)}")
+        self.assertIn(node, await browser.text(testid("page-title")))
+        self.assertEqual(
+            sorted(await browser.attrs(testid("node-topic-row"), "data-topic")),
+            ["audit", "orders"],
+        )
+        self.assertEqual(
+            sorted(await browser.attrs(testid("node-channel-row"), "data-channel")),
+            ["archive", "billing"],
+        )
+        self.assertEqual(number(await browser.text(testid("node-total-clients"))), 1)
+
+        await browser.open("/nodes/nowhere:1")
+        self.assertEqual(await browser.count(testid("error")), 1)
+
+
+class LiveTests(BrowserTestCase):
+    """
+    Pages update themselves: rates appear, the counter counts.
+    """
+
+    async def test_rates(self) -> None:
+        """
+        With messages flowing, the topic's and the streams page's rate
+        cells show a positive rate without reloading (two samples needed).
+        """
+        cluster, browser = await self.start()
+        startTraffic(self, cluster, ["orders"])
+        await browser.open("/topics/orders", "topic")
+        rate = f"{testid('topic-total-row')} {testid('rate')}"
+        await browser.wait(
+            lambda: float(browser.tab.attr(rate, "data-rate") or "0") > 0,
+            "a positive rate for orders",
+        )
+        channelRate = f"{testid('channel-row', channel='archive')} {testid('rate')}"
+        await browser.wait(
+            lambda: float(browser.tab.attr(channelRate, "data-rate") or "0") > 0,
+            "a positive rate for orders/archive",
+        )
+        await browser.screenshot("topic-rates")
+        await browser.open("/", "streams")
+        streamsRate = f"{testid('topic-row', topic='orders')} {testid('rate')}"
+        await browser.wait(
+            lambda: float(browser.tab.attr(streamsRate, "data-rate") or "0") > 0,
+            "a positive rate on the streams page",
+        )
+
+    async def test_counter(self) -> None:
+        """
+        The counter shows every message of every channel, and counts on
+        as more are published, without reloading.
+        """
+        cluster, browser = await self.start()
+        await browser.open("/counter", "counter")
+        # billing and archive each got every message of both nsqds.
+        expected = 2 * 2 * MESSAGES
+        total = testid("counter-total")
+        await browser.wait(
+            lambda: browser.tab.attr(total, "data-count") == str(expected),
+            f"the counter at {expected}",
+        )
+        self.assertEqual(number(await browser.text(total)), expected)
+        await browser.screenshot("counter")
+        await cluster.publish("orders", 5)
+        expected += 2 * 2 * 5
+        await browser.wait(
+            lambda: browser.tab.attr(total, "data-count") == str(expected),
+            f"the counter updated to {expected} without reloading",
+        )
+        self.assertEqual(await browser.page(), "counter")
+        await browser.screenshot("counter-updated")
+
+
+class ScreenshotTests(BrowserTestCase):
+    """
+    The documentation's pictures: a cluster with a few topics and channels
+    and traffic flowing (C{TXNSQ_UPDATE_SCREENSHOTS=1} writes them to
+    C{docs/_static/nsqadmin/}).
+    """
+
+    async def test_pages(self) -> None:
+        """
+        Every page, once its rates show.
+        """
+        topics = {
+            "orders": ["billing", "shipping", "analytics"],
+            "clicks": ["pageviews", "archive"],
+            "payments": ["ledger"],
+            "audit": [],
+        }
+        cluster = await startCluster(
+            self,
+            topics,
+            messages=250,
+            consumers=[
+                ("orders", "billing"),
+                ("orders", "shipping"),
+                ("clicks", "pageviews"),
+            ],
+        )
+        await cluster.publish("clicks", 1200)
+        # Known to nsqlookupd only: an inactive topic on /lookup.
+        await cluster.lookupdPost("/topic/create?topic=legacy")
+        await cluster.lookupdPost("/channel/create?topic=legacy&channel=replay")
+        startTraffic(self, cluster, ["orders", "clicks", "payments"], interval=0.1)
+        browser = await startBrowser(self, f"http://127.0.0.1:{cluster.admin}")
+
+        async def shoot(path: str, page: str, doc: str, rate: str = "") -> None:
+            await browser.open(path, page)
+            if rate:
+                await browser.wait(
+                    lambda: browser.tab.attr(rate, "data-rate") != "",
+                    f"a rate on {path}",
+                )
+            await browser.screenshot(doc, doc=doc)
+
+        await shoot(
+            "/",
+            "streams",
+            "streams",
+            f"{testid('topic-row', topic='orders')} {testid('rate')}",
+        )
+        await shoot(
+            "/topics/orders",
+            "topic",
+            "topic",
+            f"{testid('topic-total-row')} {testid('rate')}",
+        )
+        await shoot(
+            "/topics/orders/billing",
+            "channel",
+            "channel",
+            f"{testid('channel-total-row')} {testid('rate')}",
+        )
+        await shoot("/nodes", "nodes", "nodes")
+        await shoot(f"/nodes/{segment(cluster.nodes[0])}", "node", "node")
+        await shoot("/counter", "counter", "counter", testid("counter-rate"))
+        await shoot("/lookup", "lookup", "lookup")
+        await shoot(
+            "/actions/topics/orders/shipping?action=empty", "confirm", "confirm"
+        )
