@@ -107,7 +107,8 @@ class UIClusterTests(TestCase):
 
         page = await _page(admin, "GET", "/admin/topics/t")
         self.assertEqual(
-            sorted(r.attrs["data-node"] for r in page.find("topic-node-row")), nodes
+            sorted(r.attrs["data-node"] for r in page.find("topic-node-row")),
+            sorted(nodes),
         )
         page.one("channel-row", channel="c")
         self.assertEqual(
@@ -155,7 +156,7 @@ class UIClusterTests(TestCase):
 
         page = await _page(admin, "GET", "/admin/nodes")
         self.assertEqual(
-            sorted(r.attrs["data-node"] for r in page.find("node-row")), nodes
+            sorted(r.attrs["data-node"] for r in page.find("node-row")), sorted(nodes)
         )
         page = await _page(admin, "GET", f"/admin/nodes/{nodes[1]}")
         page.one("node-topic-row", topic="t")

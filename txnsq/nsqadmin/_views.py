@@ -209,6 +209,33 @@ def _emptyForm(actionURL: str, thing: str, prefix: str, node: str = "") -> Tag:
     )
 
 
+def _wholeActions(actionURL: str, thing: str, paused: bool, testid: str) -> Tag:
+    # The buttons acting on a topic or channel on every nsqd.
+    return tags.div(
+        _pauseForm(actionURL, thing, paused, "action-"),
+        _emptyForm(actionURL, thing, "action-"),
+        actionForm(
+            actionURL,
+            "action-delete",
+            "Delete",
+            f"Really delete {thing}?",
+            {"action": "delete"},
+            danger=True,
+        ),
+        class_="actions",
+        **_tid(testid),
+    )
+
+
+def _nodeCell(paths: Paths, record: JSON) -> Tag:
+    # An nsqd's name in a per-node row, linked to its page.
+    return tags.td(
+        tags.a(record["hostname"] or record["node"], href=paths.node(record["node"])),
+        " ",
+        _paused(record["paused"]),
+    )
+
+
 def _thing(topic: str, channel: str = "") -> str:
     return f"channel {topic}/{channel}" if channel else f"topic {topic}"
 
@@ -405,27 +432,10 @@ def topicPage(
     thing = _thing(topic)
     nodes = total["nodes"]
     nodeNames = [n["node"] for n in nodes]
-    actions = tags.div(
-        _pauseForm(action, thing, total["paused"], "action-"),
-        _emptyForm(action, thing, "action-"),
-        actionForm(
-            action,
-            "action-delete",
-            "Delete",
-            f"Really delete {thing}?",
-            {"action": "delete"},
-            danger=True,
-        ),
-        class_="actions",
-        **_tid("topic-actions"),
-    )
+    actions = _wholeActions(action, thing, total["paused"], "topic-actions")
     nodeRows = [
         tags.tr(
-            tags.td(
-                tags.a(n["hostname"] or n["node"], href=paths.node(n["node"])),
-                " ",
-                _paused(n["paused"]),
-            ),
+            _nodeCell(paths, n),
             _cell("depth", n["depth"]),
             _cell("memory-depth", n["memory_depth"]),
             _cell("backend-depth", n["backend_depth"]),
@@ -587,27 +597,10 @@ def channelPage(
     """
     action = paths.topicAction(topic, channel)
     thing = _thing(topic, channel)
-    actions = tags.div(
-        _pauseForm(action, thing, total["paused"], "action-"),
-        _emptyForm(action, thing, "action-"),
-        actionForm(
-            action,
-            "action-delete",
-            "Delete",
-            f"Really delete {thing}?",
-            {"action": "delete"},
-            danger=True,
-        ),
-        class_="actions",
-        **_tid("channel-actions"),
-    )
+    actions = _wholeActions(action, thing, total["paused"], "channel-actions")
     nodeRows = [
         tags.tr(
-            tags.td(
-                tags.a(n["hostname"] or n["node"], href=paths.node(n["node"])),
-                " ",
-                _paused(n["paused"]),
-            ),
+            _nodeCell(paths, n),
             *_channelCells(n),
             _rateCell(rates.rate(("channel", topic, channel, n["node"]))),
             _cell("client-count", n["client_count"]),
