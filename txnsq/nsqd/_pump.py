@@ -36,6 +36,15 @@ class MessagePump:
     @ivar channel: the channel subscribed to, once SUB succeeded.
     """
 
+    __slots__ = (
+        "_channelClosed",
+        "_clock",
+        "_output",
+        "_paused",
+        "channel",
+        "client",
+    )
+
     def __init__(
         self,
         client: ClientV2,
