@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -437,7 +438,7 @@ class Tab:
         """
         Every URL the page holds for nsqadmin itself, as written in its
         attributes: links, forms, scripts, stylesheets and htmx requests
-        (absolute URLs to other servers, such as /metrics, left out).
+        (URLs with a scheme, such as the nsqds' /metrics, left out).
         """
         urls: list[str] = self.driver.execute_script(
             """
@@ -452,7 +453,8 @@ class Tab:
             return found;
             """
         )
-        return [url for url in urls if not url.startswith(("http://", "https://"))]
+        # With a scheme: another server's (/metrics) or none (data:).
+        return [url for url in urls if not re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", url)]
 
     # Artefacts.
 
