@@ -316,6 +316,7 @@ class Cluster:
         producers: Sequence[dict[str, Any]],
         topic: str | None = None,
         clients: list[dict[str, Any]] | None = None,
+        includeClients: bool = True,
     ) -> tuple[list[dict[str, Any]], list[str]]:
         """
         The per-node topic records of each producer's C{/stats} (Go's
@@ -323,10 +324,14 @@ class Cluster:
 
         @param clients: if given, each nsqd's publishing connections (its
             C{/stats} C{producers}, with C{node}) are added to it.
+        @param includeClients: ask for the channels' clients too (Go's
+            C{includeClients}); without them nsqd's answer is smaller.
         """
         query = {"format": "json"}
         if topic is not None:
             query["topic"] = topic
+        if not includeClients:
+            query["include_clients"] = "false"
 
         async def stats(producer: dict[str, Any]) -> list[dict[str, Any]]:
             node = ci.producerHTTPAddress(producer)

@@ -568,23 +568,39 @@ class AdminHTTPAPI:
 
     async def _counter(self, request: IRequest) -> bytes:
         try:
-            records, errors = await self._allStats()
+            producers, errors = await self.cluster.producers()
+            # Go asks without the clients (GetNSQDStats(..., false)).
+            records, more = await self.cluster.nodeStats(
+                producers, includeClients=False
+            )
+            errors += more
+            self._sample(records)
         except UpstreamError as e:
             raise _upstream(e) from None
+        # Go's counterStats: four fields per topic:channel:node, in a map
+        # (which Go writes with its keys sorted).
         stats: dict[str, dict[str, Any]] = {}
         for record in records:
+            topic = record["topic_name"]
             for channel in record["channels"]:
-                key = f"{record['topic_name']}:{channel['channel_name']}:{channel['node']}"
+                name, node = channel["channel_name"], channel["node"]
                 entry = stats.setdefault(
-                    key,
-                    ci.aggregateChannel(
-                        record["topic_name"], channel["channel_name"], []
-                    ),
+                    f"{topic}:{name}:{node}",
+                    {
+                        "node": node,
+                        "topic_name": topic,
+                        "channel_name": name,
+                        "message_count": 0,
+                    },
                 )
-                entry["node"] = channel["node"]
                 entry["message_count"] += channel["message_count"]
         return respondV1(
-            request, 200, {"stats": stats, "message": ci.warningMessage(errors)}
+            request,
+            200,
+            {
+                "stats": dict(sorted(stats.items())),
+                "message": ci.warningMessage(errors),
+            },
         )
 
     @app.route("/api/graphite", methods=["GET"])
