@@ -18,6 +18,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
 from txnsq.nsqadmin import _clusterinfo as ci
+from txnsq.nsqadmin._views import hostnamePort
 from txnsq.nsqadmin.cluster import UpstreamError
 from txnsq.nsqadmin.config import AdminConfig
 from txnsq.nsqadmin.http import AdminHTTPAPI
@@ -437,6 +438,9 @@ class PageTests(UITestCase):
         self.assertIn("t", page.one("page-title").text)
         self.assertEqual(page.one("topic-total-row").one("message-count").text, "150")
         nodeA = page.one("topic-node-row", node="a.example:4151")
+        link = nodeA.one("node-link")
+        self.assertEqual(link.text, "a.example:4151")
+        self.assertEqual(link.attrs["href"], f"{self.base}/nodes/a.example%3A4151")
         self.assertEqual(nodeA.one("message-count").text, "100")
         self.assertEqual(
             nodeA.one("metrics-link").attrs["href"], "http://a.example:4151/metrics"
@@ -896,3 +900,24 @@ class ActionTests(UITestCase):
         self.assertEqual(payload["topic"], "t")
         self.assertEqual(payload["channel"], "c")
         self.assertEqual(payload["node"], "a.example:4151")
+
+
+class HostnamePortTests(TestCase):
+    """
+    Per-node rows name an nsqd C{hostname:http_port}, as Go's pages do.
+    """
+
+    def test_hostnamePort(self) -> None:
+        """
+        The hostname with the port of the node's address; the address
+        alone without a hostname.
+        """
+        self.assertEqual(
+            hostnamePort({"node": "10.0.0.1:4151", "hostname": "box"}), "box:4151"
+        )
+        self.assertEqual(
+            hostnamePort({"node": "[::1]:4251", "hostname": "box"}), "box:4251"
+        )
+        self.assertEqual(
+            hostnamePort({"node": "10.0.0.1:4151", "hostname": ""}), "10.0.0.1:4151"
+        )

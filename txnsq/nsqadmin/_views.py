@@ -227,10 +227,28 @@ def _wholeActions(actionURL: str, thing: str, paused: bool, testid: str) -> Tag:
     )
 
 
+def hostnamePort(record: JSON) -> str:
+    """
+    An nsqd as Go's pages name it in per-node rows: C{hostname:http_port}
+    (several nsqds on one host stay apart); its address without a
+    hostname.
+    """
+    node = str(record["node"])
+    hostname = str(record.get("hostname") or "")
+    if not hostname:
+        return node
+    return f"{hostname}:{node.rpartition(':')[2]}"
+
+
 def _nodeCell(paths: Paths, record: JSON) -> Tag:
     # An nsqd's name in a per-node row, linked to its page.
     return tags.td(
-        tags.a(record["hostname"] or record["node"], href=paths.node(record["node"])),
+        tags.a(
+            hostnamePort(record),
+            href=paths.node(record["node"]),
+            title=record["node"],
+            **_tid("node-link"),
+        ),
         " ",
         _paused(record["paused"]),
     )
@@ -442,10 +460,12 @@ def topicPage(
             _cell("message-count", n["message_count"]),
             _rateCell(rates.rate(("topic", topic, n["node"]))),
             tags.td(
-                _pauseForm(action, thing, n["paused"], "node-action-", n["node"]),
-                _emptyForm(action, thing, "node-action-", n["node"]),
-                _metricsLink(n["node"]),
-                class_="actions",
+                tags.div(
+                    _pauseForm(action, thing, n["paused"], "node-action-", n["node"]),
+                    _emptyForm(action, thing, "node-action-", n["node"]),
+                    _metricsLink(n["node"]),
+                    class_="actions",
+                )
             ),
             **_tid("topic-node-row", node=n["node"]),
         )
@@ -605,9 +625,11 @@ def channelPage(
             _rateCell(rates.rate(("channel", topic, channel, n["node"]))),
             _cell("client-count", n["client_count"]),
             tags.td(
-                _pauseForm(action, thing, n["paused"], "node-action-", n["node"]),
-                _emptyForm(action, thing, "node-action-", n["node"]),
-                class_="actions",
+                tags.div(
+                    _pauseForm(action, thing, n["paused"], "node-action-", n["node"]),
+                    _emptyForm(action, thing, "node-action-", n["node"]),
+                    class_="actions",
+                )
             ),
             **_tid("channel-node-row", node=n["node"]),
         )
@@ -820,7 +842,7 @@ def nodePage(
                         {"action": "tombstone", "topic": topic},
                         danger=True,
                     ),
-                    class_="actions",
+                    class_="cell-action",
                 ),
                 class_="topic",
                 **_tid("node-topic-row", topic=topic),
