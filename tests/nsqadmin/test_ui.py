@@ -588,6 +588,11 @@ class PageTests(UITestCase):
         page = await self.request("GET", "/")
         self.assertEqual(page.status, 502)
         self.assertIn("UPSTREAM_ERROR", page.one("error").text)
+        # In the live part, still polling the page: it recovers by itself,
+        # and a failed refresh of a good page shows the error.
+        live = page.one("live")
+        live.one("error")
+        self.assertEqual(live.attrs["hx-get"], f"{self.base}/")
 
     async def test_static(self) -> None:
         """

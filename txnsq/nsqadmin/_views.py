@@ -1052,17 +1052,25 @@ def confirmPage(
     )
 
 
-def errorPage(paths: Paths, status: int, message: str, backURL: str = "") -> Tag:
+def errorPage(
+    paths: Paths, status: int, message: str, backURL: str = "", liveURL: str = ""
+) -> Tag:
     """
     An HTML error page: C{message} is Go's error string (C{FORBIDDEN},
     C{UPSTREAM_ERROR: ...}).
+
+    @param liveURL: for a page that failed to read the cluster, its URL:
+        the error then sits in the page's C{#live} part, which keeps
+        polling, so the page comes back by itself once the cluster
+        answers (and a failed refresh of a good page shows the error).
     """
+    error = tags.p(message, class_="error", **_tid("error"))
     return layout(
         paths,
         "error",
         f"Error {status}",
         None,
         tags.h1(f"Error {status}"),
-        tags.p(message, class_="error", **_tid("error")),
+        _live(liveURL, error) if liveURL else error,
         tags.p(tags.a("Back", href=backURL or paths.url(), **_tid("cancel-link"))),
     )
