@@ -181,15 +181,20 @@ class WebUI:
             request, views.errorPage(self.paths, status, message, back), status
         )
 
-    async def _page(self, request: IRequest, build: Coroutine[Any, Any, Tag]) -> bytes:
-        # Reads that no node answered, or a 404, as HTML pages.
+    async def _page(
+        self, request: IRequest, build: Coroutine[Any, Any, Tag], url: str
+    ) -> bytes:
+        # Reads that no node answered, or a 404, as HTML pages that keep
+        # polling the page's URL.
         try:
             tag = await build
         except UpstreamError as e:
             _log.error("{error}", error=str(e))
-            return await self._error(request, 502, f"UPSTREAM_ERROR: {e}")
+            tag = views.errorPage(self.paths, 502, f"UPSTREAM_ERROR: {e}", liveURL=url)
+            return await self._html(request, tag, 502)
         except HTTPError as e:
-            return await self._error(request, e.code, e.message)
+            tag = views.errorPage(self.paths, e.code, e.message, liveURL=url)
+            return await self._html(request, tag, e.code)
         return await self._html(request, tag)
 
     def _refusal(self, request: IRequest) -> str:
@@ -233,7 +238,7 @@ class WebUI:
         """
         C{/}: every topic.
         """
-        return await self._page(request, self._streams(request))
+        return await self._page(request, self._streams(request), self.paths.url())
 
     async def _streams(self, request: IRequest) -> Tag:
         flash = self._takeFlash(request)
@@ -252,7 +257,9 @@ class WebUI:
         """
         C{/topics/:topic}.
         """
-        return await self._page(request, self._topic(request, topic))
+        return await self._page(
+            request, self._topic(request, topic), self.paths.topic(topic)
+        )
 
     async def _topic(self, request: IRequest, topic: str) -> Tag:
         flash = self._takeFlash(request)
@@ -272,7 +279,11 @@ class WebUI:
         """
         C{/topics/:topic/:channel}.
         """
-        return await self._page(request, self._channel(request, topic, channel))
+        return await self._page(
+            request,
+            self._channel(request, topic, channel),
+            self.paths.channel(topic, channel),
+        )
 
     async def _channel(self, request: IRequest, topic: str, channel: str) -> Tag:
         flash = self._takeFlash(request)
@@ -291,7 +302,7 @@ class WebUI:
         """
         C{/nodes}.
         """
-        return await self._page(request, self._nodes(request))
+        return await self._page(request, self._nodes(request), self.paths.url("nodes"))
 
     async def _nodes(self, request: IRequest) -> Tag:
         flash = self._takeFlash(request)
@@ -302,7 +313,9 @@ class WebUI:
         """
         C{/nodes/:node}.
         """
-        return await self._page(request, self._node(request, node))
+        return await self._page(
+            request, self._node(request, node), self.paths.node(node)
+        )
 
     async def _node(self, request: IRequest, node: str) -> Tag:
         flash = self._takeFlash(request)
@@ -321,7 +334,9 @@ class WebUI:
         """
         C{/counter}.
         """
-        return await self._page(request, self._counter(request))
+        return await self._page(
+            request, self._counter(request), self.paths.url("counter")
+        )
 
     async def _counter(self, request: IRequest) -> Tag:
         flash = self._takeFlash(request)
@@ -344,7 +359,9 @@ class WebUI:
         """
         C{/lookup}.
         """
-        return await self._page(request, self._lookup(request))
+        return await self._page(
+            request, self._lookup(request), self.paths.url("lookup")
+        )
 
     async def _lookup(self, request: IRequest) -> Tag:
         flash = self._takeFlash(request)
