@@ -545,6 +545,16 @@ class PageTests(UITestCase):
         page.one("node-channel-row", topic="t", channel="c")
         page.one("metrics-link")
 
+    async def test_nodeWithoutLookupd(self) -> None:
+        """
+        Reading nsqds only, there is nothing to tombstone on: no button.
+        """
+        self.cluster.lookupds = []
+        page = await self.request("GET", "/nodes/a.example:4151")
+        self.assertEqual(
+            page.one("node-topic-row", topic="t").find("action-tombstone"), []
+        )
+
     async def test_unknownNode(self) -> None:
         """
         An unknown node is a 404 page.

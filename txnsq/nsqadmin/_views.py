@@ -800,10 +800,14 @@ def nodePage(
     records: Sequence[JSON],
     rates: RateTracker,
     warning: str,
+    canTombstone: bool = True,
 ) -> Tag:
     """
     C{/nodes/:node}: one nsqd's topics and channels; tombstoning a topic
     of it.
+
+    @param canTombstone: whether nsqadmin reads nsqlookupds (tombstones
+        are theirs: without, no button).
     """
     tombstoned = {
         t["topic"] for t in producer.get("topics") or [] if t.get("tombstoned")
@@ -841,7 +845,9 @@ def nodePage(
                         f"Really tombstone topic {topic} on {node}?",
                         {"action": "tombstone", "topic": topic},
                         danger=True,
-                    ),
+                    )
+                    if canTombstone
+                    else "",
                     class_="cell-action",
                 ),
                 class_="topic",

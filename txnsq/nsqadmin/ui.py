@@ -328,6 +328,7 @@ class WebUI:
             records,
             self.api.rates,
             ci.warningMessage(errors),
+            canTombstone=bool(self.api.cluster.lookupds),
         )
 
     async def counter(self, request: IRequest) -> bytes:
