@@ -10,12 +10,22 @@ drift from the code:
     every HTTP route of a class that declares them, either with
     L{txnsq._http.Routes} (nsqd, nsqlookupd) or with Klein (nsqadmin), with
     the first paragraph of its handler's docstring.
+
+``.. txnsq-news::``
+    the changes not released yet: C{towncrier build --draft} over
+    C{newsfragments/}, as the next release's C{CHANGES.rst} will have them.
+
+``.. txnsq-markdown:: ../bench/README.md``
+    a Markdown file without its title (or, with ``:section: Latest
+    figures``, one section of it, subsections included), rendered to HTML: the benchmark figures live in
+    C{bench/README.md}, and the performance page shows them from there.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
 import socket
 from typing import Any
@@ -184,10 +194,94 @@ class RoutesDirective(_Generated):
         return lines
 
 
+class MarkdownDirective(SphinxDirective):
+    """
+    A section of a Markdown file, as HTML.
+    """
+
+    required_arguments = 1
+    option_spec = {"section": lambda text: (text or "").strip()}
+
+    def run(self) -> list[nodes.Node]:
+        from markdown_it import MarkdownIt
+
+        relative, path = self.env.relfn2path(self.arguments[0], self.env.docname)
+        self.env.note_dependency(relative)
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        wanted = self.options.get("section")
+        if wanted:
+            lines = self._section(lines, wanted, path)
+        elif lines and lines[0].startswith("# "):
+            # The file's title: the page has its own.
+            lines = lines[1:]
+        # The page's own headings sit above: demote the section's by one.
+        text = "\n".join(
+            "#" + line if re.match(r"#{1,5} ", line) else line for line in lines
+        )
+        html = MarkdownIt("commonmark").enable("table").render(text)
+        return [nodes.raw("", html, format="html")]
+
+    def _section(self, lines: list[str], wanted: str, path: str) -> list[str]:
+        inFence = False
+        start = level = None
+        for index, line in enumerate(lines):
+            if line.startswith("```"):
+                inFence = not inFence
+            heading = None if inFence else re.match(r"(#+) (.*)", line)
+            if heading is None:
+                continue
+            depth = len(heading.group(1))
+            if start is None:
+                if heading.group(2).strip() == wanted:
+                    start, level = index + 1, depth
+            elif level is not None and depth <= level:
+                return lines[start:index]
+        if start is None:
+            raise self.error(f"no section {wanted!r} in {path}")
+        return lines[start:]
+
+
+class NewsDirective(SphinxDirective):
+    """
+    The unreleased changes, from towncrier's draft.
+    """
+
+    def run(self) -> list[nodes.Node]:
+        import subprocess
+        import sys
+
+        root = os.path.dirname(self.env.srcdir)
+        fragments = os.path.join(root, "newsfragments")
+        for name in os.listdir(fragments):
+            self.env.note_dependency(os.path.join(fragments, name))
+        done = subprocess.run(
+            [sys.executable, "-m", "towncrier", "build", "--draft", "--version", "next"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode:
+            raise self.error(f"towncrier build --draft failed: {done.stderr}")
+        # The draft is on stdout (towncrier's progress on stderr).
+        lines = done.stdout.strip("\n").splitlines()
+        # The draft's title names a version and a date: this is neither yet.
+        if len(lines) > 1 and lines[0].startswith("txnsq next"):
+            lines[:2] = ["Not released yet", "=" * len("Not released yet")]
+        container = nodes.section()
+        container.document = self.state.document
+        nested_parse_with_titles(
+            self.state, StringList(lines, source="<towncrier --draft>"), container
+        )
+        return list(container.children)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     """
     Register the directives.
     """
     app.add_directive("txnsq-flags", FlagsDirective)
     app.add_directive("txnsq-routes", RoutesDirective)
+    app.add_directive("txnsq-markdown", MarkdownDirective)
+    app.add_directive("txnsq-news", NewsDirective)
     return {"parallel_read_safe": True, "version": "1"}
