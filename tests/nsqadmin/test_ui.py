@@ -90,6 +90,8 @@ class FakeCluster:
         self.nodes: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self.lookupdTopics: dict[str, list[str]] = {}
         self.calls: list[tuple[Any, ...]] = []
+        # includeClients of each nodeStats call.
+        self.statsAsked: list[bool] = []
         self.failing = False
 
     def add(
@@ -134,13 +136,27 @@ class FakeCluster:
         producers: Sequence[dict[str, Any]],
         topic: str | None = None,
         clients: list[dict[str, Any]] | None = None,
+        includeClients: bool = True,
     ) -> tuple[list[dict[str, Any]], list[str]]:
+        self.statsAsked.append(includeClients)
         records = []
         for p in producers:
             node = ci.producerHTTPAddress(p)
             _, stats = self.nodes[node]
             if clients is not None:
                 clients.extend({**c, "node": node} for c in stats["producers"] or [])
+            if not includeClients:
+                # nsqd's include_clients=false: clients null, counts kept.
+                stats = {
+                    **stats,
+                    "topics": [
+                        {
+                            **t,
+                            "channels": [{**c, "clients": None} for c in t["channels"]],
+                        }
+                        for t in stats["topics"]
+                    ],
+                }
             records.extend(ci.nodeTopicStats(node, p["hostname"], stats, topic))
         records.sort(key=lambda r: str(r["hostname"]))
         return records, []
@@ -462,6 +478,18 @@ class PageTests(UITestCase):
         self.assertEqual(producer.attrs["data-client"], "publisher")
         self.assertEqual(producer.one("producer-pub-count").text, "42")
         self.assertEqual(producer.one("producer-node").text, "a.example:4151")
+
+    async def test_clientsOnlyWhereShown(self) -> None:
+        """
+        The streams and counter pages read the nsqds' stats without the
+        clients (smaller answers); the topic and channel pages with them.
+        """
+        await self.request("GET", "/")
+        await self.request("GET", "/counter")
+        self.assertEqual(self.cluster.statsAsked, [False, False])
+        await self.request("GET", "/topics/t")
+        await self.request("GET", "/topics/t/c")
+        self.assertEqual(self.cluster.statsAsked, [False, False, True, True])
 
     async def test_topicWithoutProducers(self) -> None:
         """

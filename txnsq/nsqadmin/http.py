@@ -397,9 +397,11 @@ class AdminHTTPAPI:
         return ci.aggregateChannel(topic, channel, nodes), errors + more
 
     async def _allStats(self) -> tuple[list[dict[str, Any]], list[str]]:
-        # Every nsqd's every topic record; the partial errors.
+        # Every nsqd's every topic record, without the clients (as Go's
+        # counter asks: the answers of a large cluster are much smaller);
+        # the partial errors.
         producers, errors = await self.cluster.producers()
-        records, more = await self.cluster.nodeStats(producers)
+        records, more = await self.cluster.nodeStats(producers, includeClients=False)
         self._sample(records)
         return records, errors + more
 
@@ -568,13 +570,7 @@ class AdminHTTPAPI:
 
     async def _counter(self, request: IRequest) -> bytes:
         try:
-            producers, errors = await self.cluster.producers()
-            # Go asks without the clients (GetNSQDStats(..., false)).
-            records, more = await self.cluster.nodeStats(
-                producers, includeClients=False
-            )
-            errors += more
-            self._sample(records)
+            records, errors = await self._allStats()
         except UpstreamError as e:
             raise _upstream(e) from None
         # Go's counterStats: four fields per topic:channel:node, in a map
