@@ -12,6 +12,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq.client._rdy import (
+    NOTHING,
     RdyController,
     RdyDecision,
     exponentialBackoff,
@@ -428,6 +429,23 @@ class BackoffTests(SynchronousTestCase):
         self.assertEqual(
             (controller.backoffLevel, controller.backoffPending), (0, False)
         )
+
+    def test_successOutsideBackoffIsNothing(self) -> None:
+        """
+        A success while not backing off changes nothing, and says so with
+        the shared L{NOTHING} decision (which a consumer may skip); a
+        success that ends a backoff is not L{NOTHING}.
+        """
+        consumer = Consumer(self, maxInFlight=5)
+        consumer.add("a")
+        self.assertIs(consumer.succeed("a"), NOTHING)
+        self.assertEqual(consumer.controller.backoffLevel, 0)
+        consumer.fail("a")
+        consumer.backoffTimer(2.0)
+        decision = consumer.succeed("a", 2.5)
+        self.assertIsNot(decision, NOTHING)
+        self.assertTrue(decision.backoffOver)
+        self.assertIs(consumer.succeed("a", 3.0), NOTHING)
 
     def test_oneResultPerWindow(self) -> None:
         """

@@ -167,8 +167,21 @@ def handle(message: Message, handler: Handler, log: Any) -> None:
 
     @param log: the consumer's txaio logger, for the failure.
     """
+    # The common case first, without a future or a closure: a handler that
+    # returned None at once (and did not answer the message itself).
+    try:
+        result = handler(message)
+    except Exception:
+        _handlerFailed(_aio.txaio.create_failure(), message, log)
+        return
+    if result is None:
+        if message._autoResponse and not message._responded:
+            message._responded = True
+            message._responder.finishMessage(message)
+        return
+    # A value, a future or a coroutine: the seam decides what it is.
     _aio.callHandler(
-        handler,
+        lambda _: result,
         message,
         lambda _: _handled(message),
         lambda reason: _handlerFailed(reason, message, log),

@@ -27,6 +27,7 @@ import attrs
 
 __all__ = [
     "DEFAULT_BACKOFF",
+    "NOTHING",
     "BackoffStrategy",
     "RdyController",
     "RdyDecision",
@@ -101,9 +102,11 @@ class RdyDecision(Generic[K]):
     idle: tuple[K, ...] = ()
 
 
-# Most events change nothing (every FIN is one); they share this answer
-# rather than each allocating its own.
-_NOTHING: RdyDecision[Any] = RdyDecision()
+#: The decision to do nothing, which most events (every FIN while not
+#: backing off) share rather than each allocating its own: a consumer may
+#: skip acting on it.
+NOTHING: RdyDecision[Any] = RdyDecision()
+_NOTHING = NOTHING
 
 
 class _State:
@@ -259,6 +262,9 @@ class RdyController(Generic[K]):
         """
         A message was handled: a success, towards leaving backoff.
         """
+        if self.backoffLevel == 0 and not self.backoffPending:
+            # Nothing to leave: every FIN while consuming normally.
+            return _NOTHING
         return self._signal(_RESUME, now)
 
     def messageRequeued(self, now: float, backoff: bool) -> RdyDecision[K]:

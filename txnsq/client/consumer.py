@@ -73,6 +73,7 @@ from txnsq.client._message import Handler, Message, giveUp, handle
 from txnsq.client._pool import LinkPool
 from txnsq.client._rdy import (
     DEFAULT_BACKOFF,
+    NOTHING,
     BackoffStrategy,
     RdyController,
     RdyDecision,
@@ -686,12 +687,20 @@ class Consumer(StartStopService):
         """
         L{Responder}: FIN, and count a success for backoff.
         """
-        state = self._answered(message)
+        # Once per message: _answered and _drained inlined, and nothing to
+        # do for the (usual) success that changes no backoff.
+        state = message.connection
+        assert isinstance(state, _Connection)
+        rdy = self._rdy
+        rdy.messageAnswered(state)
         self.messagesFinished += 1
         if not state.protocol.finish(message.id):
             self._lostAnswer(message, "FIN")
-        self._backoffDecided(self._rdy.messageFinished(self.reactor.seconds()))
-        self._drained()
+        decision = rdy.messageFinished(self.reactor.seconds())
+        if decision is not NOTHING:
+            self._backoffDecided(decision)
+        if not rdy.inFlight:
+            self._whenDrained.fire()
 
     def requeueMessage(
         self, message: Message, delayMs: int | None, backoff: bool

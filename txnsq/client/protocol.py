@@ -26,6 +26,7 @@ This module sits below the client's txaio seam: it uses Twisted directly.
 from __future__ import annotations
 
 import json
+import struct
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -60,10 +61,9 @@ from txnsq.wire.frames import (
     FRAME_TYPE_MESSAGE,
     FRAME_TYPE_RESPONSE,
     HEARTBEAT,
-    FrameDecoder,
     FrameTooLarge,
 )
-from txnsq.wire.message import MESSAGE_HEADER_SIZE, MESSAGE_ID_LENGTH, decodeMessage
+from txnsq.wire.message import MESSAGE_HEADER_SIZE, MESSAGE_ID_LENGTH
 from txnsq.wire.names import isValidName
 
 __all__ = ["MAGIC_V2", "ClientDelegate", "NSQClientProtocol"]
@@ -74,6 +74,11 @@ _NOP = b"NOP\n"
 _CLS = b"CLS\n"
 _OK = b"OK"
 _CLOSE_WAIT = b"CLOSE_WAIT"
+
+# A frame's size and type; and the same followed by a message's timestamp,
+# attempts and id, so that a message frame is parsed in one call.
+_FRAME_HEAD = struct.Struct(">ii")
+_MESSAGE_HEAD = struct.Struct(">iiqH16s")
 
 
 class ClientDelegate(TypingProtocol):
@@ -244,7 +249,14 @@ class NSQClientProtocol(Protocol):
         self.connected = False
         self._lost = False
         self.closeReason: Failure | None = None
-        self._decoder = FrameDecoder(maxFrameSize)
+        self._maxFrameSize = maxFrameSize
+        self._buffer = b""
+        self._receiving = False
+        self._reentered: list[bytes] = []
+        #: Commands written while a read's messages are handled, written
+        #: together at the end of the read (see L{flush}).
+        self._outbox: list[bytes] = []
+        self._batching = False
         self._pending: deque[tuple[Deferred[Any], bytes | None]] = deque()
         self._readTimeout: float | None = None
         self._lastReceived = 0.0
@@ -282,6 +294,8 @@ class NSQClientProtocol(Protocol):
         self.connected = False
         self._lost = True
         self.closeReason = reason
+        self._outbox = []
+        self._batching = False
         self._cancelIdleCheck()
         # Owners learn of the end first, so that code reacting to the
         # failures below (a retried publish) no longer sees this connection.
@@ -294,6 +308,12 @@ class NSQClientProtocol(Protocol):
             deferred.errback(ConnectionClosed(reason=reason))
 
     def _write(self, data: bytes) -> None:
+        if self._batching:
+            self._outbox.append(data)
+        else:
+            self._writeNow(data)
+
+    def _writeNow(self, data: bytes) -> None:
         transport = self.transport
         assert transport is not None
         if self._encode is not None:
@@ -315,6 +335,7 @@ class NSQClientProtocol(Protocol):
         Close the connection (without CLS; see L{startClose}).
         """
         if self.transport is not None and self.connected:
+            self.flush()
             self.transport.loseConnection()
 
     def abortConnection(self) -> None:
@@ -323,6 +344,7 @@ class NSQClientProtocol(Protocol):
         """
         transport = self.transport
         if transport is not None and self.connected:
+            self.flush()
             # Every TCP transport can abort; a minimal one may only lose.
             getattr(transport, "abortConnection", transport.loseConnection)()
 
@@ -340,52 +362,125 @@ class NSQClientProtocol(Protocol):
         Decode frames and dispatch each: messages and heartbeats to the
         delegate, responses and fatal errors to the oldest waiting command,
         non-fatal errors to the delegate.
+
+        Commands written while the messages of one read are handled (their
+        FINs, REQs, TOUCHes, RDYs) are collected and written at the end of
+        the read, as one write.
         """
         self._lastReceived = self.clock.seconds()
+        if self._receiving:
+            # Called again from inside a delegate (a transport delivering
+            # synchronously): the outer call decodes it, in order.
+            self._reentered.append(data)
+            return
+        self._receiving = True
         try:
-            if self._decode is not None:
-                data = self._decode(data)
-            self._frames(data)
+            while True:
+                if self._decode is not None:
+                    data = self._decode(data)
+                self._frames(data)
+                if not self._reentered or self.closed:
+                    break
+                data = b"".join(self._reentered)
+                self._reentered.clear()
         except FrameTooLarge as e:
             self._violation(str(e))
         except CompressionError as e:
             self._violation(f"bad compressed stream: {e}")
+        finally:
+            self._receiving = False
+            self._batching = False
+            self.flush()
+
+    def flush(self) -> None:
+        """
+        Write the commands collected while messages were being handled.
+
+        Done at the end of every read, and before anything that must not
+        overtake them (an answer's callbacks, closing); never needed from
+        outside.
+        """
+        outbox = self._outbox
+        if outbox:
+            self._outbox = []
+            self._writeNow(outbox[0] if len(outbox) == 1 else b"".join(outbox))
 
     def _frames(self, data: bytes) -> None:
-        frames = self._decoder.feed(data)
-        for frameType, frame in frames:
+        """
+        Dispatch every complete frame of the buffered bytes and C{data};
+        keep the incomplete rest for the next read.
+
+        The client's hottest loop: a message frame is parsed with one
+        C{unpack_from} and two slices and handed on at once, and what its
+        handling writes is collected in the outbox.
+        """
+        if self._buffer:
+            data = self._buffer + data
+            self._buffer = b""
+        end = len(data)
+        offset = 0
+        maxFrameSize = self._maxFrameSize
+        unpackMessage = _MESSAGE_HEAD.unpack_from
+        unpackFrame = _FRAME_HEAD.unpack_from
+        delivered = self.delegate.messageReceived
+        self._batching = True
+        while end - offset >= 8:
+            if end - offset >= _MESSAGE_HEAD.size:
+                # A message frame's header, id included, in one call; for
+                # other frames only the first two fields are used.
+                size, frameType, timestamp, attempts, messageID = unpackMessage(
+                    data, offset
+                )
+            else:
+                size, frameType = unpackFrame(data, offset)
+            if size < 4 or size > maxFrameSize:
+                raise FrameTooLarge(f"invalid frame size {size}")
+            frameEnd = offset + 4 + size
+            if frameEnd > end:
+                break
+            if frameType == FRAME_TYPE_MESSAGE:
+                if size < 4 + MESSAGE_HEADER_SIZE:
+                    self._violation(f"message frame of {size - 4} bytes")
+                    return
+                delivered(
+                    self,
+                    timestamp,
+                    attempts,
+                    messageID,
+                    data[offset + _MESSAGE_HEAD.size : frameEnd],
+                )
+            else:
+                # An answer can switch TLS or compression on, or close: what
+                # was collected goes out first, and its callbacks write
+                # directly, as commands sent outside a read do.
+                self._batching = False
+                self.flush()
+                frame = data[offset + 8 : frameEnd]
+                if frameType == FRAME_TYPE_RESPONSE:
+                    self._responseFrame(frame)
+                elif frameType == FRAME_TYPE_ERROR:
+                    self._errorFrame(frame)
+                else:
+                    self._violation(f"unknown frame type {frameType}")
+                    return
+                self._batching = True
+                # The handshake may have handed the connection to its owner.
+                delivered = self.delegate.messageReceived
+            offset = frameEnd
             if self.closed:
                 return
-            if frameType == FRAME_TYPE_MESSAGE:
-                self._messageFrame(frame)
-            elif frameType == FRAME_TYPE_RESPONSE:
-                self._responseFrame(frame)
-            elif frameType == FRAME_TYPE_ERROR:
-                self._errorFrame(frame)
-            else:
-                self._violation(f"unknown frame type {frameType}")
-                return
             if self._streamSwitched:
-                break
-        else:
-            return
-        # The IDENTIFY reply switched the stream: what followed it in this
-        # read is compressed.
-        self._streamSwitched = False
-        # Closing the generator leaves the undecoded bytes in the buffer.
-        frames.close()
-        rest = self._decoder.takeBuffered()
-        if rest and self._decode is not None:
-            rest = self._decode(rest)
-        if rest:
-            self._frames(rest)
-
-    def _messageFrame(self, frame: bytes) -> None:
-        if len(frame) < MESSAGE_HEADER_SIZE:
-            self._violation(f"message frame of {len(frame)} bytes")
-            return
-        timestamp, attempts, messageID, body = decodeMessage(frame)
-        self.delegate.messageReceived(self, timestamp, attempts, messageID, body)
+                # The IDENTIFY reply switched the stream: what followed it
+                # in this read is compressed.
+                self._streamSwitched = False
+                rest = data[offset:]
+                if rest and self._decode is not None:
+                    rest = self._decode(rest)
+                if rest:
+                    self._frames(rest)
+                return
+        if offset < end:
+            self._buffer = data[offset:]
 
     def _responseFrame(self, frame: bytes) -> None:
         if frame == HEARTBEAT:
@@ -651,8 +746,16 @@ class NSQClientProtocol(Protocol):
 
         @return: whether it was sent.
         """
-        _checkID(messageID)
-        return self._send(b"FIN " + messageID + b"\n")
+        # The hot path of consuming: _checkID and _send, inlined.
+        if len(messageID) != MESSAGE_ID_LENGTH:
+            _checkID(messageID)
+        if self.closed or not self.connected:
+            return False
+        if self._batching:
+            self._outbox.append(b"FIN " + messageID + b"\n")
+        else:
+            self._writeNow(b"FIN " + messageID + b"\n")
+        return True
 
     def requeue(self, messageID: bytes, delayMs: int = 0) -> bool:
         """
