@@ -16,8 +16,10 @@ from urllib.parse import urlencode
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
+from twisted.web.template import flattenString
 
 from txnsq.nsqadmin import _clusterinfo as ci
+from txnsq.nsqadmin import _views as views
 from txnsq.nsqadmin._views import hostnamePort
 from txnsq.nsqadmin.cluster import UpstreamError
 from txnsq.nsqadmin.config import AdminConfig
@@ -964,3 +966,66 @@ class HostnamePortTests(TestCase):
         self.assertEqual(
             hostnamePort({"node": "10.0.0.1:4151", "hostname": ""}), "10.0.0.1:4151"
         )
+
+
+class RenderTests(TestCase):
+    """
+    The pages' HTML, and how often they refresh.
+    """
+
+    def test_liveInterval(self) -> None:
+        """
+        Pages refresh every 2 seconds, less often when they have many rows.
+        """
+        self.assertEqual(views.liveInterval(0), "2s")
+        self.assertEqual(views.liveInterval(200), "2s")
+        self.assertEqual(views.liveInterval(201), "5s")
+        self.assertEqual(views.liveInterval(1001), "10s")
+
+
+class FlattenTests(UITestCase):
+    """
+    L{views.flattenFast} writes what Twisted's C{flattenString} writes.
+    """
+
+    async def test_samePages(self) -> None:
+        """
+        Every page (with hostile names in it) and the confirmation and
+        error pages come out of both flatteners byte for byte the same.
+        """
+        seen = []
+        fast = views.flattenFast
+
+        def checked(root: Any) -> bytes:
+            mine = fast(root)
+            twisted: list[bytes] = []
+            flattenString(None, root).addCallback(twisted.append)
+            self.assertEqual(mine, twisted[0])
+            seen.append(root)
+            return mine
+
+        self.patch(views, "flattenFast", checked)
+        self.cluster.lookupdTopics["gone"] = [HOSTILE]
+        for path in (
+            "/",
+            "/topics/t",
+            "/topics/t/c",
+            "/topics/%3Cimg%20src%3Dx%3E/x%22y",
+            "/nodes",
+            "/nodes/a.example:4151",
+            "/nodes/nowhere:1",
+            "/counter",
+            "/lookup",
+            "/actions/topics/t/c?action=empty&node=a.example:4151",
+        ):
+            await self.request("GET", path)
+        self.assertEqual(len(seen), 10)
+
+    def test_notPlain(self) -> None:
+        """
+        Anything but tags, strings and lists is left to Twisted.
+        """
+        from twisted.web.template import Comment, slot, tags
+
+        for root in (tags.p(Comment("x")), tags.p(slot("s")), tags.p(3)):  # type: ignore[arg-type]
+            self.assertRaises(views._NotPlain, views.flattenFast, root)

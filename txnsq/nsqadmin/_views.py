@@ -46,8 +46,19 @@ C{error}; or L{None}."""
 
 JSON = Any
 
-# How often the live part of a page refreshes itself.
-LIVE_INTERVAL = "2s"
+
+# How often the live part of a page refreshes itself: every 2 seconds, less
+# often for pages of many rows (each refresh reads the nsqds and renders the
+# whole page again).
+def liveInterval(rows: int) -> str:
+    """
+    The htmx polling interval of a page of C{rows} table rows.
+    """
+    if rows > 1000:
+        return "10s"
+    if rows > 200:
+        return "5s"
+    return "2s"
 
 
 class Paths:
@@ -132,7 +143,7 @@ def _warning(message: str) -> Tag | str:
     return tags.p(message, class_="warning", **_tid("warning"))
 
 
-def _live(url: str, *children: Any) -> Tag:
+def _live(url: str, *children: Any, rows: int = 0) -> Tag:
     # Polls its own page and swaps in the same element of the answer.
     return tags.div(
         *children,
@@ -140,7 +151,7 @@ def _live(url: str, *children: Any) -> Tag:
         **_tid("live"),
         **{
             "hx-get": url,
-            "hx-trigger": f"every {LIVE_INTERVAL}",
+            "hx-trigger": f"every {liveInterval(rows)}",
             "hx-select": "#live",
             "hx-swap": "outerHTML",
         },
@@ -302,10 +313,98 @@ def layout(paths: Paths, page: str, title: str, flash: Flash, *content: Any) -> 
 
 async def render(tag: Tag) -> bytes:
     """
-    The HTML document of C{tag}.
+    The HTML document of C{tag}: the bytes C{twisted.web.template}'s
+    C{flattenString} makes, by L{flattenFast} when it can.
     """
-    html: bytes = await flattenString(None, tag)
+    try:
+        html = flattenFast(tag)
+    except _NotPlain:
+        html = await flattenString(None, tag)
     return b"<!DOCTYPE html>\n" + html
+
+
+# twisted.web._flatten's void elements: written <tag ... /> when empty.
+_VOID = frozenset(
+    [
+        "img",
+        "br",
+        "hr",
+        "base",
+        "meta",
+        "link",
+        "param",
+        "area",
+        "input",
+        "col",
+        "basefont",
+        "isindex",
+        "frame",
+        "command",
+        "embed",
+        "keygen",
+        "source",
+        "track",
+        "wbs",
+    ]
+)
+
+
+class _NotPlain(Exception):
+    """
+    The tree holds something L{flattenFast} leaves to Twisted (slots,
+    renderers, comments, Deferreds...).
+    """
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def flattenFast(root: Any) -> bytes:
+    """
+    What C{flattenString(None, root)} gives for a tree of plain tags,
+    strings and lists (all the pages are), several times faster: the
+    node page of an nsqd with 500 topics of 5 channels is 30,000 tags,
+    and Twisted's general flattener (Deferreds, slots, renderers) spends
+    seconds on them.
+
+    @raise _NotPlain: C{root} holds anything else.
+    """
+    out: list[str] = []
+    write = out.append
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            write(_escape(node))
+        elif isinstance(node, Tag):
+            if node.render is not None or node.slotData is not None:
+                raise _NotPlain()
+            name = node.tagName
+            if not name:
+                walk(node.children)
+                return
+            if not isinstance(name, str):
+                raise _NotPlain()
+            write("<" + name)
+            for key, value in node.attributes.items():
+                if not isinstance(key, str) or not isinstance(value, str):
+                    raise _NotPlain()
+                write(f' {key}="{_escape(value).replace(chr(34), "&quot;")}"')
+            if node.children or name not in _VOID:
+                write(">")
+                for child in node.children:
+                    walk(child)
+                write(f"</{name}>")
+            else:
+                write(" />")
+        elif isinstance(node, (list, tuple)):
+            for child in node:
+                walk(child)
+        else:
+            raise _NotPlain()
+
+    walk(root)
+    return "".join(out).encode("utf-8")
 
 
 # -- streams -----------------------------------------------------------------
@@ -395,7 +494,7 @@ def streamsPage(
         "Streams",
         flash,
         tags.h1("Streams"),
-        _live(paths.url(), _warning(warning), table),
+        _live(paths.url(), _warning(warning), table, rows=len(rows)),
     )
 
 
@@ -582,6 +681,7 @@ def topicPage(
                 class_="empty",
                 **_tid("no-producers"),
             ),
+            rows=len(nodeRows) + len(channelRows) + len(producerRows),
         ),
     )
 
@@ -727,6 +827,7 @@ def channelPage(
             else tags.p(
                 "No client is connected.", class_="empty", **_tid("no-clients")
             ),
+            rows=len(nodeRows) + len(clientRows),
         ),
     )
 
@@ -913,6 +1014,7 @@ def nodePage(
             )
             if rows
             else tags.p("This nsqd has no topic.", class_="empty", **_tid("no-topics")),
+            rows=len(rows),
         ),
     )
 
