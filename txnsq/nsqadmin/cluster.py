@@ -18,13 +18,22 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
+from zope.interface import implementer
+
 import treq
-from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.abstract import isIPAddress, isIPv6Address
+from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
+from twisted.internet.endpoints import (
+    HostnameEndpoint,
+    TCP4ClientEndpoint,
+    TCP6ClientEndpoint,
+    wrapClientTLS,
+)
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, BrowserLikePolicyForHTTPS
+from twisted.web.client import URI, Agent, BrowserLikePolicyForHTTPS
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IPolicyForHTTPS
+from twisted.web.iweb import IAgentEndpointFactory, IPolicyForHTTPS
 
 from txnsq._http import QuietConnectionPool
 from txnsq._logging import Logger
@@ -89,6 +98,49 @@ def _httpsURL(url: str, body: bytes) -> str:
     return urlunsplit(("https", f"{host}:{port}", parts.path, parts.query, ""))
 
 
+#: Requests to one node at a time (and connections kept per node).
+_PER_HOST = 8
+
+
+@implementer(IAgentEndpointFactory)
+class _Endpoints:
+    """
+    Where the HTTP client connects: TCP to an IP address as is (Twisted's
+    default would resolve even an address in a thread, for every new
+    connection), a host name through the resolver, TLS for C{https}.
+    """
+
+    def __init__(
+        self, reactor: Any, tlsPolicy: IPolicyForHTTPS, connectTimeout: float
+    ) -> None:
+        self._reactor = reactor
+        self._tlsPolicy = tlsPolicy
+        self._timeout = connectTimeout
+
+    def endpointForURI(self, uri: URI) -> IStreamClientEndpoint:
+        """
+        The endpoint for C{uri}'s host and port.
+        """
+        host = uri.host.decode("ascii")
+        endpoint: IStreamClientEndpoint
+        if isIPAddress(host):
+            endpoint = TCP4ClientEndpoint(
+                self._reactor, host, uri.port, timeout=self._timeout
+            )
+        elif isIPv6Address(host):
+            endpoint = TCP6ClientEndpoint(
+                self._reactor, host, uri.port, timeout=self._timeout
+            )
+        else:
+            endpoint = HostnameEndpoint(
+                self._reactor, uri.host, uri.port, timeout=self._timeout
+            )
+        if uri.scheme == b"https":
+            creator = self._tlsPolicy.creatorForNetloc(uri.host, uri.port)
+            endpoint = wrapClientTLS(creator, endpoint)
+        return endpoint
+
+
 class UpstreamError(Exception):
     """
     No node answered (Go's plain C{error} from clusterinfo).
@@ -136,20 +188,38 @@ class Cluster:
         self.nsqds = list(nsqds)
         self._timeout = requestTimeout
         # Its own pool, never treq's global one (see txnsq._http._client).
+        # Pages ask one node many things at once (a channel per topic):
+        # at most _PER_HOST requests per node run together, on connections
+        # kept for the next ones.
         self._pool = QuietConnectionPool(reactor)
+        self._pool.maxPersistentPerHost = _PER_HOST
+        self._limits: dict[tuple[bytes, int], DeferredSemaphore] = {}
         self._http = treq.client.HTTPClient(
-            Agent(
+            Agent.usingEndpointFactory(
                 reactor,
-                contextFactory=tlsPolicy or BrowserLikePolicyForHTTPS(),
-                connectTimeout=connectTimeout,
+                _Endpoints(
+                    reactor, tlsPolicy or BrowserLikePolicyForHTTPS(), connectTimeout
+                ),
                 pool=self._pool,
             )
         )
         # Go's graphite proxy: its own transport, the timeouts but not the
         # TLS options, and redirects passed to the browser.
         self._plain = treq.client.HTTPClient(
-            Agent(reactor, connectTimeout=connectTimeout, pool=self._pool)
+            Agent.usingEndpointFactory(
+                reactor,
+                _Endpoints(reactor, BrowserLikePolicyForHTTPS(), connectTimeout),
+                pool=self._pool,
+            )
         )
+
+    def _limit(self, url: str) -> DeferredSemaphore:
+        parsed = URI.fromBytes(url.encode("utf-8"))
+        key = (parsed.host, parsed.port)
+        limit = self._limits.get(key)
+        if limit is None:
+            limit = self._limits[key] = DeferredSemaphore(_PER_HOST)
+        return limit
 
     def close(self) -> Deferred[Any]:
         """
@@ -179,13 +249,18 @@ class Cluster:
             _log.debug("CI: querying {url}", url=url)
             try:
                 plainURL, headers = _withoutUserInfo(url)
-                response = await self._http.request(
-                    method,
-                    plainURL,
-                    timeout=self._timeout,
-                    headers=headers,
-                )
-                body = await treq.content(response)
+                limit = self._limit(plainURL)
+                await limit.acquire()
+                try:
+                    response = await self._http.request(
+                        method,
+                        plainURL,
+                        timeout=self._timeout,
+                        headers=headers,
+                    )
+                    body = await treq.content(response)
+                finally:
+                    limit.release()
             except Exception as e:
                 raise UpstreamError(
                     f'{method.capitalize()} "{url}": {_describe(e)}'
