@@ -493,6 +493,45 @@ class PageTests(UITestCase):
         await self.request("GET", "/topics/t/c")
         self.assertEqual(self.cluster.statsAsked, [False, False, True, True])
 
+    async def test_latency(self) -> None:
+        """
+        With nsqd's end-to-end latency percentiles, the topic and channel
+        pages show them per nsqd and over all; without, no table.
+        """
+        page = await self.request("GET", "/topics/t")
+        self.assertEqual(page.find("latency-table"), [])
+        for node, value in (
+            ("a.example:4151", 2_000_000.0),
+            ("b.example:4251", 4_000_000.0),
+        ):
+            stats = self.cluster.nodes[node][1]["topics"][0]
+            for record in [stats, stats["channels"][0]]:
+                record["e2e_processing_latency"] = {
+                    "count": 10,
+                    "percentiles": [
+                        {"quantile": 0.99, "value": value},
+                        {"quantile": 0.5, "value": value / 2},
+                    ],
+                }
+        for path in ("/topics/t", "/topics/t/c"):
+            page = await self.request("GET", path)
+            a = page.one("latency-row", node="a.example:4151")
+            self.assertEqual(a.one("latency", quantile="0.99").text, "2.0ms")
+            self.assertEqual(a.one("latency", quantile="0.5").text, "1.0ms")
+            total = page.one("latency-row", node="*")
+            p99 = total.one("latency", quantile="0.99")
+            self.assertEqual(p99.text, "3.0ms")
+            self.assertEqual(p99.attrs["title"], "max 4.0ms")
+
+    def test_formatNanoseconds(self) -> None:
+        """
+        Latencies are written in the unit that fits.
+        """
+        self.assertEqual(views.formatNanoseconds(850), "850ns")
+        self.assertEqual(views.formatNanoseconds(12_500), "12.5µs")
+        self.assertEqual(views.formatNanoseconds(3_200_000), "3.2ms")
+        self.assertEqual(views.formatNanoseconds(1_500_000_000), "1.5s")
+
     async def test_topicWithoutProducers(self) -> None:
         """
         A topic nothing publishes to says so.

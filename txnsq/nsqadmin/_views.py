@@ -265,6 +265,80 @@ def _nodeCell(paths: Paths, record: JSON) -> Tag:
     )
 
 
+def formatNanoseconds(value: float) -> str:
+    """
+    A latency from nsqd's C{e2e_processing_latency} (nanoseconds) for
+    people: C{850ns}, C{12.5µs}, C{3.2ms}, C{1.5s}.
+    """
+    for unit, size in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value:.0f}ns"
+
+
+def _quantileName(quantile: float) -> str:
+    return f"p{quantile * 100:g}"
+
+
+def _latencyTable(total: JSON, nodes: Sequence[JSON]) -> list[Tag]:
+    """
+    The end-to-end processing latency percentiles (nsqd's
+    C{--e2e-processing-latency-percentile}), per nsqd and over all: each
+    node's value, the count-weighted average over all (the maximum in
+    its title).  Nothing when the nsqds measure none.
+    """
+    merged = total["e2e_processing_latency"].get("percentiles") or []
+    if not merged:
+        return []
+    quantiles = [p["quantile"] for p in merged]
+
+    def cells(percentiles: Sequence[JSON], overall: bool) -> list[Tag]:
+        byQuantile = {p["quantile"]: p for p in percentiles or []}
+        row = []
+        for q in quantiles:
+            p = byQuantile.get(q)
+            if p is None:
+                row.append(tags.td("", class_="num"))
+                continue
+            attributes = _tid("latency", quantile=f"{q:g}")
+            if overall:
+                attributes["title"] = f"max {formatNanoseconds(p['max'])}"
+            row.append(
+                tags.td(formatNanoseconds(p["average"]), class_="num", **attributes)
+            )
+        return row
+
+    rows = [
+        tags.tr(
+            tags.td(hostnamePort(n)),
+            cells(n["e2e_processing_latency"].get("percentiles") or [], False),
+            **_tid("latency-row", node=n["node"]),
+        )
+        for n in nodes
+    ]
+    rows.append(
+        tags.tr(
+            tags.th("Total"),
+            cells(merged, True),
+            class_="total",
+            **_tid("latency-row", node="*"),
+        )
+    )
+    return [
+        tags.h2("End-to-end latency"),
+        tags.table(
+            tags.thead(
+                tags.tr(
+                    tags.th("nsqd"),
+                    [tags.th(_quantileName(q), class_="num") for q in quantiles],
+                )
+            ),
+            tags.tbody(rows),
+            **_tid("latency-table"),
+        ),
+    ]
+
+
 def _thing(topic: str, channel: str = "") -> str:
     return f"channel {topic}/{channel}" if channel else f"topic {topic}"
 
@@ -641,6 +715,7 @@ def topicPage(
                 tags.tbody(nodeRows, totalRow),
                 **_tid("topic-nodes-table"),
             ),
+            _latencyTable(total, nodes),
             tags.h2("Channels"),
             tags.table(
                 tags.thead(
@@ -805,6 +880,7 @@ def channelPage(
                 tags.tbody(nodeRows, totalRow),
                 **_tid("channel-nodes-table"),
             ),
+            _latencyTable(total, total["nodes"]),
             tags.h2("Clients"),
             tags.table(
                 tags.thead(
