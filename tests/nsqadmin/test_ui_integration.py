@@ -18,6 +18,7 @@ from tests.golden import httpRequest
 from tests.integration._cluster import until
 from tests.nsqadmin.test_integration import _call, _startAdmin
 from tests.nsqadmin.test_ui import Page
+from txnsq.client import Producer
 
 
 async def _page(
@@ -69,8 +70,10 @@ class UIClusterTests(TestCase):
         """
         _, lookupdTCP, lookupdHTTP = await startLookupd(self)
         nsqdPorts = []
+        nsqdTCP = []
         for _ in range(2):
-            nsqd, _ = await startNSQD(self, lookupdTCP)
+            nsqd, tcpPort = await startNSQD(self, lookupdTCP)
+            nsqdTCP.append(tcpPort)
             listening = await nsqd.whenHTTPListening()
             nsqdPorts.append(listening.getHost().port)  # type: ignore[attr-defined]
         for port in nsqdPorts:
@@ -111,6 +114,17 @@ class UIClusterTests(TestCase):
             sorted(nodes),
         )
         page.one("channel-row", channel="c")
+        self.assertEqual(page.find("producer-row"), [])
+
+        # A connection that publishes shows on the topic's page (NSQ #879).
+        producer = Producer([f"127.0.0.1:{nsqdTCP[0]}"], reactor=reactor)
+        self.addCleanup(producer.stop)
+        await producer.connect()
+        await producer.publish("t", b"from a producer")
+        page = await _page(admin, "GET", "/admin/topics/t")
+        row = page.one("producer-row")
+        self.assertEqual(row.attrs["data-node"], nodes[0])
+        self.assertEqual(row.one("producer-pub-count").text, "1")
         self.assertEqual(
             page.one("topic-node-row", node=nodes[0]).one("metrics-link").attrs["href"],
             f"http://{nodes[0]}/metrics",
