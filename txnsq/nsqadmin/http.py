@@ -1,7 +1,8 @@
-# -*- test-case-name: tests.nsqadmin.test_http,tests.nsqadmin.test_integration -*-
+# -*- test-case-name: tests.nsqadmin.test_integration,tests.nsqadmin.test_ui -*-
 """
 nsqadmin's JSON API, Go nsqadmin 1.3.0's routes and answers
-(C{nsqadmin/http.go}), served by Klein.
+(C{nsqadmin/http.go}), served by Klein; the web UI's routes too, which
+L{txnsq.nsqadmin.ui} answers with the same gatherers and actions.
 
 Every answer is Go's C{http_api.V1}: JSON data, or C{{"message": ...}} with
 the error status; L{HTTPError} raised by a route becomes that envelope in
