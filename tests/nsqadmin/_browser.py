@@ -613,10 +613,13 @@ class AdminCluster:
 
     async def startAdmin(self, **config: Any) -> int:
         """
-        One more nsqadmin reading this cluster through its nsqlookupd;
-        its HTTP port.
+        One more nsqadmin reading this cluster through its nsqlookupd
+        (unless C{nsqd_http_addresses} are given); its HTTP port.
         """
-        config.setdefault("lookupd_http_addresses", [f"127.0.0.1:{self.lookupdHTTP}"])
+        if not config.get("nsqd_http_addresses"):
+            config.setdefault(
+                "lookupd_http_addresses", [f"127.0.0.1:{self.lookupdHTTP}"]
+            )
         admin = NSQAdminService(
             AdminConfig(http_address="127.0.0.1:0", **config), reactor
         )

@@ -9,6 +9,16 @@ L{tests.nsqadmin.test_browser}.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
+
+from tests.integration._cluster import freePorts
 from tests.nsqadmin._browser import (
     CONSUMERS,
     MESSAGES,
@@ -438,3 +448,85 @@ class ACLTests(BrowserTestCase):
         flash = await browser.act(testid("action-pause"), "pause topic orders")
         self.assertEqual(flash, ("ok", "Paused topic orders."))
         self.assertEqual(await self.paused(cluster, "orders"), [True, True])
+
+
+class FailureTests(BrowserTestCase):
+    """
+    Nodes that do not answer are reported, on the page and after actions.
+    """
+
+    async def test_nodeDown(self) -> None:
+        """
+        With an nsqd that does not answer among C{--nsqd-http-address},
+        pages warn, and an action reaches the others and warns.
+        """
+        cluster = await startCluster(self, TOPICS, MESSAGES, consumers=CONSUMERS)
+        [dead] = freePorts(1)
+        admin = await cluster.startAdmin(
+            nsqd_http_addresses=[*cluster.nodes, f"127.0.0.1:{dead}"]
+        )
+        browser = await startBrowser(self, f"http://127.0.0.1:{admin}")
+        await browser.open("/", "streams")
+        self.assertIn("WARNING", await browser.text(testid("warning")))
+        self.assertEqual(
+            sorted(await browser.attrs(testid("topic-row"), "data-topic")),
+            ["audit", "orders"],
+        )
+        await browser.open("/topics/orders", "topic")
+        self.assertIn("WARNING", await browser.text(testid("warning")))
+        level, text = await browser.act(testid("action-pause"), "pause topic orders")
+        await browser.screenshot("warning")
+        self.assertEqual(level, "warning")
+        self.assertIn(f"127.0.0.1:{dead}", text)
+        self.assertEqual(await self.paused(cluster, "orders"), [True, True])
+
+
+class _Receiver(Resource):
+    """
+    A notification endpoint: each POST body fires the next L{Deferred}.
+    """
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[Deferred[Any]] = [Deferred() for _ in range(10)]
+
+    def render_POST(self, request: Request) -> bytes:
+        assert request.content is not None
+        self.received.pop(0).callback(json.loads(request.content.read()))
+        return b"ok"
+
+
+class NotificationTests(BrowserTestCase):
+    """
+    Actions taken in the browser are notified as the JSON API's are.
+    """
+
+    async def test_actionNotifies(self) -> None:
+        """
+        Pausing a channel in the browser POSTs C{pause_channel} to
+        C{--notification-http-endpoint}, with the browser's user agent
+        (and, as Go's, no C{user} without Basic authentication).
+        """
+        receiver = _Receiver()
+        waiting = list(receiver.received)
+        site = Site(receiver)
+        port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(site)
+        self.addCleanup(port.stopListening)
+        cluster, browser = await self.start(
+            notification_http_endpoint=f"http://127.0.0.1:{port.getHost().port}/n"
+        )
+        await browser.open("/topics/orders/archive", "channel")
+        flash = await browser.act(
+            testid("action-pause"), "pause channel orders/archive"
+        )
+        self.assertEqual(flash, ("ok", "Paused channel orders/archive."))
+        notification = await waiting[0]
+        self.assertEqual(
+            (notification["action"], notification["topic"], notification["channel"]),
+            ("pause_channel", "orders", "archive"),
+        )
+        self.assertNotIn("user", notification)
+        self.assertIn("Chrome", notification["user_agent"])
+        self.assertEqual(await self.paused(cluster, "orders", "archive"), [True, True])
