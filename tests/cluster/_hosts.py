@@ -77,6 +77,26 @@ def iptablesMissing() -> str | None:
     """
     if shutil.which("iptables") is None:
         return "partitions and loss need iptables (apt-get install iptables)"
+    missing = namespacesMissing()
+    if missing:
+        return missing
+    # The rule the loss tests use, tried in a namespace of its own: the
+    # command may exist while the kernel lacks what it needs.
+    probe = f"txnsq{os.getpid()}iptables"
+    _run(["ip", "netns", "add", probe], check=False)
+    try:
+        tried = _run(
+            [
+                *("ip", "netns", "exec", probe, "iptables", "-w", "-A", "OUTPUT"),
+                *("-m", "statistic", "--mode", "random", "--probability", "0.5"),
+                *("-j", "DROP"),
+            ],
+            check=False,
+        )
+    finally:
+        _run(["ip", "netns", "delete", probe], check=False)
+    if tried.returncode != 0:
+        return f"iptables cannot add rules here: {tried.stderr.strip()}"
     return None
 
 
