@@ -638,6 +638,34 @@ class AdminCluster:
         bodies = [b"message %d" % i for i in range(count)]
         await gatherResults([p.multiPublish(topic, bodies) for p in producers])
 
+    async def consume(self, topic: str, channel: str, **options: Any) -> Consumer:
+        """
+        A consumer of C{topic}/C{channel} connected to every nsqd (FINing
+        what it gets; C{options} are L{Consumer}'s), once every nsqd
+        lists it; stopped when the test ends.
+        """
+        options.setdefault("maxInFlight", 10)
+        consumer = Consumer(
+            topic,
+            channel,
+            lambda message: None,
+            nsqdAddresses=[f"127.0.0.1:{port}" for port in self.nsqdTCP],
+            reactor=reactor,
+            **options,
+        )
+        consumer.start()
+        self.testCase.addCleanup(consumer.stop)
+
+        async def subscribed() -> bool:
+            for node in range(len(self.nsqdHTTP)):
+                found = await self.channel(node, topic, channel)
+                if not found or not found["clients"]:
+                    return False
+            return True
+
+        await self.eventually(subscribed, f"a consumer of {topic}/{channel} everywhere")
+        return consumer
+
     async def stats(self, node: int) -> dict[str, Any]:
         """
         An nsqd's C{/stats} as JSON.
@@ -732,27 +760,7 @@ async def startCluster(
         if messages:
             await cluster.publish(topic, messages)
     for topic, channel in consumers:
-        consumer = Consumer(
-            topic,
-            channel,
-            lambda message: None,
-            nsqdAddresses=[f"127.0.0.1:{port}" for port in tcpPorts],
-            reactor=reactor,
-            maxInFlight=10,
-        )
-        consumer.start()
-        testCase.addCleanup(consumer.stop)
-
-        async def subscribed(topic: str = topic, channel: str = channel) -> bool:
-            for node in range(nsqds):
-                found = await cluster.channel(node, topic, channel)
-                if not found or not found["clients"]:
-                    return False
-            return True
-
-        await cluster.eventually(
-            subscribed, f"a consumer of {topic}/{channel} everywhere"
-        )
+        await cluster.consume(topic, channel)
 
     async def registered() -> bool:
         for topic, channels in topics.items():

@@ -17,6 +17,7 @@ from tests.nsqadmin._browser import (
     startTraffic,
     testid,
 )
+from txnsq.client import IdentifyOptions
 
 
 class PageTests(BrowserTestCase):
@@ -322,3 +323,74 @@ class ScreenshotTests(BrowserTestCase):
         await shoot(
             "/actions/topics/orders/shipping?action=empty", "confirm", "confirm"
         )
+
+
+class EdgeTests(BrowserTestCase):
+    """
+    Names and strings the pages must carry through unharmed.
+    """
+
+    async def test_ephemeral(self) -> None:
+        """
+        An ephemeral channel (C{#} in its name, which a URL must encode)
+        has working links, page and actions.
+        """
+        cluster, browser = await self.start()
+        channel = "live#ephemeral"
+        await cluster.consume("orders", channel)
+        await browser.open("/topics/orders", "topic")
+        row = testid("channel-row", channel=channel)
+        await browser.follow(f"{row} {testid('channel-link')}", "channel")
+        self.assertEqual(await browser.path(), f"/topics/orders/{segment(channel)}")
+        self.assertIn(channel, await browser.text(testid("page-title")))
+        self.assertEqual(
+            sorted(await browser.attrs(testid("client-row"), "data-node")),
+            sorted(cluster.nodes),
+        )
+        await browser.screenshot("ephemeral")
+        flash = await browser.act(
+            testid("action-pause"), f"pause channel orders/{channel}"
+        )
+        self.assertEqual(flash, ("ok", f"Paused channel orders/{channel}."))
+        self.assertEqual(await self.paused(cluster, "orders", channel), [True, True])
+        self.assertEqual(await browser.path(), f"/topics/orders/{segment(channel)}")
+
+    async def test_clientStrings(self) -> None:
+        """
+        A client's hostname and user agent (any text the client chose)
+        are shown as text, never as markup.
+        """
+        cluster, browser = await self.start()
+        hostile = '<img src="x" data-testid="injected" onerror="window.pwned=1">'
+        await cluster.consume(
+            "orders",
+            "archive",
+            identify=IdentifyOptions(
+                hostname=f"host{hostile}", userAgent=f"ua{hostile}"
+            ),
+        )
+        await browser.open("/topics/orders/archive", "channel")
+        self.assertEqual(
+            await browser.texts(testid("client-user-agent")), [f"ua{hostile}"] * 2
+        )
+        self.assertEqual(
+            await browser.texts(testid("client-hostname")), [f"host{hostile}"] * 2
+        )
+        self.assertEqual(await browser.count(testid("injected")), 0)
+        self.assertIsNone(
+            await browser.run(browser.tab.driver.execute_script, "return window.pwned;")
+        )
+
+    async def test_emptyCluster(self) -> None:
+        """
+        A cluster without topics: the pages say so.
+        """
+        cluster = await startCluster(self, {})
+        browser = await startBrowser(self, f"http://127.0.0.1:{cluster.admin}")
+        await browser.open("/", "streams")
+        self.assertEqual(await browser.count(testid("no-topics")), 1)
+        self.assertEqual(await browser.count(testid("topic-row")), 0)
+        await browser.open("/lookup", "lookup")
+        self.assertEqual(await browser.count(testid("no-inactive")), 1)
+        await browser.open("/counter", "counter")
+        self.assertEqual(await browser.attr(testid("counter-total"), "data-count"), "0")
