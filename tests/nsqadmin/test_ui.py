@@ -413,6 +413,14 @@ class PageTests(UITestCase):
         self.assertEqual(live.attrs["hx-trigger"], "every 2s")
         self.assertEqual(live.attrs["hx-select"], "#live")
 
+    async def test_topicsPath(self) -> None:
+        """
+        C{/topics} is the streams page too, as in Go.
+        """
+        page = await self.request("GET", "/topics")
+        self.assertEqual(page.status, 200)
+        self.assertEqual(page.page, "streams")
+
     async def test_rates(self) -> None:
         """
         A second read, later, shows the message rate: the growth of

@@ -217,10 +217,12 @@ class AdminHTTPAPI:
         try:
             if inactive:
                 topics, errors = await self._inactiveTopics()
+                # Go's nil slice for a topic without channels: null.
+                answer = {topic: names or None for topic, names in topics.items()}
                 return respondV1(
                     request,
                     200,
-                    {"topics": topics, "message": ci.warningMessage(errors)},
+                    {"topics": answer, "message": ci.warningMessage(errors)},
                 )
             names, errors = await self.cluster.topics()
         except UpstreamError as e:
@@ -359,7 +361,7 @@ class AdminHTTPAPI:
         except UpstreamError as e:
             raise _upstream(e) from None
         total["message"] = ci.warningMessage(errors)
-        return respondV1(request, 200, total)
+        return respondV1(request, 200, ci.goTopicAnswer(total))
 
     async def _topicStats(
         self, topic: str, clients: list[dict[str, Any]] | None = None
@@ -384,8 +386,9 @@ class AdminHTTPAPI:
             total, errors = await self._channelStats(topic, channel)
         except UpstreamError as e:
             raise _upstream(e) from None
-        total["message"] = ci.warningMessage(errors)
-        return respondV1(request, 200, total)
+        return respondV1(
+            request, 200, ci.goChannelAnswer(total, ci.warningMessage(errors))
+        )
 
     async def _channelStats(
         self, topic: str, channel: str
@@ -627,6 +630,13 @@ class AdminHTTPAPI:
     def uiStreams(self, request: IRequest) -> Deferred[Any]:
         """
         C{GET /}: the streams page (every topic).
+        """
+        return _deferred(self.ui.streams(request))
+
+    @app.route("/topics", methods=["GET"])
+    def uiTopics(self, request: IRequest) -> Deferred[Any]:
+        """
+        C{GET /topics}: the streams page too, as in Go.
         """
         return _deferred(self.ui.streams(request))
 
