@@ -330,10 +330,11 @@ class Tab:
 
     def open(self, path: str, page: str | None = None) -> str:
         """
-        Load L{base} + C{path} and wait for its C{page} element; the page's
-        kind, which must be C{page} if given.
+        Load L{base} + C{path} (or C{path} itself if it is a whole URL)
+        and wait for its C{page} element; the page's kind, which must be
+        C{page} if given.
         """
-        self.driver.get(self.base + path)
+        self.driver.get(path if "://" in path else self.base + path)
         kind = self.page()
         if page is not None and kind != page:
             raise AssertionError(f"{path}: a {kind!r} page, expected {page!r}")

@@ -530,3 +530,54 @@ class NotificationTests(BrowserTestCase):
         self.assertNotIn("user", notification)
         self.assertIn("Chrome", notification["user_agent"])
         self.assertEqual(await self.paused(cluster, "orders", "archive"), [True, True])
+
+
+class _Elsewhere(Resource):
+    """
+    A page on another server whose form posts an action to nsqadmin.
+    """
+
+    isLeaf = True
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target
+
+    def render_GET(self, request: Request) -> bytes:
+        return (
+            '<!doctype html><html><body data-testid="page" data-page="elsewhere">'
+            f'<form method="post" action="{self.target}">'
+            '<input type="hidden" name="action" value="pause">'
+            '<button type="submit" data-testid="elsewhere-submit">win</button>'
+            "</form></body></html>"
+        ).encode()
+
+
+class CrossSiteTests(BrowserTestCase):
+    """
+    A form on another site cannot make the browser act on nsqadmin.
+    """
+
+    async def elsewhere(self, target: str) -> int:
+        """
+        Serve a page whose form posts to C{target}; its port.
+        """
+        site = Site(_Elsewhere(target))
+        port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(site)
+        self.addCleanup(port.stopListening)
+        number: int = port.getHost().port
+        return number
+
+    async def test_crossSite(self) -> None:
+        """
+        From another site (C{localhost} is not C{127.0.0.1}), the post is
+        refused and the topic stays as it was.
+        """
+        cluster, browser = await self.start()
+        other = await self.elsewhere(
+            f"http://127.0.0.1:{cluster.admin}/actions/topics/orders"
+        )
+        await browser.open(f"http://localhost:{other}/", "elsewhere")
+        await browser.follow(testid("elsewhere-submit"), "error")
+        self.assertIn("FORBIDDEN", await browser.text(testid("error")))
+        self.assertEqual(await self.paused(cluster, "orders"), [False, False])
