@@ -605,6 +605,8 @@ class PageTests(UITestCase):
             a.one("metrics-link").attrs["href"], "http://a.example:4151/metrics"
         )
         self.assertEqual(a.one("node-topic-count").text, "2")
+        # The nsqlookupds it is registered with (none in the fake).
+        self.assertEqual(a.one("node-lookupd-count").text, "0")
         self.assertEqual(a.find("out-of-date"), [])
         page.one("node-row", node="b.example:4251").one("out-of-date")
 

@@ -169,6 +169,8 @@ class UIClusterTests(TestCase):
         self.assertEqual(page.status, 303)
 
         page = await _page(admin, "GET", "/admin/nodes")
+        row = page.one("node-row", node=nodes[0])
+        self.assertEqual(row.one("node-lookupd-count").text, "1")
         self.assertEqual(
             sorted(r.attrs["data-node"] for r in page.find("node-row")), sorted(nodes)
         )

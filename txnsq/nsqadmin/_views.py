@@ -936,6 +936,12 @@ def nodesPage(
                 tags.td(node),
                 tags.td(str(p.get("tcp_port", ""))),
                 tags.td(str(p["version"]), " ", outOfDate, **_tid("node-version")),
+                tags.td(
+                    str(len(p.get("remote_addresses") or [])),
+                    class_="num",
+                    title=", ".join(p.get("remote_addresses") or []),
+                    **_tid("node-lookupd-count"),
+                ),
                 _cell("node-topic-count", len(p.get("topics") or [])),
                 tags.td(_metricsLink(node)),
                 **_tid("node-row", node=node),
@@ -949,6 +955,7 @@ def nodesPage(
                     tags.th("HTTP address"),
                     tags.th("TCP port"),
                     tags.th("Version"),
+                    tags.th("nsqlookupds", class_="num"),
                     tags.th("Topics", class_="num"),
                     tags.th("Prometheus"),
                 )
