@@ -34,6 +34,7 @@ asks a probe living on the network.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import signal
 import sys
@@ -44,7 +45,7 @@ from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.internet.protocol import Protocol
 from twisted.internet.stdio import StandardIO
 from twisted.internet.task import LoopingCall, deferLater
-from twisted.web.client import Agent, readBody
+from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
 
 from txnsq.client import Consumer, IdentifyOptions, Message, Producer
@@ -190,10 +191,6 @@ class _Requests(Protocol):
                 Deferred.fromCoroutine(self.request(json.loads(line)))
 
     async def request(self, request: dict[str, Any]) -> None:
-        import io
-
-        from twisted.web.client import FileBodyProducer
-
         body = request.get("body")
         producer = FileBodyProducer(io.BytesIO(body.encode())) if body else None
         try:

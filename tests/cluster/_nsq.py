@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections import Counter
@@ -271,8 +272,6 @@ class Node:
         How many lines matching C{pattern} this daemon logged, over all
         its runs so far (the current one only).
         """
-        import re
-
         assert self.process is not None
         regex = re.compile(pattern)
         return sum(1 for line in self.process.lines if regex.search(line))
