@@ -459,3 +459,37 @@ def aggregateTopic(topic: str, nodes: Sequence[JSON]) -> dict[str, Any]:
         aggregateChannel(topic, name, channels) for name, channels in byChannel.items()
     ]
     return total
+
+
+# -- Go's nil slices ---------------------------------------------------------
+
+
+def goTopicAnswer(total: dict[str, Any]) -> dict[str, Any]:
+    """
+    The C{GET /api/topics/:topic} answer as Go writes it: Go asks the
+    nsqds without their clients, so every channel's C{clients}, the
+    topic's and each node's, is C{null} (the web UI, which shows the
+    topic's publishers, reads them; the JSON does not carry them).
+    """
+    channels = [*total["channels"]]
+    for node in total["nodes"]:
+        channels.extend(node["channels"])
+    for channel in channels:
+        channel["clients"] = None
+        for node in channel["nodes"] or []:
+            node["clients"] = None
+    return total
+
+
+def goChannelAnswer(total: dict[str, Any] | None, message: str) -> dict[str, Any]:
+    """
+    The C{GET /api/topics/:topic/:channel} answer as Go writes it: a
+    channel without clients has C{"clients": null} (Go's nil slice), and a
+    channel no nsqd has is only the C{message} (Go embeds a nil pointer).
+    """
+    if total is None or not total["nodes"]:
+        return {"message": message}
+    if not total["clients"]:
+        total["clients"] = None
+    total["message"] = message
+    return total
