@@ -966,18 +966,41 @@ class ActionTests(UITestCase):
         self.assertEqual(page.status, 303)
         self.assertEqual(self.cluster.calls, [("topicAction", "empty", "t", "")])
 
-    async def test_crossSite(self) -> None:
+    async def test_otherOrigin(self) -> None:
         """
-        A form posted from another site is refused.
+        A form posted by another site, or by another application of the
+        same site (another port, a sibling domain), is refused; nsqadmin's
+        own pages, and clients that are not browsers, may post.
         """
-        page = await self.request(
-            "POST",
-            "/actions/topics/t",
-            {"action": "empty"},
-            headers={"Sec-Fetch-Site": "cross-site"},
-        )
-        self.assertEqual(page.status, 403)
+        refused = [
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "same-site"},
+            {"Origin": "http://admin.example:9999"},
+            {"Origin": "http://evil.example"},
+        ]
+        for headers in refused:
+            page = await self.request(
+                "POST", "/actions/topics/t", {"action": "empty"}, headers=headers
+            )
+            self.assertEqual(page.status, 403, headers)
+            self.assertIn("another origin", page.one("error").text)
         self.assertEqual(self.cluster.calls, [])
+        allowed = [
+            {"Sec-Fetch-Site": "same-origin"},
+            {"Sec-Fetch-Site": "none"},
+            {"Origin": "http://admin.example"},
+            {
+                "Origin": "https://admin.example.org",
+                "X-Forwarded-Host": "admin.example.org",
+            },
+            {},
+        ]
+        for headers in allowed:
+            page = await self.request(
+                "POST", "/actions/topics/t", {"action": "empty"}, headers=headers
+            )
+            self.assertEqual(page.status, 303, headers)
+        self.assertEqual(len(self.cluster.calls), len(allowed))
 
     async def test_notification(self) -> None:
         """

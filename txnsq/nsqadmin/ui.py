@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from twisted.web.iweb import IRequest
 from twisted.web.template import Tag
@@ -106,6 +106,26 @@ class _API(Protocol):
 
 def _isHTMX(request: IRequest) -> bool:
     return bool(untyped(request).getHeader("HX-Request") == "true")
+
+
+def _sameOrigin(request: IRequest) -> bool:
+    """
+    Whether a form was posted by a page of nsqadmin itself, not by another
+    web site or another application on the same host (which would make an
+    admin's browser act): browsers say so in C{Sec-Fetch-Site}; older
+    ones send C{Origin}, compared with the host asked (or the proxy's
+    C{X-Forwarded-Host}).  Clients that send neither (scripts, curl) are
+    not browsers and pass.
+    """
+    req = untyped(request)
+    site = req.getHeader("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = req.getHeader("Origin")
+    if origin is None:
+        return True
+    hosts = {req.getHeader("Host"), req.getHeader("X-Forwarded-Host")}
+    return urlsplit(origin).netloc in hosts
 
 
 def _field(request: IRequest, name: str) -> str:
@@ -204,9 +224,8 @@ class WebUI:
         """
         if not self.api._isAdmin(request):
             return "FORBIDDEN"
-        site = untyped(request).getHeader("Sec-Fetch-Site")
-        if untyped(request).method == b"POST" and site == "cross-site":
-            return "FORBIDDEN: cross-site request"
+        if untyped(request).method == b"POST" and not _sameOrigin(request):
+            return "FORBIDDEN: form posted from another origin"
         return ""
 
     async def _refuse(self, request: IRequest, message: str, back: str) -> bytes:
