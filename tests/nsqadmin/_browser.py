@@ -111,6 +111,9 @@ def _descendants(pid: int) -> set[tuple[int, str]]:
     and start time (so a PID reused later is never mistaken for it).
     """
     parents: dict[int, list[tuple[int, str]]] = {}
+    if not os.path.isdir("/proc"):
+        # Not Linux: rely on quit() alone.
+        return set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             process = _process(int(entry))
