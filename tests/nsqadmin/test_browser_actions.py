@@ -581,3 +581,19 @@ class CrossSiteTests(BrowserTestCase):
         await browser.follow(testid("elsewhere-submit"), "error")
         self.assertIn("FORBIDDEN", await browser.text(testid("error")))
         self.assertEqual(await self.paused(cluster, "orders"), [False, False])
+
+    async def test_otherOrigin(self) -> None:
+        """
+        From another origin of the same site (another port of the same
+        host), the post is refused too.
+        """
+        cluster, browser = await self.start()
+        other = await self.elsewhere(
+            f"http://127.0.0.1:{cluster.admin}/actions/topics/orders"
+        )
+        await browser.open(f"http://127.0.0.1:{other}/", "elsewhere")
+        await browser.follow(testid("elsewhere-submit"))
+        await browser.screenshot("other-origin")
+        self.assertEqual(await self.paused(cluster, "orders"), [False, False])
+        self.assertEqual(await browser.page(), "error")
+        self.assertIn("FORBIDDEN", await browser.text(testid("error")))
