@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
@@ -20,9 +20,11 @@ from twisted.web.template import flattenString
 
 from txnsq.nsqadmin import _clusterinfo as ci
 from txnsq.nsqadmin import _views as views
+from txnsq.nsqadmin._graphs import Graphs, sanitizeKey
 from txnsq.nsqadmin._views import hostnamePort
 from txnsq.nsqadmin.cluster import UpstreamError
 from txnsq.nsqadmin.config import AdminConfig
+from txnsq.nsqadmin.graphite import uiSettings
 from txnsq.nsqadmin.http import AdminHTTPAPI
 from txnsq.nsqadmin.ui import FLASH_COOKIE
 
@@ -1101,3 +1103,92 @@ class FlattenTests(UITestCase):
 
         for root in (tags.p(Comment("x")), tags.p(slot("s")), tags.p(3)):  # type: ignore[arg-type]
             self.assertRaises(views._NotPlain, views.flattenFast, root)
+
+
+class GraphTests(UITestCase):
+    """
+    With C{--graphite-url}, the pages show Go's graphite sparklines.
+    """
+
+    def graphs(self) -> Graphs:
+        graphs = Graphs.fromSettings(uiSettings(self.config), self.base)
+        assert graphs is not None
+        return graphs
+
+    def test_none(self) -> None:
+        """
+        Without C{--graphite-url}, no graphs.
+        """
+        self.assertIsNone(Graphs.fromSettings(uiSettings(self.config), ""))
+
+    def test_targets(self) -> None:
+        """
+        The statsd keys of Go's UI: the prefix with the node's address
+        (dots and colons as underscores, C{*} for all), counters and gauges
+        in their formats, names sanitized as statsdaemon does.
+        """
+        self.config.graphite_url = "http://graphite.example"
+        graphs = self.graphs()
+        self.assertEqual(
+            graphs.target("*", "t", "", "depth"),
+            "sumSeries(stats.gauges.nsq.*.topic.t.depth)",
+        )
+        self.assertEqual(
+            graphs.target("10.0.0.1:4151", "t", "c", "message_count"),
+            "sumSeries(stats.counters.nsq.10_0_0_1_4151.topic.t.channel.c"
+            ".message_count.count)",
+        )
+        self.assertEqual(sanitizeKey("a b/c#ephemeral!"), "a_b-cephemeral")
+
+    def test_urls(self) -> None:
+        """
+        Sparklines and large graphs are graphite C{/render} URLs of Go's
+        parameters; counters are per second on the large graph.
+        """
+        self.config.graphite_url = "http://graphite.example/"
+        graphs = self.graphs()
+        url = urlsplit(graphs.sparkline("*", "t", "", "depth"))
+        self.assertEqual(url.netloc + url.path, "graphite.example/render")
+        query = parse_qs(url.query)
+        self.assertEqual(
+            query["target"],
+            ['summarize(sumSeries(stats.gauges.nsq.*.topic.t.depth),"60sec","avg")'],
+        )
+        self.assertEqual((query["width"], query["height"]), (["120"], ["20"]))
+        self.assertEqual(query["colorList"], ["red"])
+        self.assertEqual(query["from"], ["-2h"])
+        large = parse_qs(urlsplit(graphs.large("*", "t", "", "message_count")).query)
+        self.assertEqual(
+            large["target"],
+            [
+                "summarize(scale(sumSeries(stats.counters.nsq.*.topic.t.message_count"
+                f'.count),{1 / 60}),"60sec","avg")'
+            ],
+        )
+
+    async def test_pages(self) -> None:
+        """
+        The streams, topic and channel pages show sparklines linked to
+        large graphs; with C{--proxy-graphite} they come from nsqadmin's
+        own C{/render}.
+        """
+        self.config.graphite_url = "http://graphite.example"
+        page = await self.request("GET", "/")
+        graph = page.one("topic-row", topic="t").one("graph", key="depth")
+        self.assertTrue(
+            graph.attrs["href"].startswith("http://graphite.example/render?")
+        )
+        page = await self.request("GET", "/topics/t")
+        page.one("topic-node-row", node="a.example:4151").one(
+            "graph", key="message_count"
+        )
+        page.one("topic-total-row").one("graph", key="depth")
+        page = await self.request("GET", "/topics/t/c")
+        page.one("channel-total-row").one("graph", key="in_flight_count")
+        self.config.proxy_graphite = True
+        page = await self.request("GET", "/topics/t")
+        graph = page.one("topic-total-row").one("graph", key="depth")
+        self.assertTrue(graph.attrs["href"].startswith(f"{self.base}/render?"))
+        self.config.graphite_url = ""
+        page = await self.request("GET", "/topics/t")
+        self.assertEqual(page.find("graph"), [])

@@ -23,6 +23,7 @@ from urllib.parse import quote
 from twisted.web.template import Tag, flattenString, tags
 
 from txnsq.nsqadmin._clusterinfo import producerHTTPAddress
+from txnsq.nsqadmin._graphs import Graphs
 from txnsq.nsqadmin._rates import RateTracker
 
 __all__ = [
@@ -339,6 +340,35 @@ def _latencyTable(total: JSON, nodes: Sequence[JSON]) -> list[Tag]:
     ]
 
 
+def _graphCell(
+    graphs: Graphs | None, node: str, topic: str, channel: str, keys: Sequence[str]
+) -> Tag | str:
+    # With --graphite-url, Go's sparklines of keys, each linked to its
+    # large graph.
+    if graphs is None:
+        return ""
+    return tags.td(
+        [
+            tags.a(
+                tags.img(
+                    src=graphs.sparkline(node, topic, channel, key),
+                    width="120",
+                    height="20",
+                    alt=key,
+                ),
+                href=graphs.large(node, topic, channel, key),
+                **_tid("graph", key=key),
+            )
+            for key in keys
+        ],
+        class_="graphs",
+    )
+
+
+def _graphHead(graphs: Graphs | None) -> Tag | str:
+    return "" if graphs is None else tags.th("Graphs")
+
+
 def _thing(topic: str, channel: str = "") -> str:
     return f"channel {topic}/{channel}" if channel else f"topic {topic}"
 
@@ -491,11 +521,13 @@ def streamsPage(
     records: Iterable[JSON],
     rates: RateTracker,
     warning: str,
+    graphs: Graphs | None = None,
 ) -> Tag:
     """
     C{/}: every topic with its depth, message count and rate summed over
-    its nsqds.
+    its nsqds (and their graphite graphs, with C{graphs}).
     """
+    streamKeys = ("depth", "message_count")
     byTopic: dict[str, dict[str, Any]] = {}
     for record in records:
         summary = byTopic.setdefault(
@@ -526,6 +558,7 @@ def streamsPage(
                     _cell("message-count", 0),
                     _rateCell(None),
                     _cell("channel-count", 0),
+                    _graphCell(graphs, "*", topic, "", streamKeys),
                     **_tid("topic-row", topic=topic),
                 )
             )
@@ -542,6 +575,7 @@ def streamsPage(
                 _cell("message-count", summary["message_count"]),
                 _rateCell(rates.total(("topic", topic, n) for n in summary["nodes"])),
                 _cell("channel-count", len(summary["channels"])),
+                _graphCell(graphs, "*", topic, "", streamKeys),
                 **_tid("topic-row", topic=topic),
             )
         )
@@ -554,6 +588,7 @@ def streamsPage(
                     tags.th("Messages", class_="num"),
                     tags.th("Rate", class_="num"),
                     tags.th("Channels", class_="num"),
+                    _graphHead(graphs),
                 )
             ),
             tags.tbody(rows),
@@ -614,11 +649,14 @@ def topicPage(
     clients: Sequence[JSON],
     rates: RateTracker,
     warning: str,
+    graphs: Graphs | None = None,
 ) -> Tag:
     """
     C{/topics/:topic}: the topic's actions, its nsqds (with per-node
-    pause/empty), its channels, its publishing connections.
+    pause/empty), its channels, its publishing connections; the graphite
+    graphs with C{graphs}.
     """
+    topicKeys = ("depth", "message_count")
     action = paths.topicAction(topic)
     thing = _thing(topic)
     nodes = total["nodes"]
@@ -632,6 +670,7 @@ def topicPage(
             _cell("backend-depth", n["backend_depth"]),
             _cell("message-count", n["message_count"]),
             _rateCell(rates.rate(("topic", topic, n["node"]))),
+            _graphCell(graphs, n["node"], topic, "", topicKeys),
             tags.td(
                 tags.div(
                     _pauseForm(action, thing, n["paused"], "node-action-", n["node"]),
@@ -651,6 +690,7 @@ def topicPage(
         _cell("backend-depth", total["backend_depth"]),
         _cell("message-count", total["message_count"]),
         _rateCell(rates.total(("topic", topic, n) for n in nodeNames)),
+        _graphCell(graphs, "*", topic, "", topicKeys),
         tags.td(),
         class_="total",
         **_tid("topic-total-row"),
@@ -709,6 +749,7 @@ def topicPage(
                         tags.th("Disk", class_="num"),
                         tags.th("Messages", class_="num"),
                         tags.th("Rate", class_="num"),
+                        _graphHead(graphs),
                         tags.th(""),
                     )
                 ),
@@ -785,11 +826,14 @@ def channelPage(
     total: JSON,
     rates: RateTracker,
     warning: str,
+    graphs: Graphs | None = None,
 ) -> Tag:
     """
     C{/topics/:topic/:channel}: the channel's actions, its nsqds (with
-    per-node pause/empty) and its consumer connections.
+    per-node pause/empty) and its consumer connections; the graphite
+    graphs with C{graphs}.
     """
+    channelKeys = ("depth", "in_flight_count", "message_count")
     action = paths.topicAction(topic, channel)
     thing = _thing(topic, channel)
     actions = _wholeActions(action, thing, total["paused"], "channel-actions")
@@ -799,6 +843,7 @@ def channelPage(
             *_channelCells(n),
             _rateCell(rates.rate(("channel", topic, channel, n["node"]))),
             _cell("client-count", n["client_count"]),
+            _graphCell(graphs, n["node"], topic, channel, channelKeys),
             tags.td(
                 tags.div(
                     _pauseForm(action, thing, n["paused"], "node-action-", n["node"]),
@@ -817,6 +862,7 @@ def channelPage(
             rates.total(("channel", topic, channel, n["node"]) for n in total["nodes"])
         ),
         _cell("client-count", total["client_count"]),
+        _graphCell(graphs, "*", topic, channel, channelKeys),
         tags.td(),
         class_="total",
         **_tid("channel-total-row"),
@@ -854,6 +900,7 @@ def channelPage(
         tags.th("Messages", class_="num"),
         tags.th("Rate", class_="num"),
         tags.th("Clients", class_="num"),
+        _graphHead(graphs),
         tags.th(""),
     ]
     return layout(

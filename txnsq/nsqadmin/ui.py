@@ -30,6 +30,8 @@ from txnsq._http._responses import untyped
 from txnsq._logging import Logger
 from txnsq.nsqadmin import _clusterinfo as ci
 from txnsq.nsqadmin import _views as views
+from txnsq.nsqadmin import graphite
+from txnsq.nsqadmin._graphs import Graphs
 from txnsq.nsqadmin._rates import RateTracker
 from txnsq.nsqadmin.cluster import Cluster, UpstreamError
 from txnsq.nsqadmin.config import AdminConfig
@@ -145,6 +147,15 @@ class WebUI:
     def __init__(self, api: _API) -> None:
         self.api = api
         self.paths = views.Paths(basePrefix(api.config.base_path))
+
+    @property
+    def graphs(self) -> Graphs | None:
+        """
+        The graphite graphs of the pages, with C{--graphite-url}.
+        """
+        return Graphs.fromSettings(
+            graphite.uiSettings(self.api.config), self.paths.base
+        )
 
     # -- conventions ---------------------------------------------------------
 
@@ -270,6 +281,7 @@ class WebUI:
             records,
             self.api.rates,
             ci.warningMessage(errors + more),
+            graphs=self.graphs,
         )
 
     async def topic(self, request: IRequest, topic: str) -> bytes:
@@ -292,6 +304,7 @@ class WebUI:
             clients,
             self.api.rates,
             ci.warningMessage(errors),
+            graphs=self.graphs,
         )
 
     async def channel(self, request: IRequest, topic: str, channel: str) -> bytes:
@@ -315,6 +328,7 @@ class WebUI:
             total,
             self.api.rates,
             ci.warningMessage(errors),
+            graphs=self.graphs,
         )
 
     async def nodes(self, request: IRequest) -> bytes:
