@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 
 import attrs
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
@@ -39,6 +40,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(os.path.dirname(_HERE))
 PAGE = os.path.join(_ROOT, "docs", "quickstart.rst")
 _PROBE = os.path.join(_HERE, "_probe.py")
+HTTP_PAGE = os.path.join(_ROOT, "docs", "reference", "http.rst")
 
 INSTALL = "Install"
 """The section that installs txnsq (run outside a namespace)."""
@@ -457,22 +459,19 @@ ONE_PROCESS = "One process: publish, tail, archive"
 CLUSTER = "Three daemons apart: a two-node cluster"
 
 
-class QuickstartTests(SynchronousTestCase):
+class _NamespaceTestCase(SynchronousTestCase):
     """
-    The page's sections, run as written.
+    Runs a page's commands in a network namespace of their own.
     """
 
     def setUp(self) -> None:
         why = _namespacesAvailable()
         if why is not None:
-            raise SkipTest(f"the quick start runs in a network namespace: {why}")
-        self.sections = {section.title: section for section in parsePage()}
+            raise SkipTest(f"the examples run in a network namespace: {why}")
 
-    def runSection(self, title: str) -> None:
+    def runSteps(self, steps: Sequence[Command | SavedFile]) -> None:
         """
-        Run a section's commands in a new namespace and folder; fail at the
-        first command that exits non-zero or does not print what the page
-        shows.
+        Run C{steps} in a new namespace and folder.
         """
         namespace = f"txnsq-docs-{os.getpid()}-{next(_names)}"
         created = subprocess.run(
@@ -495,7 +494,7 @@ class QuickstartTests(SynchronousTestCase):
         shell = Shell(namespace, cwd, env)
         self.addCleanup(shell.close)
         cluster = _Cluster(namespace)
-        for step in self.sections[title].steps:
+        for step in steps:
             if isinstance(step, SavedFile):
                 # The reader saves the program in the folder they work in.
                 _, output = shell.run("pwd")
@@ -534,6 +533,24 @@ class QuickstartTests(SynchronousTestCase):
         elif consumersBefore is not None:
             cluster.probe("clients-above", consumersBefore, *cluster.nsqds)
 
+
+class QuickstartTests(_NamespaceTestCase):
+    """
+    The page's sections, run as written.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.sections = {section.title: section for section in parsePage()}
+
+    def runSection(self, title: str) -> None:
+        """
+        Run a section's commands in a new namespace and folder; fail at the
+        first command that exits non-zero or does not print what the page
+        shows.
+        """
+        self.runSteps(self.sections[title].steps)
+
     def test_oneProcess(self) -> None:
         """
         C{twistd -n nsq}, then publishing with curl, C{nsq_tail} and
@@ -547,6 +564,21 @@ class QuickstartTests(SynchronousTestCase):
         page alone.
         """
         self.runSection(CLUSTER)
+
+
+class HTTPExamplesTests(_NamespaceTestCase):
+    """
+    The examples of the HTTP reference, against C{twistd -n nsq}.
+    """
+
+    def test_examples(self) -> None:
+        """
+        Every example on the page, in order, answers what the page shows.
+        """
+        steps = [step for section in parsePage(HTTP_PAGE) for step in section.steps]
+        self.assertGreater(len(steps), 5)
+        start = Command("twistd -n nsq --broadcast-address=127.0.0.1 &", ())
+        self.runSteps([start, *steps])
 
 
 def _copyCheckout(target: str) -> None:
