@@ -35,7 +35,7 @@ class RestartTests(TestCase):
 
     async def test_killedAndStopped(self) -> None:
         """
-        nsqd1 (C{--mem-queue-size=0 --sync-every=1}) is killed twice and
+        nsqd1 (C{--mem-queue-size=0 --sync-every=1}) is killed three times and
         restarted on the same data path; nsqd2 (the default memory queue)
         is stopped with C{SIGTERM} and restarted; nsqd3 stays.  Producers
         keep publishing to whichever nsqd is up, consumers follow nsqlookupd
@@ -77,7 +77,7 @@ class RestartTests(TestCase):
             "every consumer subscribed to the three nsqds",
         )
         heldAtKills = 0
-        for at in (400, 1200):
+        for at in (400, 1000, 1600):
             await whenPublished(at)
             heldAtKills += await queued(cluster, killed, TOPIC)
             await killed.kill()
@@ -87,10 +87,10 @@ class RestartTests(TestCase):
             )
             await whenPublished(at + 200)
             await killed.start()
-        await whenPublished(2000)
+        await whenPublished(2200)
         exitCode = await stopped.stop()
         self.assertEqual(exitCode, 0, stopped.process and stopped.process.output())
-        await whenPublished(2200)
+        await whenPublished(2400)
         await stopped.start()
 
         await tally.allDelivered()
@@ -105,7 +105,7 @@ class RestartTests(TestCase):
                 errors[kind] = errors.get(kind, 0) + count
         tally.report(
             self,
-            kills=2,
+            kills=3,
             held_at_kills=heldAtKills,
             graceful_stops=1,
             failed_publishes=sum(errors.values()),
