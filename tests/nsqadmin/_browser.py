@@ -316,13 +316,21 @@ class Tab:
 
     # Navigating.
 
-    def _mark(self) -> str:
+    def mark(self) -> str:
         """
-        Tag the current document, so a new one can be told from it.
+        Tag the current document, so a new one can be told from it (see
+        L{sameDocument}).
         """
         token = f"m{time.monotonic_ns()}"
         self.driver.execute_script(f"window.txnsqMark = {json.dumps(token)};")
         return token
+
+    def sameDocument(self, token: str) -> bool:
+        """
+        Whether the document is still the one L{mark} gave C{token} (it
+        was not reloaded or left).
+        """
+        return not self._replaced(token)
 
     def _replaced(self, token: str) -> bool:
         try:
@@ -356,7 +364,7 @@ class Tab:
         Click the link C{selector} and wait for the page it leads to; that
         page's kind, which must be C{page} if given.
         """
-        token = self._mark()
+        token = self.mark()
         self.click(selector)
         self.wait(
             lambda: self._replaced(token), f"a new page after clicking {selector}"
@@ -392,7 +400,7 @@ class Tab:
 
         @return: that page's flash: its C{data-level} and text.
         """
-        token = self._mark()
+        token = self.mark()
         self.click(selector)
         alert = self._alert()
         question = alert.text
@@ -408,7 +416,7 @@ class Tab:
         Click an action button and dismiss its confirm() dialog; the
         dialog's text.  The page must stay (no action was sent).
         """
-        token = self._mark()
+        token = self.mark()
         self.click(selector)
         alert = self._alert()
         question: str = alert.text
@@ -696,6 +704,12 @@ class AdminCluster:
             c for c in (found or {}).get("channels") or [] if c["channel_name"] == name
         ]
         return channels[0] if channels else None
+
+    async def nsqdCall(self, node: int, method: str, path: str) -> tuple[int, Any]:
+        """
+        A request to an nsqd's HTTP API: its status and decoded body.
+        """
+        return await _call(self.nsqdHTTP[node], method, path)
 
     async def lookupdPost(self, path: str) -> None:
         """

@@ -252,6 +252,17 @@ class NodeActionTests(BrowserTestCase):
         self.assertIsNotNone(await cluster.topic(1, "audit"))
         self.assertIsNotNone(await cluster.topic(0, "orders"))
 
+        # Tombstoned on nsqlookupd alone (the nsqd keeps the topic), the
+        # node's page marks the topic so, as soon as it refreshes.
+        row = testid("node-topic-row", topic="orders")
+        self.assertEqual(await browser.count(f"{row} {testid('tombstoned-badge')}"), 0)
+        await cluster.lookupdPost(f"/topic/tombstone?topic=orders&node={first}")
+        await browser.wait(
+            lambda: browser.tab.count(f"{row} {testid('tombstoned-badge')}") == 1,
+            "orders shown tombstoned on the node's page (live)",
+        )
+        await browser.screenshot("tombstoned-badge")
+
 
 class NoJavaScriptTests(BrowserTestCase):
     """
@@ -409,6 +420,38 @@ class BasePathTests(BrowserTestCase):
         self.assertEqual(await self.paused(cluster, "orders"), [True, True])
         self.assertIn(
             "Zero-Clause BSD", await browser.raw("/admin/static/htmx-LICENSE")
+        )
+
+        # The confirmation page (as without JavaScript) and an error page
+        # stay under /admin/ too.
+        node = cluster.nodes[1]
+        await browser.open(
+            f"/admin/actions/topics/audit?action=empty&node={segment(node)}", "confirm"
+        )
+        await browser.screenshot("confirm")
+        self.assertEqual(
+            [
+                u
+                for u in await browser.run(browser.tab.localURLs)
+                if not u.startswith("/admin/")
+            ],
+            [],
+        )
+        await browser.follow(testid("confirm-button"), "topic")
+        self.assertEqual(await browser.path(), "/admin/topics/audit")
+        self.assertEqual(
+            await browser.flash(), ("ok", f"Emptied topic audit on {node}.")
+        )
+        self.assertEqual(await self.depths(cluster, "audit"), [MESSAGES, 0])
+        await browser.open("/admin/nodes/nowhere:1")
+        self.assertEqual(await browser.count(testid("error")), 1)
+        self.assertEqual(
+            [
+                u
+                for u in await browser.run(browser.tab.localURLs)
+                if not u.startswith("/admin/")
+            ],
+            [],
         )
 
 

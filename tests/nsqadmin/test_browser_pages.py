@@ -229,6 +229,32 @@ class LiveTests(BrowserTestCase):
             "a positive rate on the streams page",
         )
 
+    async def test_newTopic(self) -> None:
+        """
+        A topic created after the streams page loaded shows up on it, and
+        a deleted one goes, without reloading the page.
+        """
+        cluster, browser = await self.start()
+        await browser.open("/", "streams")
+        token = await browser.run(browser.tab.mark)
+        await cluster.publish("late", 1, node=1)
+        await browser.wait(
+            lambda: browser.tab.count(testid("topic-row", topic="late")) == 1,
+            "the new topic listed without reloading",
+        )
+        # Deleted as nsqadmin's action does: from each nsqd and nsqlookupd.
+        for node in range(2):
+            status, body = await cluster.nsqdCall(
+                node, "POST", "/topic/delete?topic=audit"
+            )
+            self.assertEqual(status, 200, body)
+        await cluster.lookupdPost("/topic/delete?topic=audit")
+        await browser.wait(
+            lambda: browser.tab.count(testid("topic-row", topic="audit")) == 0,
+            "the deleted topic gone without reloading",
+        )
+        self.assertTrue(await browser.run(browser.tab.sameDocument, token))
+
     async def test_counter(self) -> None:
         """
         The counter shows every message of every channel, and counts on
