@@ -17,11 +17,11 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.task import deferLater
+from twisted.internet.task import Clock, deferLater
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.client.test_integration import startNSQD, subscribersClosed
-from txnsq.client import ConnectFailed, Consumer, Message, Producer
+from txnsq.client import ConnectFailed, Consumer, Message, Producer, PublishTimeout
 from txnsq.client._inbox import Inbox, MessageStream
 from txnsq.nsqd.service import NSQDService
 
@@ -373,6 +373,18 @@ class ProducerContextTests(AsyncTestCase):
         self.successResultOf(publishing)
         self.assertFalse(producer.running)
         self.assertEqual(service.broker.topics["t"].messageCount, 1)
+
+    def test_neverStarted(self) -> None:
+        """
+        A publish to a producer nobody started times out with an error
+        that says so.
+        """
+        clock = Clock()
+        producer = Producer(["127.0.0.1:4150"], reactor=clock, timeout=1.0)
+        publishing = producer.publish("t", b"hello")
+        clock.advance(1.0)
+        error = self.failureResultOf(publishing, PublishTimeout).value
+        self.assertIn("never started", str(error))
 
     async def test_unreachable(self) -> None:
         """

@@ -17,10 +17,12 @@ import sys
 from types import ModuleType
 
 from twisted.internet import reactor
+from twisted.internet.task import deferLater
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
 
 from tests.client.test_integration import startNSQD
+from txnsq.client import Producer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(ROOT, "docs", "examples")
@@ -32,6 +34,7 @@ TESTED = {
     "consumer",
     "deadletter",
     "producer",
+    "service",
     "throughput",
 }
 
@@ -150,6 +153,35 @@ class ExampleTests(TestCase):
         channel = service.broker.topics["events"].channels["archive"]
         self.assertEqual((channel.messageCount, channel.depth()), (7, 0))
         self.assertEqual((len(channel.inFlight), channel.requeueCount), (0, 0))
+
+    async def test_service(self) -> None:
+        """
+        The services example's MultiService starts its consumer and producer,
+        forwards a message from C{events} to C{events-archived}, and stops
+        both gracefully.
+        """
+        service, address = await startNSQD(self)
+        example = loadExample("service")
+        self.assertIsNotNone(example.application)
+        services = example.makeService(address, reactor)
+        services.startService()
+        self.addCleanup(services.stopService)
+        producer = Producer([address], reactor=reactor)
+        self.addCleanup(producer.stop)
+        producer.start()
+        await producer.publish("events", b"to archive")
+        await producer.stop()
+        topics = service.broker.topics
+        while (
+            "events-archived" not in topics
+            or not topics["events-archived"].messageCount
+        ):
+            await deferLater(reactor, 0.01, lambda: None)
+        await services.stopService()
+        self.assertFalse(any(child.running for child in services))
+        channel = topics["events"].channels["archive"]
+        self.assertEqual((channel.depth(), len(channel.inFlight)), (0, 0))
+        self.assertEqual(topics["events-archived"].messageCount, 1)
 
     def test_everyExampleTested(self) -> None:
         """

@@ -180,7 +180,9 @@ class Producer(StartStopService):
 
     def start(self) -> None:
         """
-        Connect (publishes made before are queued meanwhile).
+        Connect (publishes made before are queued meanwhile).  L{connect},
+        C{async with} and a parent service's C{startService} start the
+        producer too.
         """
         if self._started:
             return
@@ -359,13 +361,14 @@ class Producer(StartStopService):
         self._expiry = None
         queue = self._queue
         now = self.reactor.seconds()
+        hint = "" if self._started else ": the producer was never started (start())"
         while queue and queue[0][2] <= now:
             _, future, _ = queue.popleft()
             _aio.reject(
                 future,
                 PublishTimeout(
                     f"no connection to nsqd within {self.timeout} s"
-                    f" ({self._addresses()})"
+                    f" ({self._addresses()}){hint}"
                 ),
             )
         if queue and queue[0][2] != float("inf"):
