@@ -7,6 +7,8 @@ given, and Go's ordered graceful shutdown.
 
 from __future__ import annotations
 
+import gc
+import platform
 from collections.abc import Callable
 from typing import Any
 
@@ -104,6 +106,9 @@ class NSQDService(MultiService):
         # to a gc callback, installed once per process.
         self.gcPauses = GCPauseRecorder.install()
         self._dataOpened = False
+        #: Whether starting tunes the process's garbage collector: only
+        #: when nsqd is the process (twistd nsqd), never in a test run.
+        self.tuneGC = False
         self.factory = NSQDFactory(self.broker, config, reactor)
         # Go logs no "Starting factory" lines; twistd's own would be noise.
         self.factory.noisy = False
@@ -259,6 +264,8 @@ class NSQDService(MultiService):
         self._openData()
         self._computePrefixOnceListening()
         super().startService()  # type: ignore[no-untyped-call]
+        if self.tuneGC:
+            tuneGarbageCollector()
 
     def _whenListening(self) -> Deferred[list[Any]]:
         waits: list[Deferred[Any]] = [self.tcpService.whenListening()]
@@ -413,3 +420,28 @@ async def _stopped(service: IService) -> None:
     result: Any = service.stopService()
     if isinstance(result, Deferred):
         await result
+
+
+#: CPython's collector thresholds while nsqd runs (see L{tuneGarbageCollector}).
+GC_THRESHOLDS = (10_000, 20, 100)
+
+
+def tuneGarbageCollector() -> None:
+    """
+    Keep CPython's cyclic collector off nsqd's hot path (issue 19).
+
+    Everything alive once nsqd has started (Twisted, txnsq, their modules,
+    about 300,000 objects) lives as long as the process: C{gc.freeze()}
+    moves it out of the collector's reach, so a full collection scans only
+    what came later.  Messages are freed by reference counting; what the
+    collector finds is the rare cycle, so the young generations are
+    collected less often and a full collection waits for 100 of the middle
+    one (and, as always, for the long-lived objects to have grown by a
+    quarter): publishing 200,000 messages into five channels ran 1.5-2x
+    faster.  PyPy's collector is another design, and is left alone.
+    """
+    if platform.python_implementation() != "CPython":
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

@@ -80,4 +80,5 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     service = nsqdService(options.config, reactor)
     if underTwistd:
         exitOneIfStopFailed(reactor, lambda: service.persistence.closeFailed)
+        service.tuneGC = True
     return service
