@@ -7,8 +7,17 @@ without reloading; and the documentation's screenshots
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
+
 from tests.nsqadmin._browser import (
     MESSAGES,
+    TOPICS,
     BrowserTestCase,
     number,
     segment,
@@ -104,6 +113,10 @@ class PageTests(BrowserTestCase):
             sorted(await browser.attrs(testid("producer-row"), "data-node")),
             sorted(cluster.nodes),
         )
+        self.assertEqual(
+            [number(t) for t in await browser.texts(testid("producer-pub-count"))],
+            [MESSAGES, MESSAGES],
+        )
         for node in cluster.nodes:
             row = testid("topic-node-row", node=node)
             self.assertEqual(
@@ -196,6 +209,66 @@ class PageTests(BrowserTestCase):
 
         await browser.open("/nodes/nowhere:1")
         self.assertEqual(await browser.count(testid("error")), 1)
+
+
+class _OldNSQD(Resource):
+    """
+    An nsqd of an older version, as its C{/info} and C{/stats} tell.
+    """
+
+    isLeaf = True
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__()
+        self.info = info
+
+    def render_GET(self, request: Request) -> bytes:
+        request.setHeader(b"content-type", b"application/json; charset=utf-8")
+        if request.path == b"/info":
+            return json.dumps(self.info).encode()
+        stats = {"version": self.info["version"], "health": "OK", "start_time": 0}
+        return json.dumps(
+            {**stats, "topics": [], "memory": {}, "producers": []}
+        ).encode()
+
+
+class VersionTests(BrowserTestCase):
+    """
+    Nodes older than the newest are marked.
+    """
+
+    async def test_outOfDate(self) -> None:
+        """
+        Beside an nsqd 1.3.0, an nsqd 1.2.1 is marked out of date on the
+        nodes page.
+        """
+        cluster = await startCluster(self, TOPICS, MESSAGES)
+        status, info = await cluster.nsqdCall(0, "GET", "/info")
+        self.assertEqual(status, 200, info)
+        resource = _OldNSQD({})
+        port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(
+            Site(resource)
+        )
+        self.addCleanup(port.stopListening)
+        old = port.getHost().port
+        resource.info = {
+            **info,
+            "version": "1.2.1",
+            "hostname": "old",
+            "http_port": old,
+        }
+        admin = await cluster.startAdmin(
+            nsqd_http_addresses=[cluster.nodes[0], f"127.0.0.1:{old}"]
+        )
+        browser = await startBrowser(self, f"http://127.0.0.1:{admin}")
+        await browser.open("/nodes", "nodes")
+        await browser.screenshot("out-of-date")
+        oldRow = testid("node-row", node=f"127.0.0.1:{old}")
+        newRow = testid("node-row", node=cluster.nodes[0])
+        # (The badge may sit in the version's cell.)
+        self.assertIn("1.2.1", await browser.text(f"{oldRow} {testid('node-version')}"))
+        self.assertEqual(await browser.count(f"{oldRow} {testid('out-of-date')}"), 1)
+        self.assertEqual(await browser.count(f"{newRow} {testid('out-of-date')}"), 0)
 
 
 class LiveTests(BrowserTestCase):
