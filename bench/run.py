@@ -23,6 +23,8 @@ memory and idle):
     aliases.)
   - C{combined}: a fresh nsqd, writers and readers at once.
   - C{single}: a fresh nsqd, one message per MPUB, waiting for each OK.
+  - C{pub}: a fresh nsqd, one message per PUB, waiting for each OK (this
+    harness's generator even with C{--go-bench}: Go's tools have no PUB).
   - C{memq0}: C{pubsub} with C{--mem-queue-size=0}.
   - C{latency}: messages at C{--rate} per second on one connection, one
     consumer; publish-to-delivery p50/p99/p99.9.
@@ -83,7 +85,7 @@ _TWISTD = (
     "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
 )
 
-TABLE_PHASES = ["pubsub", "combined", "single", "memq0"]
+TABLE_PHASES = ["pubsub", "combined", "single", "pub", "memq0"]
 ALL_PHASES = [*TABLE_PHASES, "latency", "memory", "idle"]
 _ALIASES = {"publish": "pubsub", "consume": "pubsub", "all": "", "full": ""}
 
@@ -504,6 +506,66 @@ def single(args: argparse.Namespace, results: Results) -> None:
         results.add("publish, 1 msg per MPUB", _report(written, "publish"))
 
 
+def _pubLoop(
+    address: str, topic: str, size: int, runfor: float, go: Any, out: Any
+) -> None:
+    # One connection: PUB one message, wait for its OK, again, for runfor.
+    conn = nsqbench.Connection(address)
+    conn.send(nsqbench.MAGIC)
+    command = b"PUB " + topic.encode() + b"\n" + size.to_bytes(4, "big") + b"x" * size
+    go.wait()
+    count = 0
+    started = time.perf_counter()
+    deadline = started + runfor
+    sock = conn.sock
+    while time.perf_counter() < deadline:
+        sock.sendall(command)
+        # The OK frame is 10 bytes; read exactly that (no heartbeat can
+        # come within a round trip of a busy connection).
+        got = 0
+        while got < 10:
+            chunk = sock.recv(10 - got)
+            if not chunk:
+                raise ConnectionError("nsqd closed the connection")
+            got += len(chunk)
+        count += 1
+    out.put((count, time.perf_counter() - started))
+    conn.close()
+
+
+def pub(args: argparse.Namespace, results: Results) -> None:
+    """
+    One message per PUB, waiting for each OK, on C{--connections}
+    connections (always this harness's generator: Go's bench_writer only
+    sends MPUB).
+    """
+    import multiprocessing
+
+    with running(args) as daemon:
+        daemon.createChannel(args.topic, args.channel)
+        ctx = multiprocessing.get_context("fork")
+        go = ctx.Event()
+        out: Any = ctx.Queue()
+        workers = [
+            ctx.Process(
+                target=_pubLoop,
+                args=(daemon.tcpAddress, args.topic, args.size, args.runfor, go, out),
+            )
+            for _ in range(args.connections)
+        ]
+        for w in workers:
+            w.start()
+        time.sleep(0.5)
+        go.set()
+        reports = [out.get(timeout=args.runfor + 60) for _ in workers]
+        for w in workers:
+            w.join()
+        count = sum(c for c, _ in reports)
+        seconds = max(t for _, t in reports)
+        rate = Rate(count, seconds, args.size)
+        results.add("publish, 1 msg per PUB", _report(rate, "publish"))
+
+
 def memq0(args: argparse.Namespace, results: Results) -> None:
     """
     L{pubsub} with C{--mem-queue-size=0}: every message through the disk.
@@ -617,6 +679,7 @@ PHASES: dict[str, Callable[[argparse.Namespace, Results], None]] = {
     "pubsub": pubsub,
     "combined": combined,
     "single": single,
+    "pub": pub,
     "memq0": memq0,
     "latency": latency,
     "memory": memory,
