@@ -1,31 +1,38 @@
 # -*- test-case-name: tests.client.test_errors -*-
 """
-A Deferred-based NSQ client for Twisted applications.
+An NSQ client for Twisted applications, also usable from asyncio ones.
 
 L{Producer} publishes (PUB, MPUB, DPUB) to one nsqd or a pool of them;
 L{Consumer} subscribes to a topic's channel on nsqds given directly or
-found through nsqlookupd, and hands each L{Message} to a handler::
+found through nsqlookupd, and hands each L{Message} to a handler or to
+C{async for}::
+
+    from twisted.internet.task import react
 
     from txnsq.client import Consumer, Producer
 
     async def main(reactor):
-        producer = Producer(["127.0.0.1:4150"], reactor=reactor)
-        producer.start()
-        await producer.publish("events", b"hello")
+        async with Producer(["127.0.0.1:4150"], reactor=reactor) as producer:
+            await producer.publish("events", b"hello")
 
-        def handle(message):
-            print(message.body)      # returning FINs, raising REQs
+        async with Consumer("events", "archive", reactor=reactor,
+                            nsqdAddresses=["127.0.0.1:4150"],
+                            maxInFlight=10) as consumer:
+            async for message in consumer.messages():
+                print(message.body)  # FINed when the loop moves on
+                break
 
-        consumer = Consumer("events", "archive", handle, reactor=reactor,
-                            nsqdAddresses=["127.0.0.1:4150"], maxInFlight=10)
-        consumer.start()
-        ...
-        await consumer.stop()        # CLS, drain in-flight handlers, close
-        await producer.stop()
+    react(main)
 
-Both are also Twisted services (C{startService}/C{stopService}).  Every
-future they return is a txaio future, a L{Deferred} under Twisted; handlers
-may return values, Deferreds or coroutines.
+With a handler instead (C{Consumer(topic, channel, handle, ...)}), a
+handler that returns FINs the message and one that raises REQs it; handlers
+may return values, Deferreds or coroutines.  C{consumer.stop()} sends CLS,
+drains the messages in flight and closes.
+
+Both are Twisted services (C{startService}/C{stopService}), for a
+C{MultiService} or twistd.  Every future they return is a txaio future, a
+L{Deferred} under Twisted.  L{txnsq.client.asyncio} has the same clients
+for asyncio programs, returning asyncio futures.
 
 The lower layer, L{txnsq.client.protocol.NSQClientProtocol}, is usable on
 its own for tools that speak the protocol directly.
