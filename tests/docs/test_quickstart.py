@@ -313,6 +313,27 @@ class Shell:
             output.append(line)
             self.transcript.append(line)
 
+    def waitFor(self, text: str, timeout: float = _COMMAND_TIMEOUT) -> None:
+        """
+        Wait until a program prints C{text} as a line of its own (since the
+        shell started; the commands typed do not count).
+        """
+        deadline = time.monotonic() + timeout
+        while not any(
+            line.strip() == text and not line.startswith("$ ")
+            for line in self.transcript
+        ):
+            try:
+                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                raise AssertionError(
+                    f"nothing printed {text!r} in {timeout:.0f} s:\n"
+                    + "\n".join(self.transcript[-60:])
+                ) from None
+            if line is None:
+                raise AssertionError("the shell ended")
+            self.transcript.append(line)
+
     def close(self) -> None:
         """
         Stop whatever still runs in the namespace (the page's background
@@ -469,9 +490,14 @@ class _NamespaceTestCase(SynchronousTestCase):
         if why is not None:
             raise SkipTest(f"the examples run in a network namespace: {why}")
 
-    def runSteps(self, steps: Sequence[Command | SavedFile]) -> None:
+    def runSteps(
+        self, steps: Sequence[Command | SavedFile], env: dict[str, str] | None = None
+    ) -> Shell:
         """
         Run C{steps} in a new namespace and folder.
+
+        @param env: variables to add to the shell's environment.
+        @return: the shell, still running (it is stopped at cleanup).
         """
         namespace = f"txnsq-docs-{os.getpid()}-{next(_names)}"
         created = subprocess.run(
@@ -488,9 +514,11 @@ class _NamespaceTestCase(SynchronousTestCase):
         )
         cwd = os.path.abspath(self.mktemp())
         os.makedirs(cwd)
+        extra = env or {}
         env = dict(os.environ)
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
         env["HOME"] = cwd
+        env.update(extra)
         shell = Shell(namespace, cwd, env)
         self.addCleanup(shell.close)
         cluster = _Cluster(namespace)
@@ -505,6 +533,7 @@ class _NamespaceTestCase(SynchronousTestCase):
                     f.write(text)
                 continue
             self.runCommand(shell, cluster, step)
+        return shell
 
     def runCommand(self, shell: Shell, cluster: _Cluster, command: Command) -> None:
         """
@@ -579,6 +608,64 @@ class HTTPExamplesTests(_NamespaceTestCase):
         self.assertGreater(len(steps), 5)
         start = Command("twistd -n nsq --broadcast-address=127.0.0.1 &", ())
         self.runSteps([start, *steps])
+
+
+OTHER_CLIENTS = os.path.join(_ROOT, "docs", "other-clients")
+
+
+class OtherClientsTests(_NamespaceTestCase):
+    """
+    The consumers of C{docs/other-clients.rst}, each run against C{twistd
+    -n nsq}, receive a message published before they start and one
+    published after.
+    """
+
+    def consume(self, name: str, command: str, env: dict[str, str]) -> None:
+        """
+        Run the example C{name} with C{command} in the background and wait
+        for it to print both messages.
+        """
+        shell = self.runSteps(
+            [
+                Command("twistd -n nsq --broadcast-address=127.0.0.1 &", ()),
+                Command(
+                    "curl -s -d 'order 1' 'http://127.0.0.1:4151/pub?topic=orders'",
+                    ("OK",),
+                ),
+                SavedFile(name, os.path.join(OTHER_CLIENTS, name)),
+                Command(command + " &", ()),
+            ],
+            env,
+        )
+        shell.waitFor("order 1")
+        status, _ = shell.run(
+            "curl -s -d 'order 2' 'http://127.0.0.1:4151/pub?topic=orders'"
+        )
+        self.assertEqual(status, 0)
+        shell.waitFor("order 2")
+
+    def test_pynsq(self) -> None:
+        """
+        pynsq's C{Reader}, found through nsqlookupd.
+        """
+        try:
+            import nsq  # noqa: F401
+        except ImportError:
+            raise SkipTest("pynsq is not installed") from None
+        self.consume("pynsq_consumer.py", "python pynsq_consumer.py", {})
+
+    def test_nsqjs(self) -> None:
+        """
+        nsqjs's C{Reader}, found through nsqlookupd.
+        """
+        modules = os.path.join(_ROOT, "tests", "js", "node_modules")
+        if shutil.which("node") is None or not os.path.isdir(
+            os.path.join(modules, "nsqjs")
+        ):
+            raise SkipTest("needs node and nsqjs (npm install in tests/js)")
+        self.consume(
+            "nsqjs_consumer.js", "node nsqjs_consumer.js", {"NODE_PATH": modules}
+        )
 
 
 def _copyCheckout(target: str) -> None:
