@@ -52,6 +52,10 @@ class TopicActionTests(BrowserTestCase):
         self.assertGreaterEqual(await browser.count(testid("paused-badge")), 1)
         self.assertEqual(await browser.count(testid("action-pause")), 0)
 
+        # The flash shows once.
+        await browser.open("/topics/orders", "topic")
+        self.assertEqual(await browser.count(testid("flash")), 0)
+
         flash = await browser.act(testid("action-unpause"), "unpause topic orders")
         self.assertEqual(flash, ("ok", "Unpaused topic orders."))
         self.assertEqual(await self.paused(cluster, "orders"), [False, False])
@@ -373,6 +377,18 @@ class LookupTests(BrowserTestCase):
         self.assertEqual(level, "error")
         self.assertIn("INVALID_TOPIC", text)
         self.assertNotIn("no good", (await cluster.lookupd("/topics"))["topics"])
+
+        await browser.run(browser.tab.type, testid("create-topic-input"), "okay")
+        await browser.run(browser.tab.type, testid("create-channel-input"), "not okay")
+        await browser.follow(testid("create-submit"), "lookup")
+        level, text = await browser.flash()
+        self.assertEqual(level, "error")
+        self.assertIn("INVALID_CHANNEL", text)
+        # Neither is created (both names are checked first, as Go does).
+        self.assertNotIn("okay", (await cluster.lookupd("/topics"))["topics"])
+        self.assertEqual(
+            (await cluster.lookupd("/channels?topic=okay"))["channels"], []
+        )
 
 
 class BasePathTests(BrowserTestCase):

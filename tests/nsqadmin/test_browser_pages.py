@@ -160,6 +160,16 @@ class PageTests(BrowserTestCase):
             "every billing message counted",
         )
         self.assertTrue(await browser.text(testid("client-hostname")))
+        await browser.wait(
+            lambda: (
+                sum(map(number, browser.tab.texts(testid("client-message-count"))))
+                == 2 * MESSAGES
+            ),
+            "every billing message counted on its client connection",
+        )
+        self.assertEqual(
+            [number(t) for t in await browser.texts(testid("client-in-flight"))], [0, 0]
+        )
 
         await browser.follow(testid("topic-link"), "topic")
         self.assertEqual(await browser.path(), "/topics/orders")
@@ -206,6 +216,13 @@ class PageTests(BrowserTestCase):
             ["archive", "billing"],
         )
         self.assertEqual(number(await browser.text(testid("node-total-clients"))), 1)
+        # audit's and orders' messages on this nsqd.
+        self.assertEqual(
+            number(await browser.text(testid("node-total-messages"))), 2 * MESSAGES
+        )
+        self.assertEqual(
+            await browser.attr(testid("metrics-link"), "href"), f"http://{node}/metrics"
+        )
 
         await browser.open("/nodes/nowhere:1")
         self.assertEqual(await browser.count(testid("error")), 1)
