@@ -186,7 +186,8 @@ def checkMultiPublish(topic: str, bodies: Sequence[bytes]) -> NSQError | None:
         error = makeError(E_BAD_BODY, "MPUB invalid message count 0")
     if error is None:
         for index, body in enumerate(bodies):
-            if _emptyBody(body):
+            # Non-empty bytes, the usual case, are told apart in one test.
+            if (type(body) is not bytes or not body) and _emptyBody(body):
                 return makeError(
                     E_BAD_MESSAGE, f"MPUB invalid message({index}) body size 0"
                 )
@@ -466,18 +467,18 @@ class NSQClientProtocol(Protocol):
                 self._batching = True
                 # The handshake may have handed the connection to its owner.
                 delivered = self.delegate.messageReceived
+                if self._streamSwitched:
+                    # The IDENTIFY reply switched the stream: what followed
+                    # it in this read is compressed.
+                    self._streamSwitched = False
+                    rest = data[frameEnd:]
+                    if rest and self._decode is not None and not self.closed:
+                        rest = self._decode(rest)
+                    if rest and not self.closed:
+                        self._frames(rest)
+                    return
             offset = frameEnd
             if self.closed:
-                return
-            if self._streamSwitched:
-                # The IDENTIFY reply switched the stream: what followed it
-                # in this read is compressed.
-                self._streamSwitched = False
-                rest = data[offset:]
-                if rest and self._decode is not None:
-                    rest = self._decode(rest)
-                if rest:
-                    self._frames(rest)
                 return
         if offset < end:
             self._buffer = data[offset:]
