@@ -1192,3 +1192,22 @@ class GraphTests(UITestCase):
         self.config.graphite_url = ""
         page = await self.request("GET", "/topics/t")
         self.assertEqual(page.find("graph"), [])
+
+
+class PathsTests(TestCase):
+    """
+    L{views.Paths}: every name is one percent-encoded path segment under
+    the base path.
+    """
+
+    def test_segments(self) -> None:
+        """
+        C{#} (ephemeral topics), C{/}, C{?} and spaces are encoded, so a
+        name never ends the path.
+        """
+        paths = views.Paths("/admin")
+        self.assertEqual(paths.topic("t#ephemeral"), "/admin/topics/t%23ephemeral")
+        self.assertEqual(paths.channel("t", "a/b?c d"), "/admin/topics/t/a%2Fb%3Fc%20d")
+        self.assertEqual(paths.url(), "/admin/")
+        self.assertEqual(views.Paths("").url(), "/")
+        self.assertEqual(paths.static("htmx.min.js"), "/admin/static/htmx.min.js")
