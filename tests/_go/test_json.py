@@ -4,9 +4,32 @@ Tests for L{txnsq._go.json}: JSON as Go 1.19's C{json.Marshal} writes it.
 
 from __future__ import annotations
 
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from txnsq._go.json import UnsupportedValueError, encodeJSON, formatFloat
+from txnsq._go.json import UnsupportedValueError, _encode, encodeJSON, formatFloat
+
+# JSON values with the strings and floats where Go and the standard
+# library differ: HTML characters, control characters, U+2028, integral
+# and tiny or huge floats.
+_TEXT = st.text(
+    alphabet=st.sampled_from(list('ab<>&"\\\b\f\n\x01\u2028\u2029é1.0e:,[]{}'))
+)
+_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([1.0, -0.0, 1e-05, 1e16, 1e21, 0.5])
+    | _TEXT,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(_TEXT, children, max_size=4)
+    ),
+    max_leaves=12,
+).filter(lambda v: isinstance(v, (list, dict)))
 
 
 class EncodeJSONTests(SynchronousTestCase):
@@ -79,5 +102,24 @@ class EncodeJSONTests(SynchronousTestCase):
         self.assertEqual(str(error), "json: unsupported value: NaN")
         error = self.assertRaises(UnsupportedValueError, encodeJSON, float("-inf"))
         self.assertEqual(str(error), "json: unsupported value: -Inf")
-        self.assertRaises(TypeError, encodeJSON, {1: 2})
+        self.assertRaises(TypeError, encodeJSON, {(1,): 2})
         self.assertRaises(TypeError, encodeJSON, object())
+        self.assertRaises(TypeError, encodeJSON, [object()])
+
+    def test_integerKeys(self) -> None:
+        """
+        Integer keys are strings, as Go writes a C{map[int]T}.
+        """
+        self.assertEqual(
+            encodeJSON({1: 2, "a": {-3: [1.0]}}), b'{"1":2,"a":{"-3":[1]}}'
+        )
+
+    @given(_VALUES)
+    def test_fastPathExact(self, value: Any) -> None:
+        """
+        Objects and arrays go through the standard library's encoder first;
+        the bytes are always the exact encoder's (Go's).
+        """
+        exact: list[str] = []
+        _encode(value, exact)
+        self.assertEqual(encodeJSON(value), "".join(exact).encode("utf-8"))
