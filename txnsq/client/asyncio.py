@@ -227,6 +227,8 @@ class Producer:
 
     def __getattr__(self, name: str) -> Any:
         # Counters and settings (outstandingCount, connectionCount, ...).
+        if name == "twisted":
+            raise AttributeError(name)
         return getattr(self.twisted, name)
 
     def start(self) -> None:
@@ -335,6 +337,8 @@ class Consumer:
     def __getattr__(self, name: str) -> Any:
         # Counters and settings (maxInFlight, inFlight, messagesReceived,
         # setMaxInFlight, isStarved, ...).
+        if name == "twisted":
+            raise AttributeError(name)
         return getattr(self.twisted, name)
 
     def start(self) -> None:

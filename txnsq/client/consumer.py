@@ -240,7 +240,9 @@ class Consumer(StartStopService):
         )
         self.topic = topic
         self.channel = channel
-        self.handler = handler
+        #: The handler; for a consumer made without one, what queues the
+        #: messages for L{messages}.
+        self.handler: Handler = handler or self._unhandled
         self.reactor = reactor = defaultReactor(reactor)
         self.stopTimeout = stopTimeout
         self.maxAttempts = maxAttempts
@@ -645,12 +647,15 @@ class Consumer(StartStopService):
             return
         inbox = self._inbox
         if inbox is None:
-            assert self.handler is not None
             handle(message, self.handler, self._log)
         elif inbox.closed:
             self._requeueUnhandled(message)
         else:
             inbox.put(message)
+
+    def _unhandled(self, message: Message) -> None:
+        # Never called: messageReceived hands them to the inbox.
+        raise AssertionError("a consumer without a handler got a message to handle")
 
     def _requeueUnhandled(self, message: Message) -> None:
         # A message no loop took: back to nsqd for any consumer, at once and
