@@ -743,10 +743,11 @@ async def startCluster(
     messages: int = 10,
     consumers: Sequence[tuple[str, str]] = (),
     nsqds: int = 2,
+    nsqdConfig: dict[str, Any] | None = None,
     **adminConfig: Any,
 ) -> AdminCluster:
     """
-    nsqlookupd; C{nsqds} nsqds registered with it, each with C{topics}
+    nsqlookupd; C{nsqds} nsqds (with C{nsqdConfig}) registered with it, each with C{topics}
     (name -> channels) and C{messages} published to every topic there; a
     consumer per C{(topic, channel)} connected to every nsqd (FINing what
     it gets); nsqadmin with C{adminConfig} pointed at the nsqlookupd, once
@@ -755,7 +756,7 @@ async def startCluster(
     _, lookupdTCP, lookupdHTTP = await startLookupd(testCase)
     tcpPorts, httpPorts, producers = [], [], []
     for _ in range(nsqds):
-        nsqd, tcp = await startNSQD(testCase, lookupdTCP)
+        nsqd, tcp = await startNSQD(testCase, lookupdTCP, **(nsqdConfig or {}))
         listening = await nsqd.whenHTTPListening()
         tcpPorts.append(tcp)
         httpPorts.append(listening.getHost().port)  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from tests.nsqadmin._browser import (
+    CONSUMERS,
     MESSAGES,
     TOPICS,
     BrowserTestCase,
@@ -510,3 +511,160 @@ class EdgeTests(BrowserTestCase):
         self.assertEqual(await browser.count(testid("no-inactive")), 1)
         await browser.open("/counter", "counter")
         self.assertEqual(await browser.attr(testid("counter-total"), "data-count"), "0")
+
+
+class DetailTests(BrowserTestCase):
+    """
+    The rest of what the pages promise: node names, empty tables, graphite
+    graphs, end-to-end latency, and reading nsqds without nsqlookupd.
+    """
+
+    async def test_namesAndEmptyTables(self) -> None:
+        """
+        Node links read C{hostname:http_port}; connections show their
+        addresses; a topic without channels or producers says so; the
+        nodes page counts registrations; C{/topics} is the streams page;
+        an unknown node's page says C{NODE_NOT_FOUND}.
+        """
+        cluster, browser = await self.start()
+        status, body = await cluster.nsqdCall(0, "POST", "/topic/create?topic=quiet")
+        self.assertEqual(status, 200, body)
+        status, info = await cluster.nsqdCall(0, "GET", "/info")
+        self.assertEqual(status, 200, info)
+        hostname = info["hostname"]
+
+        await browser.open("/topics/orders", "topic")
+        for node in cluster.nodes:
+            row = testid("topic-node-row", node=node)
+            self.assertEqual(
+                await browser.text(f"{row} {testid('node-link')}"),
+                f"{hostname}:{node.rsplit(':', 1)[1]}",
+            )
+        addresses = await browser.texts(testid("producer-address"))
+        self.assertEqual(len(addresses), 2)
+        self.assertTrue(all(a.startswith("127.0.0.1:") for a in addresses), addresses)
+        self.assertEqual(
+            sorted(await browser.texts(testid("producer-node"))), sorted(cluster.nodes)
+        )
+        self.assertIn("txnsq", await browser.text(testid("producer-user-agent")))
+
+        await browser.open("/topics/orders/billing", "channel")
+        row = testid("channel-node-row", node=cluster.nodes[1])
+        self.assertEqual(
+            await browser.text(f"{row} {testid('node-link')}"),
+            f"{hostname}:{cluster.nsqdHTTP[1]}",
+        )
+        self.assertTrue(
+            all(
+                a.startswith("127.0.0.1:")
+                for a in await browser.texts(testid("client-address"))
+            )
+        )
+        # The consumer's max in flight (10), shared over its two connections.
+        self.assertEqual(
+            [number(t) for t in await browser.texts(testid("client-ready"))], [5, 5]
+        )
+
+        await browser.open("/topics/quiet", "topic")
+        self.assertEqual(await browser.count(testid("no-channels")), 1)
+        self.assertEqual(await browser.count(testid("no-producers")), 1)
+
+        await browser.open("/nodes", "nodes")
+        for node in cluster.nodes:
+            row = testid("node-row", node=node)
+            self.assertEqual(
+                number(await browser.text(f"{row} {testid('node-lookupd-count')}")), 1
+            )
+            self.assertEqual(
+                await browser.text(f"{row} {testid('node-hostname')}"), hostname
+            )
+
+        await browser.open("/topics", "streams")
+        self.assertEqual(await browser.count(testid("topics-table")), 1)
+        await browser.open("/nodes/nowhere:1")
+        self.assertIn("NODE_NOT_FOUND", await browser.text(testid("error")))
+
+    async def test_graphite(self) -> None:
+        """
+        With C{--graphite-url}, the streams, topic and channel pages link
+        each count to graphite's graph, with a sparkline.
+        """
+        graphite = "http://127.0.0.1:9"
+        cluster, browser = await self.start(graphite_url=graphite)
+        for path, page in [
+            ("/", "streams"),
+            ("/topics/orders", "topic"),
+            ("/topics/orders/billing", "channel"),
+        ]:
+            await browser.open(path, page)
+            hrefs = await browser.attrs(testid("graph"), "href")
+            self.assertTrue(hrefs, path)
+            self.assertTrue(all(h.startswith(graphite) for h in hrefs), hrefs)
+            self.assertEqual(
+                await browser.count(f"{testid('graph')} img"), len(hrefs), path
+            )
+        self.assertEqual(
+            sorted(set(await browser.attrs(testid("graph"), "data-key"))),
+            ["depth", "in_flight_count", "message_count"],
+        )
+        del cluster
+
+    async def test_latency(self) -> None:
+        """
+        nsqds that measure end-to-end latency: the topic and channel pages
+        show its percentiles per nsqd and over all.
+        """
+        cluster = await startCluster(
+            self,
+            TOPICS,
+            MESSAGES,
+            consumers=CONSUMERS,
+            nsqdConfig={"e2e_processing_latency_percentiles": [0.5, 0.99]},
+        )
+        browser = await startBrowser(self, f"http://127.0.0.1:{cluster.admin}")
+        for path, page in [
+            ("/topics/orders", "topic"),
+            ("/topics/orders/billing", "channel"),
+        ]:
+            await browser.open(path, page)
+            self.assertEqual(await browser.count(testid("latency-table")), 1, path)
+            self.assertEqual(
+                sorted(await browser.attrs(testid("latency-row"), "data-node")),
+                sorted([*cluster.nodes, "*"]),
+            )
+            overall = testid("latency-row", node="*")
+            self.assertEqual(
+                sorted(
+                    await browser.attrs(
+                        f"{overall} {testid('latency')}", "data-quantile"
+                    )
+                ),
+                ["0.5", "0.99"],
+            )
+        await browser.screenshot("latency")
+
+    async def test_nsqdsOnly(self) -> None:
+        """
+        Reading nsqds directly (no nsqlookupd): /lookup says there is no
+        nsqlookupd, and a node's page has no tombstone buttons.
+        """
+        cluster = await startCluster(self, TOPICS, MESSAGES)
+        admin = await cluster.startAdmin(nsqd_http_addresses=cluster.nodes)
+        browser = await startBrowser(self, f"http://127.0.0.1:{admin}")
+        await browser.open("/lookup", "lookup")
+        self.assertEqual(await browser.count(testid("no-lookupd")), 1)
+        await browser.open(f"/nodes/{segment(cluster.nodes[0])}", "node")
+        self.assertEqual(
+            sorted(await browser.attrs(testid("node-topic-row"), "data-topic")),
+            ["audit", "orders"],
+        )
+        self.assertEqual(await browser.count(testid("action-tombstone")), 0)
+
+    async def test_noNodes(self) -> None:
+        """
+        A cluster whose nsqlookupd knows no nsqd: the nodes page says so.
+        """
+        cluster = await startCluster(self, {}, nsqds=0)
+        browser = await startBrowser(self, f"http://127.0.0.1:{cluster.admin}")
+        await browser.open("/nodes", "nodes")
+        self.assertEqual(await browser.count(testid("no-nodes")), 1)
