@@ -519,7 +519,7 @@ class Tally:
     def lost(self) -> set[str]:
         return self.acked() - set(self.delivered())
 
-    async def allDelivered(self, timeout: float = 90.0) -> None:
+    async def allDelivered(self, timeout: float = 180.0) -> None:
         """
         Wait until every producer is done and every acknowledged message
         was delivered; fails (with the counts) otherwise.

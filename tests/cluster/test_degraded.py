@@ -28,7 +28,8 @@ class DegradedLinkTests(TestCase):
     for a late heartbeat.
     """
 
-    timeout = 240
+    # Bounds a hang only: a PyPy run on a busy machine takes minutes.
+    timeout = 480
     skip = namespacesMissing() or iptablesMissing()
 
     async def test_delayAndLossEverywhere(self) -> None:
@@ -64,7 +65,7 @@ class DegradedLinkTests(TestCase):
 
         sampler = LoopingCall(look)
         sampling = sampler.start(1.0)
-        await tally.allDelivered(timeout=150)
+        await tally.allDelivered()
         sampler.stop()
         await sampling
 

@@ -19,7 +19,8 @@ class DiscoveryTests(TestCase):
     Consumers given only nsqlookupd addresses reach every nsqd of the topic.
     """
 
-    timeout = 240
+    # Bounds a hang only: a PyPy run on a busy machine takes minutes.
+    timeout = 480
     skip = namespacesMissing()
 
     async def test_threeLookupdsFourNSQDs(self) -> None:

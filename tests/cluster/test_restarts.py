@@ -30,7 +30,8 @@ class RestartTests(TestCase):
     synced.
     """
 
-    timeout = 240
+    # Bounds a hang only: a PyPy run on a busy machine takes minutes.
+    timeout = 480
     skip = namespacesMissing()
 
     async def test_killedAndStopped(self) -> None:
