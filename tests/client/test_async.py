@@ -263,6 +263,43 @@ class IterationTests(AsyncTestCase):
         self.assertEqual(list(channelOf(service).inFlight), [message.id])
         self.assertFalse(message.hasResponded)
 
+    async def test_connectionLost(self) -> None:
+        """
+        Messages waiting for the loop whose connection ends are dropped, not
+        handed to the loop (they cannot be answered; nsqd delivers them
+        again): the loop gets the redeliveries over the new connection,
+        and the consumer stops without waiting for the dropped ones.
+        """
+        service, address = await startNSQD(self, msg_timeout=0.5)
+        _, bodies = await self.published(address, 4)
+        # No stop timeout: a dropped message still counted in flight would
+        # make stop() hang.
+        consumer = self.consumer(
+            address,
+            maxInFlight=4,
+            retryPolicy=lambda attempt: 0.05,
+            stopTimeout=None,
+        )
+        stream = consumer.messages()
+        first = await stream.__anext__()
+        await waitFor(lambda: consumer.waitingCount == 3)
+        for connection in list(service.factory.connections):
+            assert connection.transport is not None
+            connection.transport.loseConnection()
+        await waitFor(lambda: consumer.connectionCount == 0)
+        received = []
+        async for message in stream:
+            self.assertEqual(message.attempts, 2)
+            received.append(message.body)
+            if len(received) == 4:
+                message.finish()
+                break
+        self.assertEqual(sorted(received), sorted(bodies))
+        # Moving on answered the first message too (a FIN nsqd never got).
+        self.assertTrue(first.hasResponded)
+        self.assertEqual(consumer.inFlight, 0)
+        await consumer.stop()
+
     async def test_exceptionRequeues(self) -> None:
         """
         An exception leaving C{async with} requeues the held message (with
