@@ -321,14 +321,17 @@ class NoJavaScriptTests(BrowserTestCase):
         )
         self.assertEqual(await self.paused(cluster, "audit"), [True, False])
 
+        # (audit: a topic nobody subscribes to, which no reconnecting
+        # consumer creates again on that nsqd.)
         await browser.open(f"/nodes/{segment(first)}", "node")
-        row = testid("node-topic-row", topic="orders")
+        row = testid("node-topic-row", topic="audit")
         await browser.follow(f"{row} {testid('action-tombstone')}", "confirm")
         await browser.follow(testid("confirm-button"), "node")
         self.assertEqual(
-            await browser.flash(), ("ok", f"Tombstoned topic orders on {first}.")
+            await browser.flash(), ("ok", f"Tombstoned topic audit on {first}.")
         )
-        self.assertIsNone(await cluster.topic(0, "orders"))
+        self.assertIsNone(await cluster.topic(0, "audit"))
+        self.assertIsNotNone(await cluster.topic(1, "audit"))
 
 
 class LookupTests(BrowserTestCase):
