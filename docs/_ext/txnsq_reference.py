@@ -102,7 +102,7 @@ class _Generated(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         target = _resolve(self.arguments[0])
         module = importlib.import_module(self.arguments[0].rpartition(".")[0])
-        if getattr(module, "__file__", None):
+        if module.__file__ is not None:
             self.env.note_dependency(module.__file__)
         source = StringList(
             self.lines(target), source=f"<{self.name} {self.arguments[0]}>"
