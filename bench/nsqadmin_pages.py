@@ -185,7 +185,8 @@ def timeRoute(
     Request C{path} C{runs} times (after one warm-up): the status, the
     times in milliseconds, nsqadmin's and the cluster's CPU milliseconds
     per request (which, unlike the times, do not grow when other work
-    shares the machine), the body size.
+    shares the machine; the cluster's include what its daemons use when
+    idle, over the time the requests took), the body size.
     """
     status, body = request(port, "GET", path)
     times = []
@@ -301,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"holding: --cluster 127.0.0.1:{lookupdHTTP} --cluster-pids {pids}",
                     flush=True,
                 )
+                # Run in the background, SIGINT may be ignored: SIGTERM
+                # stops the hold too, and the cluster with it.
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                signal.signal(signal.SIGTERM, signal.default_int_handler)
                 with suppress(KeyboardInterrupt):
                     signal.pause()
         if args.profile:
