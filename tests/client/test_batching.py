@@ -248,6 +248,25 @@ class ProtocolBatchingTests(SynchronousTestCase):
         self.assertEqual(delegate.messages, [])
         self.assertTrue(transport.disconnecting)
 
+    def test_largeFrameInManyReads(self) -> None:
+        """
+        A frame arriving in many small reads is delivered once, whole, and
+        its FIN is written by the read that completed it; a read that
+        completes a frame and starts the next keeps the start.
+        """
+        delegate = FinishingDelegate()
+        protocol, transport = connected(delegate)
+        body = bytes(range(256)) * 4096
+        stream = encodeMessageFrame(5, 1, messageID(0), body) + messageFrames(1, 1)
+        cut = len(stream) - 10
+        for i in range(0, cut, 1000):
+            protocol.dataReceived(stream[i : min(i + 1000, cut)])
+        self.assertEqual(delegate.messages, [(5, 1, messageID(0), body)])
+        self.assertEqual(transport.writes, [fins(0)])
+        protocol.dataReceived(stream[cut:])
+        self.assertEqual(len(delegate.messages), 2)
+        self.assertEqual(transport.writes, [fins(0), fins(1)])
+
     def test_emptyBody(self) -> None:
         """
         A message frame with just a header is a message with an empty body.

@@ -251,7 +251,12 @@ class NSQClientProtocol(Protocol):
         self._lost = False
         self.closeReason: Failure | None = None
         self._maxFrameSize = maxFrameSize
-        self._buffer = b""
+        # The start of an incomplete frame, in the chunks it arrived in,
+        # joined only once the frame is complete (a large frame arriving in
+        # many reads is copied once, not once per read).
+        self._partial: list[bytes] = []
+        self._partialSize = 0
+        self._partialNeeded = 0
         self._receiving = False
         self._reentered: list[bytes] = []
         #: Commands written while a read's messages are handled, written
@@ -415,9 +420,13 @@ class NSQClientProtocol(Protocol):
         C{unpack_from} and two slices and handed on at once, and what its
         handling writes is collected in the outbox.
         """
-        if self._buffer:
-            data = self._buffer + data
-            self._buffer = b""
+        if self._partial:
+            self._partial.append(data)
+            self._partialSize += len(data)
+            if self._partialSize < self._partialNeeded:
+                return
+            data = b"".join(self._partial)
+            self._partial = []
         end = len(data)
         offset = 0
         maxFrameSize = self._maxFrameSize
@@ -481,7 +490,14 @@ class NSQClientProtocol(Protocol):
             if self.closed:
                 return
         if offset < end:
-            self._buffer = data[offset:]
+            rest = data[offset:]
+            self._partial = [rest]
+            self._partialSize = len(rest)
+            # The whole frame when its size is known (checked above), else
+            # its header.
+            self._partialNeeded = (
+                4 + _FRAME_HEAD.unpack_from(rest)[0] if len(rest) >= 8 else 8
+            )
 
     def _responseFrame(self, frame: bytes) -> None:
         if frame == HEARTBEAT:
