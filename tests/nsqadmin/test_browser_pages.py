@@ -12,6 +12,7 @@ from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.web.proxy import ReverseProxyResource
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
@@ -668,3 +669,80 @@ class DetailTests(BrowserTestCase):
         browser = await startBrowser(self, f"http://127.0.0.1:{cluster.admin}")
         await browser.open("/nodes", "nodes")
         self.assertEqual(await browser.count(testid("no-nodes")), 1)
+
+
+class _Switch(Resource):
+    """
+    An nsqd's HTTP API through a switch: passed through while C{up},
+    C{500} while not.
+    """
+
+    isLeaf = True
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.port = port
+        self.up = True
+
+    def render(self, request: Request) -> bytes | int:
+        if not self.up:
+            request.setResponseCode(500)
+            return b'{"message": "switched off"}'
+        uri = request.uri
+        proxy = ReverseProxyResource("127.0.0.1", self.port, uri)
+        # The proxy's own path already holds the query.
+        request.uri = request.path
+        result: bytes | int = proxy.render(request)
+        return result
+
+
+class RecoveryTests(BrowserTestCase):
+    """
+    A live page that cannot read the cluster says so, keeps trying, and
+    comes back by itself.
+    """
+
+    async def test_clusterAway(self) -> None:
+        """
+        While its only nsqd fails, the open streams page shows
+        C{UPSTREAM_ERROR}; once it answers again the topics are back; a
+        page first loaded while it fails recovers too; all without
+        reloading.
+        """
+        cluster = await startCluster(self, TOPICS, MESSAGES)
+        switch = _Switch(cluster.nsqdHTTP[0])
+        port = await TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(
+            Site(switch)
+        )
+        self.addCleanup(port.stopListening)
+        admin = await cluster.startAdmin(
+            nsqd_http_addresses=[f"127.0.0.1:{port.getHost().port}"]
+        )
+        browser = await startBrowser(self, f"http://127.0.0.1:{admin}")
+        orders = testid("topic-row", topic="orders")
+        await browser.open("/", "streams")
+        self.assertEqual(await browser.count(orders), 1)
+        token = await browser.run(browser.tab.mark)
+
+        switch.up = False
+        await browser.wait(
+            lambda: "UPSTREAM_ERROR" in browser.tab.text(f"#live {testid('error')}"),
+            "the error shown in the live part",
+        )
+        await browser.screenshot("cluster-away")
+        switch.up = True
+        await browser.wait(lambda: browser.tab.count(orders) == 1, "the topics back")
+        self.assertEqual(await browser.count(testid("error")), 0)
+        self.assertTrue(await browser.run(browser.tab.sameDocument, token))
+
+        switch.up = False
+        await browser.open("/topics/orders", "error")
+        self.assertIn("UPSTREAM_ERROR", await browser.text(testid("error")))
+        token = await browser.run(browser.tab.mark)
+        switch.up = True
+        await browser.wait(
+            lambda: browser.tab.count(testid("topic-total-row")) == 1,
+            "the topic's page back",
+        )
+        self.assertTrue(await browser.run(browser.tab.sameDocument, token))
+        await browser.screenshot("cluster-back")
