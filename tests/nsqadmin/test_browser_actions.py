@@ -409,6 +409,9 @@ class BasePathTests(BrowserTestCase):
         browser = await startBrowser(self, f"http://127.0.0.1:{admin}")
         await browser.open("/admin/", "streams")
         await browser.screenshot("streams")
+        # Without the slash, as a user types it.
+        await browser.open("/admin", "streams")
+        self.assertEqual(await browser.path(), "/admin/")
         pages = [
             ("/admin/", "streams"),
             ("/admin/topics/orders", "topic"),
