@@ -608,7 +608,19 @@ class DetailTests(BrowserTestCase):
             sorted(set(await browser.attrs(testid("graph"), "data-key"))),
             ["depth", "in_flight_count", "message_count"],
         )
-        del cluster
+
+        # With --proxy-graphite, the sparklines come from nsqadmin's own
+        # /render (under --base-path), so browsers need not reach graphite.
+        admin = await cluster.startAdmin(
+            graphite_url=graphite, proxy_graphite=True, base_path="/admin"
+        )
+        browser.tab.base = f"http://127.0.0.1:{admin}"
+        await browser.open("/admin/topics/orders", "topic")
+        sources = [
+            src for src in await browser.run(browser.tab.localURLs) if "render" in src
+        ]
+        self.assertTrue(sources)
+        self.assertTrue(all(s.startswith("/admin/render?") for s in sources), sources)
 
     async def test_latency(self) -> None:
         """
