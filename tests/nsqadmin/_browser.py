@@ -705,11 +705,13 @@ class AdminCluster:
         ]
         return channels[0] if channels else None
 
-    async def nsqdCall(self, node: int, method: str, path: str) -> tuple[int, Any]:
+    async def nsqdCall(
+        self, node: int, method: str, path: str, body: bytes = b""
+    ) -> tuple[int, Any]:
         """
         A request to an nsqd's HTTP API: its status and decoded body.
         """
-        return await _call(self.nsqdHTTP[node], method, path)
+        return await _call(self.nsqdHTTP[node], method, path, body)
 
     async def lookupdPost(self, path: str) -> None:
         """

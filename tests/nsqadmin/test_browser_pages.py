@@ -16,6 +16,8 @@ from twisted.web.proxy import ReverseProxyResource
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
+from tests._services import startLookupd
+from tests.golden import httpRequest
 from tests.nsqadmin._browser import (
     CONSUMERS,
     MESSAGES,
@@ -29,6 +31,14 @@ from tests.nsqadmin._browser import (
     testid,
 )
 from txnsq.client import IdentifyOptions
+
+
+async def _get(port: int, path: str) -> tuple[int, Any]:
+    """
+    A GET of 127.0.0.1:C{port}'s JSON API: status and decoded body.
+    """
+    response = await httpRequest(reactor, "127.0.0.1", port, "GET", path, timeout=30.0)
+    return response.status, json.loads(response.body) if response.body else None
 
 
 class PageTests(BrowserTestCase):
@@ -584,6 +594,56 @@ class DetailTests(BrowserTestCase):
         self.assertEqual(await browser.count(testid("topics-table")), 1)
         await browser.open("/nodes/nowhere:1")
         self.assertIn("NODE_NOT_FOUND", await browser.text(testid("error")))
+
+    async def test_twoLookupds(self) -> None:
+        """
+        nsqds registered with two nsqlookupds, nsqadmin reading both: each
+        topic and nsqd shows once, and each nsqd counts two registrations.
+        """
+        cluster = await startCluster(self, TOPICS, MESSAGES)
+        _, secondTCP, secondHTTP = await startLookupd(self)
+        both = [f"127.0.0.1:{cluster.lookupdTCP}", f"127.0.0.1:{secondTCP}"]
+        for node in range(2):
+            # nsqd's runtime /config: register with the second one too.
+            status, body = await cluster.nsqdCall(
+                node,
+                "PUT",
+                "/config/nsqlookupd_tcp_addresses",
+                json.dumps(both).encode(),
+            )
+            self.assertEqual(status, 200, body)
+
+        async def registered() -> bool:
+            status, body = await _get(secondHTTP, "/lookup?topic=orders")
+            return status == 200 and len(body["producers"]) == 2
+
+        await cluster.eventually(registered, "both nsqds registered with the second")
+        admin = await cluster.startAdmin(
+            lookupd_http_addresses=[
+                f"127.0.0.1:{cluster.lookupdHTTP}",
+                f"127.0.0.1:{secondHTTP}",
+            ]
+        )
+        browser = await startBrowser(self, f"http://127.0.0.1:{admin}")
+        await browser.open("/", "streams")
+        self.assertEqual(
+            await browser.attrs(testid("topic-row"), "data-topic"), ["audit", "orders"]
+        )
+        await browser.open("/topics/orders", "topic")
+        self.assertEqual(
+            sorted(await browser.attrs(testid("topic-node-row"), "data-node")),
+            sorted(cluster.nodes),
+        )
+        await browser.open("/nodes", "nodes")
+        self.assertEqual(
+            sorted(await browser.attrs(testid("node-row"), "data-node")),
+            sorted(cluster.nodes),
+        )
+        self.assertEqual(
+            [number(t) for t in await browser.texts(testid("node-lookupd-count"))],
+            [2, 2],
+        )
+        await browser.screenshot("two-lookupds")
 
     async def test_graphite(self) -> None:
         """
