@@ -112,8 +112,8 @@ class UnreachableLookupdTests(TestCase):
     async def test_silentLookupd(self) -> None:
         """
         With C{--nsqlookupd-tcp-address} on a peer that accepts and never
-        answers, 1,000 messages are each published (no PUB->OK stalled behind the peer's 1 s deadline)
-        and all delivered, while nsqd's commands to the peer time out and
+        answers, 1,000 messages are each published, no PUB->OK stalled
+        behind the peer's 1 s deadline, and all delivered, while nsqd's commands to the peer time out and
         it dials the peer again.
         """
         peer = SilentFactory()
