@@ -662,3 +662,41 @@ class CrossSiteTests(BrowserTestCase):
         self.assertEqual(await self.paused(cluster, "orders"), [False, False])
         self.assertEqual(await browser.page(), "error")
         self.assertIn("FORBIDDEN", await browser.text(testid("error")))
+
+
+class BadActionTests(BrowserTestCase):
+    """
+    Action URLs with something wrong in them (typed or stale) are error
+    pages that change nothing.
+    """
+
+    async def test_badActions(self) -> None:
+        """
+        An unknown action, a per-node delete, an unknown node and a
+        tombstone without a topic are refused.
+        """
+        cluster, browser = await self.start()
+        first = segment(cluster.nodes[0])
+        for url in [
+            "/actions/topics/orders?action=explode",
+            f"/actions/topics/orders?action=delete&node={first}",
+            f"/actions/nodes/{first}?action=tombstone",
+            f"/actions/nodes/{first}?action=explode&topic=orders",
+        ]:
+            kind = await browser.open(url)
+            text = await browser.text("body")
+            self.assertEqual(kind, "error", f"{url}: {text}")
+            await browser.screenshot("bad-action")
+
+        # A node nsqadmin does not know: confirmed, the action fails and
+        # says so.
+        await browser.open(
+            "/actions/topics/orders?action=pause&node=nowhere%3A1", "confirm"
+        )
+        await browser.follow(testid("confirm-button"))
+        level, text = await browser.flash()
+        await browser.screenshot("unknown-node")
+        self.assertEqual(level, "error", text)
+        self.assertEqual(await self.paused(cluster, "orders"), [False, False])
+        for node in range(2):
+            self.assertIsNotNone(await cluster.topic(node, "orders"))
