@@ -8,6 +8,7 @@ without reloading; and the documentation's screenshots
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from twisted.internet import reactor
@@ -31,6 +32,9 @@ from tests.nsqadmin._browser import (
     testid,
 )
 from txnsq.client import IdentifyOptions
+from txnsq.client.producer import Producer
+from txnsq.combined import Options as CombinedOptions
+from txnsq.combined import combinedService
 
 
 async def _get(port: int, path: str) -> tuple[int, Any]:
@@ -815,3 +819,55 @@ class RecoveryTests(BrowserTestCase):
             "the topic's page back",
         )
         await browser.screenshot("cluster-back")
+
+
+class CombinedTests(BrowserTestCase):
+    """
+    C{twistd nsq}: nsqlookupd, nsqd and the admin UI in one process.
+    """
+
+    async def test_quickStart(self) -> None:
+        """
+        The co-located nsqadmin shows the co-located nsqd and what is
+        published to it.
+        """
+        dataPath = self.mktemp()
+        os.makedirs(dataPath)
+        options = CombinedOptions()
+        options.parseOptions(
+            [
+                "--tcp-address=127.0.0.1:0",
+                "--http-address=127.0.0.1:0",
+                "--broadcast-address=127.0.0.1",
+                "--nsqlookupd-tcp-address=127.0.0.1:0",
+                "--nsqlookupd-http-address=127.0.0.1:0",
+                "--nsqadmin-http-address=127.0.0.1:0",
+                f"--data-path={dataPath}",
+            ]
+        )
+        service = combinedService(options.config, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        nsqd: Any = service.nsqd
+        admin: Any = service.nsqadmin
+        tcp = (await nsqd.whenTCPListening()).getHost().port
+        http = (await nsqd.whenHTTPListening()).getHost().port
+        adminPort = (await admin.whenHTTPListening()).getHost().port
+        producer = Producer([f"127.0.0.1:{tcp}"], reactor=reactor)
+        producer.start()
+        self.addCleanup(producer.stop)
+        await producer.multiPublish("hello", [b"a", b"b", b"c"])
+
+        browser = await startBrowser(self, f"http://127.0.0.1:{adminPort}")
+        await browser.open("/", "streams")
+        row = testid("topic-row", topic="hello")
+        await browser.wait(
+            lambda: browser.tab.count(row) == 1, "the published topic listed (live)"
+        )
+        self.assertEqual(
+            number(await browser.text(f"{row} {testid('message-count')}")), 3
+        )
+        await browser.open("/nodes", "nodes")
+        self.assertEqual(
+            await browser.attrs(testid("node-row"), "data-node"), [f"127.0.0.1:{http}"]
+        )
