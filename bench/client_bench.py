@@ -152,12 +152,13 @@ def txnsqWriter(args: argparse.Namespace) -> None:
     r: Any = reactor
     producers = [Producer([args.nsqd_tcp_address]) for _ in range(args.connections)]
     bodies = [b"a" * args.size] * args.batch_size
-    result: list[tuple[int, float]] = []
+    result: list[tuple[int, float, float]] = []
 
     async def run() -> None:
         for producer in producers:
             await producer.whenConnected()
         start = time.perf_counter()
+        cpu = time.process_time()
         deadline = start + args.runfor
         sent = 0
 
@@ -170,7 +171,7 @@ def txnsqWriter(args: argparse.Namespace) -> None:
         await Deferred.fromCoroutine(
             _gather(worker(p) for p in producers for _ in range(args.concurrency))
         )
-        result.append((sent, time.perf_counter() - start))
+        result.append((sent, time.perf_counter() - start, time.process_time() - cpu))
         for producer in producers:
             await producer.stop()
 
@@ -184,8 +185,11 @@ def txnsqWriter(args: argparse.Namespace) -> None:
     r.run()
     if not result:
         raise SystemExit("writer failed")
-    sent, seconds = result[0]
-    print(f"[txnsq_writer] {resultLine(sent, seconds, args.size)}")
+    sent, seconds, cpu = result[0]
+    print(
+        f"[txnsq_writer] {resultLine(sent, seconds, args.size)}"
+        f" - cpu {cpu * 1e6 / max(sent, 1):.3f}us/msg"
+    )
 
 
 async def _gather(coroutines: Any) -> None:
@@ -403,8 +407,10 @@ def compare(args: argparse.Namespace) -> None:
                         f"--connections={args.go_procs}",
                         *common,
                     ]
-                rate, _ = runTool(argv, baseEnv if tool == "base" else goEnv)
+                rate, cpu = runTool(argv, baseEnv if tool == "base" else goEnv)
                 rates.setdefault(f"{tool} writer", []).append(rate)
+                if cpu:
+                    cpus.setdefault(f"{tool} writer", []).append(cpu)
                 daemon.http("POST", "/topic/delete", topic=topic)
                 print(f"run {run + 1}: {tool} writer {rate:,.0f} msg/s", flush=True)
             for tool in tools:
