@@ -16,7 +16,8 @@ for what the person would have seen:
                              consumers per nsqd that has a topic, on top
                              of COUNT
 
-Each waits at most 60 seconds, then exits 1 saying what it was waiting for.
+A daemon whose port refuses connections has been stopped by the page and
+is left out.  Each waits at most 60 seconds, then exits 1 saying what it was waiting for.
 """
 
 from __future__ import annotations
@@ -65,7 +66,21 @@ def _topics(nsqd: int) -> list[dict[str, Any]]:
     return topics
 
 
+def _running(ports: list[int]) -> list[int]:
+    # A daemon the page has stopped since (its port refuses connections)
+    # is no longer waited for.
+    running = []
+    for port in ports:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                running.append(port)
+        except ConnectionRefusedError:
+            pass
+    return running
+
+
 def _settled(nsqds: list[int], lookupds: list[int]) -> bool:
+    nsqds, lookupds = _running(nsqds), _running(lookupds)
     for nsqd in nsqds:
         for topic in _topics(nsqd):
             name = topic["topic_name"]
@@ -83,7 +98,7 @@ def _settled(nsqds: list[int], lookupds: list[int]) -> bool:
 def _consumers(nsqds: list[int]) -> int:
     return sum(
         len(channel["clients"])
-        for nsqd in nsqds
+        for nsqd in _running(nsqds)
         for topic in _topics(nsqd)
         for channel in topic["channels"]
     )
@@ -117,7 +132,7 @@ def main(argv: list[str]) -> None:
         nsqds = [int(a) for a in args[1:]]
 
         def connected() -> bool:
-            withTopics = sum(1 for nsqd in nsqds if _topics(nsqd))
+            withTopics = sum(1 for nsqd in _running(nsqds) if _topics(nsqd))
             return _consumers(nsqds) >= before + max(withTopics, 1)
 
         _until(connected, "the consumer to connect to every nsqd")
