@@ -322,12 +322,14 @@ class Shell:
 
     def waitFor(self, text: str, timeout: float = _COMMAND_TIMEOUT) -> None:
         """
-        Wait until a program prints C{text} as a line of its own (since the
-        shell started; the commands typed do not count).
+        Wait until a program prints C{text} at the end of a line (since the
+        shell started; the commands typed do not count).  At the end, not
+        alone: a background program's line can follow output with no
+        newline of its own, as curl's C{OK} (C{OKorder 2}).
         """
         deadline = time.monotonic() + timeout
         while not any(
-            line.strip() == text and not line.startswith("$ ")
+            line.rstrip().endswith(text) and not line.startswith("$ ")
             for line in self.transcript
         ):
             try:
