@@ -22,6 +22,9 @@ PAGES: dict[str, tuple[str, ...]] = {
     ),
     "clustering.rst": ("Two nsqlookupds, one nsqd", "One process"),
     "nsqadmin.rst": ("Running it",),
+    "migrating.rst": ("The same command lines",),
+    "tools.rst": ("The quick start, end to end",),
+    "monitoring.rst": ("statsd", "Prometheus"),
 }
 """Each page this module runs, and its sections with commands, in order."""
 
@@ -111,5 +114,48 @@ class NSQAdminTests(_PageTestCase):
         """
         nsqadmin on nsqlookupd, on an nsqd, and in C{twistd nsq} with an
         admin user.
+        """
+        self.runPage()
+
+
+class MigratingTests(_PageTestCase):
+    """
+    C{docs/migrating.rst}.
+    """
+
+    page = "migrating.rst"
+
+    def test_page(self) -> None:
+        """
+        Go's command lines and a Go config file, with C{txnsq} in front.
+        """
+        self.runPage()
+
+
+class ToolsTests(_PageTestCase):
+    """
+    C{docs/tools.rst}.
+    """
+
+    page = "tools.rst"
+
+    def test_page(self) -> None:
+        """
+        Go NSQ's quick start with C{txnsq}: nsq_to_file and nsq_tail.
+        """
+        self.runPage()
+
+
+class MonitoringTests(_PageTestCase):
+    """
+    C{docs/monitoring.rst}.
+    """
+
+    page = "monitoring.rst"
+
+    def test_page(self) -> None:
+        """
+        The statsd prefix nsqd computes; Prometheus metrics of nsqd and
+        nsqlookupd.
         """
         self.runPage()
