@@ -221,7 +221,7 @@ def _usage() -> str:
         "Commands:\n"
         "  nsqd        run an nsqd (flags as Go nsqd 1.3.0)\n"
         "  nsqlookupd  run an nsqlookupd (flags as Go nsqlookupd 1.3.0)\n"
-        "  nsqadmin    run an nsqadmin's JSON API (flags as Go nsqadmin 1.3.0)\n"
+        "  nsqadmin    run an nsqadmin: web UI and JSON API (flags as Go nsqadmin 1.3.0)\n"
         "  nsq         run nsqlookupd, nsqd and nsqadmin in one process\n"
         "\n"
         "Tools (flags, output and exit statuses as Go NSQ 1.3.0's):\n"
