@@ -1095,6 +1095,30 @@ class FlattenTests(UITestCase):
             await self.request("GET", path)
         self.assertEqual(len(seen), 10)
 
+    def test_escaping(self) -> None:
+        """
+        Text and attribute values with C{&}, C{<}, C{>} and both quotes,
+        void and empty elements and tag-less groups come out as
+        C{flattenString} writes them.
+        """
+        from twisted.web.template import Tag, tags
+
+        nasty = "a&b<c>d\"e'f&amp;\N{SNOWMAN}"
+        root = tags.div(
+            nasty,
+            tags.a(nasty, href=nasty, title=nasty, **{"data-x": nasty}),
+            tags.input(value=nasty),
+            tags.br(),
+            tags.span(),
+            Tag("")(nasty, [tags.b(nasty)], (tags.i(nasty),)),
+            class_=nasty,
+        )
+        twisted: list[bytes] = []
+        flattenString(None, root).addCallback(twisted.append)
+        fast = views.flattenFast(root)
+        self.assertEqual(fast, twisted[0])
+        self.assertNotIn(b'"e', fast.split(b">", 1)[0])
+
     def test_notPlain(self) -> None:
         """
         Anything but tags, strings and lists is left to Twisted.
