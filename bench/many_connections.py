@@ -5,17 +5,29 @@ answering heartbeats with NOP) and measure a normal client's PUB->OK
 latency meanwhile, next to the same client's latency with no idle
 connection; then nsqd's RSS.
 
+With C{--tracemalloc}, nsqd's TCP side runs in this process instead, and
+C{tracemalloc} says how many bytes each idle IDENTIFY+SUB connection holds
+and where they were allocated (issue 19).
+
 Usage::
 
     python bench/many_connections.py --connections 10000 --seconds 35
+    python bench/many_connections.py --tracemalloc --connections 1000
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
+import os
 import selectors
+import socket
+import struct
 import sys
 import time
+import tracemalloc
+from typing import Any
 
 import nsqbench
 from run import Daemon
@@ -81,6 +93,73 @@ def summary(values: list[float]) -> str:
     )
 
 
+def traceConnections(count: int) -> None:
+    """
+    Open C{count} IDENTIFY+SUB connections (from a forked child) to an
+    in-process L{NSQDFactory}, and print the bytes C{tracemalloc} sees
+    each one hold, in all and by allocation site.
+    """
+    from twisted.internet import reactor as _reactor
+
+    from txnsq.nsqd.config import NSQDConfig
+    from txnsq.nsqd.protocol import STATE_SUBSCRIBED, NSQDFactory
+    from txnsq.nsqd.state import Broker
+
+    reactor: Any = _reactor
+    config = NSQDConfig(node_id=7, broadcast_address="127.0.0.1")
+    factory = NSQDFactory(Broker(config), config, reactor)
+    factory.noisy = False
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1", backlog=1024)
+    portNumber = port.getHost().port
+    child = os.fork()
+    if child == 0:
+        body = json.dumps(
+            {"client_id": "c", "hostname": "h", "heartbeat_interval": 60000}
+        ).encode()
+        hello = b"  V2IDENTIFY\n" + struct.pack(">l", len(body)) + body
+        hello += b"SUB idle idle\n"
+        socks = []
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", portNumber))
+            sock.sendall(hello)
+            socks.append(sock)
+            if len(socks) % 32 == 0:
+                for s in socks[-32:]:
+                    s.recv(4096)
+        time.sleep(3600)
+        os._exit(0)
+    state: dict[str, Any] = {}
+
+    def start() -> None:
+        gc.collect()
+        tracemalloc.start(1)
+        state["before"] = tracemalloc.take_snapshot()
+
+    def check() -> None:
+        ready = [p for p in factory.connections if p.client.state == STATE_SUBSCRIBED]
+        if len(ready) < count:
+            reactor.callLater(0.2, check)
+            return
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        for kind, shown in (("filename", 10), ("lineno", 15)):
+            stats = after.compare_to(state["before"], kind)
+            if kind == "filename":
+                total = sum(st.size_diff for st in stats)
+                print(f"{count:,} connections: {total / count:,.0f} bytes each")
+            for st in stats[:shown]:
+                frame = st.traceback[0]
+                where = frame.filename if kind == "filename" else str(frame)
+                print(f"  {st.size_diff / count:7.0f} B  {where}")
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+        reactor.stop()
+
+    reactor.callWhenRunning(start)
+    reactor.callLater(0.5, check)
+    reactor.run()
+
+
 def main(argv: list[str] | None = None) -> None:
     """
     Run the scenario and print the figures.
@@ -94,7 +173,16 @@ def main(argv: list[str] | None = None) -> None:
         help="how long to measure (35 s spans nsqd's 30 s heartbeat interval)",
     )
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="in-process nsqd: bytes per connection by allocation site",
+    )
     args = parser.parse_args(argv)
+    if args.tracemalloc:
+        nsqbench.raiseFileLimit(2 * args.connections + 200)
+        traceConnections(args.connections)
+        return
 
     limit = nsqbench.raiseFileLimit(args.connections + 200)
     if limit < args.connections + 50:
