@@ -23,7 +23,10 @@ PAGES: dict[str, tuple[str, ...]] = {
     "clustering.rst": ("Two nsqlookupds, one nsqd", "One process"),
     "nsqadmin.rst": ("Running it",),
     "migrating.rst": ("The same command lines",),
-    "tools.rst": ("The quick start, end to end",),
+    "tools.rst": (
+        "The quick start, end to end",
+        "The other tools, on one machine",
+    ),
     "monitoring.rst": ("statsd", "Prometheus"),
 }
 """Each page this module runs, and its sections with commands, in order."""
@@ -141,7 +144,8 @@ class ToolsTests(_PageTestCase):
 
     def test_page(self) -> None:
         """
-        Go NSQ's quick start with C{txnsq}: nsq_to_file and nsq_tail.
+        Go NSQ's quick start with C{txnsq}: nsq_to_file and nsq_tail; then
+        to_nsq, nsq_tail, nsq_to_nsq and nsq_stat.
         """
         self.runPage()
 
