@@ -485,6 +485,13 @@ class Tab:
             shutil.copyfile(path, DOCS_SCREENSHOTS / f"{doc}.png")
         return str(path)
 
+    def lastScreenshot(self) -> None:
+        """
+        Save the window as the test left it, if the browser still can.
+        """
+        with contextlib.suppress(WebDriverException):
+            self.screenshot("last")
+
     def setHeaders(self, headers: dict[str, str]) -> None:
         """
         Send C{headers} with every later request (as a proxy that
@@ -574,6 +581,9 @@ async def startBrowser(
     name = "-".join(prefix[-2:]) + ("" if javascript else "-nojs")
     tab = await deferToThread(Tab, javascript, Path.cwd() / "screenshots", name)
     testCase.addCleanup(deferToThread, tab.quit)
+    # Before quitting: how the browser was left, for a failed test's
+    # artefacts (a dialog still open or a dead browser spoil only this).
+    testCase.addCleanup(deferToThread, tab.lastScreenshot)
     tab.base = base
     return Browser(tab)
 
