@@ -218,7 +218,7 @@ def daemonOf(command: str) -> Daemon | None:
     return None
 
 
-def _daemonizes(command: str) -> bool:
+def daemonizes(command: str) -> bool:
     """
     Whether C{command} is a C{twistd} that puts itself in the background
     (no C{-n}/C{--nodaemon} among twistd's own options).
@@ -455,7 +455,7 @@ class NamespaceTestCase(SynchronousTestCase):
         """
         background = command.text.rstrip().endswith("&")
         daemon = None
-        if background or _daemonizes(command.text):
+        if background or daemonizes(command.text):
             daemon = daemonOf(command.text)
         if cluster.nsqds and cluster.lookupds:
             cluster.probe("settle", *cluster.nsqds, "--", *cluster.lookupds)

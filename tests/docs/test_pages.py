@@ -11,7 +11,15 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.docs._console import ROOT, Command, NamespaceTestCase, parsePage
+from tests.docs._console import (
+    ROOT,
+    Command,
+    Daemon,
+    NamespaceTestCase,
+    daemonizes,
+    daemonOf,
+    parsePage,
+)
 
 PAGES: dict[str, tuple[str, ...]] = {
     "running.rst": (
@@ -54,6 +62,18 @@ class PagesTests(SynchronousTestCase):
                 if any(isinstance(step, Command) for step in section.steps)
             )
             self.assertEqual(withCommands, titles, name)
+
+    def test_daemonizes(self) -> None:
+        """
+        A C{twistd} without C{-n} puts itself in the background, so the
+        test waits for its ports as for a daemon started with C{&}.
+        """
+        command = "twistd --pidfile=a.pid --logfile=a.log nsqd --tcp-address=:4250"
+        self.assertTrue(daemonizes(command))
+        self.assertEqual(daemonOf(command), Daemon((4250, 4151), nsqdHTTP=(4151,)))
+        self.assertFalse(daemonizes("twistd -n nsqd"))
+        self.assertFalse(daemonizes("twistd --nodaemon nsqlookupd"))
+        self.assertFalse(daemonizes("txnsq nsqd"))
 
 
 class _PageTestCase(NamespaceTestCase):
