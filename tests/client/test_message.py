@@ -112,11 +112,22 @@ class HandleTests(MessageTestCase):
 
     def test_success(self) -> None:
         """
-        A handler that returns FINs the message.
+        A handler that returns L{None} at once leaves the FIN to the caller:
+        C{handle} returns C{True}, sends nothing and marks the message
+        answered (a later L{Message.finish} does nothing).
         """
-        handle(self.message, lambda message: None, self.log)
-        self.assertEqual(self.responder.answers, [("FIN",)])
+        self.assertIs(handle(self.message, lambda message: None, self.log), True)
+        self.assertTrue(self.message.hasResponded)
+        self.message.finish()
+        self.assertEqual(self.responder.answers, [])
         self.assertEqual(self.log.events, [])
+
+    def test_successValue(self) -> None:
+        """
+        A handler that returns another value FINs the message itself.
+        """
+        self.assertIs(handle(self.message, lambda message: 1, self.log), False)
+        self.assertEqual(self.responder.answers, [("FIN",)])
 
     def test_failure(self) -> None:
         """
@@ -170,7 +181,7 @@ class HandleTests(MessageTestCase):
             message.requeue(0)
             raise HandlerError()
 
-        handle(self.message, handler, self.log)
+        self.assertIs(handle(self.message, handler, self.log), False)
         self.assertEqual(self.responder.answers, [("REQ", 0, True)])
 
     def test_autoResponseDisabled(self) -> None:
@@ -183,8 +194,8 @@ class HandleTests(MessageTestCase):
             message.disableAutoResponse()
             raise HandlerError()
 
-        handle(self.message, handler, self.log)
-        handle(self.message, lambda message: None, self.log)
+        self.assertIs(handle(self.message, handler, self.log), False)
+        self.assertIs(handle(self.message, lambda message: None, self.log), False)
         self.assertFalse(self.message.autoResponse)
         self.assertEqual(self.responder.answers, [])
         self.assertEqual(self.log.levels(), ["error"])

@@ -129,6 +129,10 @@ class Waiters:
         """
         Fire every waiting future with L{None}.
         """
+        if not self._waiting:
+            # The usual case: the consumer reports every time nothing is in
+            # flight, which with a synchronous handler is every message.
+            return
         waiting, self._waiting = self._waiting, []
         for waiter in waiting:
             resolve(waiter)

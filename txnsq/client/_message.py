@@ -159,26 +159,32 @@ class Message:
 Handler = Callable[[Message], Any]
 
 
-def handle(message: Message, handler: Handler, log: Any) -> None:
+def handle(message: Message, handler: Handler, log: Any) -> bool:
     """
     Call C{handler} with C{message} and answer the message by the outcome
     (unless it was answered already, or its automatic answer was disabled):
     C{FIN} when the handler succeeds, C{REQ} when it fails.
 
+    The common case is left to the caller: a handler that returned L{None}
+    at once, without answering the message itself.  Then the message is
+    marked answered and C{True} returned, and the caller must C{FIN} it
+    (the consumer does so in the step that took the delivery, without the
+    round trip through L{Message.finish}).
+
     @param log: the consumer's txaio logger, for the failure.
+    @return: whether the caller must C{FIN} C{message} now.
     """
-    # The common case first, without a future or a closure: a handler that
-    # returned None at once (and did not answer the message itself).
+    # The common case first, without a future or a closure.
     try:
         result = handler(message)
     except Exception:
         _handlerFailed(_aio.txaio.create_failure(), message, log)
-        return
+        return False
     if result is None:
         if message._autoResponse and not message._responded:
             message._responded = True
-            message._responder.finishMessage(message)
-        return
+            return True
+        return False
     # A value, a future or a coroutine: the seam decides what it is.
     _aio.callHandler(
         lambda _: result,
@@ -186,6 +192,7 @@ def handle(message: Message, handler: Handler, log: Any) -> None:
         lambda _: _handled(message),
         lambda reason: _handlerFailed(reason, message, log),
     )
+    return False
 
 
 def _handled(message: Message) -> None:

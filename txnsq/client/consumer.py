@@ -647,7 +647,9 @@ class Consumer(StartStopService):
             return
         inbox = self._inbox
         if inbox is None:
-            handle(message, self.handler, self._log)
+            # A handler that returned None at once: FIN in this step.
+            if handle(message, self.handler, self._log):
+                self._finished(message, state, self.reactor.seconds())
         elif inbox.closed:
             self._requeueUnhandled(message)
         else:
@@ -692,16 +694,21 @@ class Consumer(StartStopService):
         """
         L{Responder}: FIN, and count a success for backoff.
         """
-        # Once per message: _answered and _drained inlined, and nothing to
-        # do for the (usual) success that changes no backoff.
         state = message.connection
         assert isinstance(state, _Connection)
+        self._finished(message, state, self.reactor.seconds())
+
+    def _finished(self, message: Message, state: _Connection, now: float) -> None:
+        # FIN and count the success, once per message (a synchronous
+        # handler's FIN comes here straight from messageReceived):
+        # _answered and _drained inlined, and nothing to do for the (usual)
+        # success that changes no backoff.
         rdy = self._rdy
         rdy.messageAnswered(state)
         self.messagesFinished += 1
         if not state.protocol.finish(message.id):
             self._lostAnswer(message, "FIN")
-        decision = rdy.messageFinished(self.reactor.seconds())
+        decision = rdy.messageFinished(now)
         if decision is not NOTHING:
             self._backoffDecided(decision)
         if not rdy.inFlight:
