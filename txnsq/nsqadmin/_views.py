@@ -115,6 +115,23 @@ def _cell(name: str, value: int) -> Tag:
     return tags.td(f"{value:,}", class_="num", **_tid(name))
 
 
+def _num(label: str) -> Tag:
+    # The head of a column of numbers, aligned as its cells.
+    return tags.th(label, class_="num")
+
+
+def _table(
+    testid: str, head: list[Any], rows: Any, empty: str = "", emptyTestid: str = ""
+) -> Tag:
+    """
+    A table: C{head}'s column heads over C{rows}; with C{empty}, that
+    sentence instead when there is no row.
+    """
+    if empty and not rows:
+        return tags.p(empty, class_="empty", **_tid(emptyTestid))
+    return tags.table(tags.thead(tags.tr(head)), tags.tbody(rows), **_tid(testid))
+
+
 def _rateCell(rate: float | None) -> Tag:
     if rate is None:
         return tags.td("\N{EN DASH}", class_="num rate", **_tid("rate", rate=""))
@@ -327,15 +344,10 @@ def _latencyTable(total: JSON, nodes: Sequence[JSON]) -> list[Tag]:
     )
     return [
         tags.h2("End-to-end latency"),
-        tags.table(
-            tags.thead(
-                tags.tr(
-                    tags.th("nsqd"),
-                    [tags.th(_quantileName(q), class_="num") for q in quantiles],
-                )
-            ),
-            tags.tbody(rows),
-            **_tid("latency-table"),
+        _table(
+            "latency-table",
+            [tags.th("nsqd"), [_num(_quantileName(q)) for q in quantiles]],
+            rows,
         ),
     ]
 
@@ -579,23 +591,19 @@ def streamsPage(
                 **_tid("topic-row", topic=topic),
             )
         )
-    table: Tag = (
-        tags.table(
-            tags.thead(
-                tags.tr(
-                    tags.th("Topic"),
-                    tags.th("Depth", class_="num"),
-                    tags.th("Messages", class_="num"),
-                    tags.th("Rate", class_="num"),
-                    tags.th("Channels", class_="num"),
-                    _graphHead(graphs),
-                )
-            ),
-            tags.tbody(rows),
-            **_tid("topics-table"),
-        )
-        if rows
-        else tags.p("No topics yet.", class_="empty", **_tid("no-topics"))
+    table: Tag = _table(
+        "topics-table",
+        [
+            tags.th("Topic"),
+            _num("Depth"),
+            _num("Messages"),
+            _num("Rate"),
+            _num("Channels"),
+            _graphHead(graphs),
+        ],
+        rows,
+        "No topics yet.",
+        "no-topics",
     )
     return layout(
         paths,
@@ -740,62 +748,52 @@ def topicPage(
             paths.topic(topic),
             _warning(warning),
             tags.h2("Nodes"),
-            tags.table(
-                tags.thead(
-                    tags.tr(
-                        tags.th("nsqd"),
-                        tags.th("Depth", class_="num"),
-                        tags.th("Memory", class_="num"),
-                        tags.th("Disk", class_="num"),
-                        tags.th("Messages", class_="num"),
-                        tags.th("Rate", class_="num"),
-                        _graphHead(graphs),
-                        tags.th(""),
-                    )
-                ),
-                tags.tbody(nodeRows, totalRow),
-                **_tid("topic-nodes-table"),
+            _table(
+                "topic-nodes-table",
+                [
+                    tags.th("nsqd"),
+                    _num("Depth"),
+                    _num("Memory"),
+                    _num("Disk"),
+                    _num("Messages"),
+                    _num("Rate"),
+                    _graphHead(graphs),
+                    tags.th(""),
+                ],
+                [nodeRows, totalRow],
             ),
             _latencyTable(total, nodes),
             tags.h2("Channels"),
-            tags.table(
-                tags.thead(
-                    tags.tr(
-                        tags.th("Channel"),
-                        tags.th("Depth", class_="num"),
-                        tags.th("In flight", class_="num"),
-                        tags.th("Deferred", class_="num"),
-                        tags.th("Requeued", class_="num"),
-                        tags.th("Timed out", class_="num"),
-                        tags.th("Messages", class_="num"),
-                        tags.th("Rate", class_="num"),
-                        tags.th("Clients", class_="num"),
-                    )
-                ),
-                tags.tbody(channelRows),
-                **_tid("channels-table"),
-            )
-            if channelRows
-            else tags.p("No channels.", class_="empty", **_tid("no-channels")),
+            _table(
+                "channels-table",
+                [
+                    tags.th("Channel"),
+                    _num("Depth"),
+                    _num("In flight"),
+                    _num("Deferred"),
+                    _num("Requeued"),
+                    _num("Timed out"),
+                    _num("Messages"),
+                    _num("Rate"),
+                    _num("Clients"),
+                ],
+                channelRows,
+                "No channels.",
+                "no-channels",
+            ),
             tags.h2("Producers"),
-            tags.table(
-                tags.thead(
-                    tags.tr(
-                        tags.th("Hostname"),
-                        tags.th("Address"),
-                        tags.th("nsqd"),
-                        tags.th("Published", class_="num"),
-                        tags.th("User agent"),
-                    )
-                ),
-                tags.tbody(producerRows),
-                **_tid("producers-table"),
-            )
-            if producerRows
-            else tags.p(
+            _table(
+                "producers-table",
+                [
+                    tags.th("Hostname"),
+                    tags.th("Address"),
+                    tags.th("nsqd"),
+                    _num("Published"),
+                    tags.th("User agent"),
+                ],
+                producerRows,
                 "No connection publishes to this topic.",
-                class_="empty",
-                **_tid("no-producers"),
+                "no-producers",
             ),
             rows=len(nodeRows) + len(channelRows) + len(producerRows),
         ),
@@ -890,16 +888,16 @@ def channelPage(
     ]
     head = [
         tags.th("nsqd"),
-        tags.th("Depth", class_="num"),
-        tags.th("Memory", class_="num"),
-        tags.th("Disk", class_="num"),
-        tags.th("In flight", class_="num"),
-        tags.th("Deferred", class_="num"),
-        tags.th("Requeued", class_="num"),
-        tags.th("Timed out", class_="num"),
-        tags.th("Messages", class_="num"),
-        tags.th("Rate", class_="num"),
-        tags.th("Clients", class_="num"),
+        _num("Depth"),
+        _num("Memory"),
+        _num("Disk"),
+        _num("In flight"),
+        _num("Deferred"),
+        _num("Requeued"),
+        _num("Timed out"),
+        _num("Messages"),
+        _num("Rate"),
+        _num("Clients"),
         _graphHead(graphs),
         tags.th(""),
     ]
@@ -922,33 +920,25 @@ def channelPage(
             paths.channel(topic, channel),
             _warning(warning),
             tags.h2("Nodes"),
-            tags.table(
-                tags.thead(tags.tr(head)),
-                tags.tbody(nodeRows, totalRow),
-                **_tid("channel-nodes-table"),
-            ),
+            _table("channel-nodes-table", head, [nodeRows, totalRow]),
             _latencyTable(total, total["nodes"]),
             tags.h2("Clients"),
-            tags.table(
-                tags.thead(
-                    tags.tr(
-                        tags.th("Hostname"),
-                        tags.th("Address"),
-                        tags.th("nsqd"),
-                        tags.th("User agent"),
-                        tags.th("Ready", class_="num"),
-                        tags.th("In flight", class_="num"),
-                        tags.th("Messages", class_="num"),
-                        tags.th("Finished", class_="num"),
-                        tags.th("Requeued", class_="num"),
-                    )
-                ),
-                tags.tbody(clientRows),
-                **_tid("clients-table"),
-            )
-            if clientRows
-            else tags.p(
-                "No client is connected.", class_="empty", **_tid("no-clients")
+            _table(
+                "clients-table",
+                [
+                    tags.th("Hostname"),
+                    tags.th("Address"),
+                    tags.th("nsqd"),
+                    tags.th("User agent"),
+                    _num("Ready"),
+                    _num("In flight"),
+                    _num("Messages"),
+                    _num("Finished"),
+                    _num("Requeued"),
+                ],
+                clientRows,
+                "No client is connected.",
+                "no-clients",
             ),
             rows=len(nodeRows) + len(clientRows),
         ),
@@ -994,24 +984,20 @@ def nodesPage(
                 **_tid("node-row", node=node),
             )
         )
-    table: Tag = (
-        tags.table(
-            tags.thead(
-                tags.tr(
-                    tags.th("Hostname"),
-                    tags.th("HTTP address"),
-                    tags.th("TCP port"),
-                    tags.th("Version"),
-                    tags.th("nsqlookupds", class_="num"),
-                    tags.th("Topics", class_="num"),
-                    tags.th("Prometheus"),
-                )
-            ),
-            tags.tbody(rows),
-            **_tid("nodes-table"),
-        )
-        if rows
-        else tags.p("No nsqd found.", class_="empty", **_tid("no-nodes"))
+    table: Tag = _table(
+        "nodes-table",
+        [
+            tags.th("Hostname"),
+            tags.th("HTTP address"),
+            tags.th("TCP port"),
+            tags.th("Version"),
+            _num("nsqlookupds"),
+            _num("Topics"),
+            tags.th("Prometheus"),
+        ],
+        rows,
+        "No nsqd found.",
+        "no-nodes",
     )
     return layout(
         paths,
@@ -1126,24 +1112,22 @@ def nodePage(
                 " · clients: ",
                 tags.strong(f"{totalClients:,}", **_tid("node-total-clients")),
             ),
-            tags.table(
-                tags.thead(
-                    tags.tr(
-                        tags.th("Topic"),
-                        tags.th("Channel"),
-                        tags.th("Depth", class_="num"),
-                        tags.th("In flight", class_="num"),
-                        tags.th("Messages", class_="num"),
-                        tags.th("Rate", class_="num"),
-                        tags.th("Clients", class_="num"),
-                        tags.th(""),
-                    )
-                ),
-                tags.tbody(rows),
-                **_tid("node-topics-table"),
-            )
-            if rows
-            else tags.p("This nsqd has no topic.", class_="empty", **_tid("no-topics")),
+            _table(
+                "node-topics-table",
+                [
+                    tags.th("Topic"),
+                    tags.th("Channel"),
+                    _num("Depth"),
+                    _num("In flight"),
+                    _num("Messages"),
+                    _num("Rate"),
+                    _num("Clients"),
+                    tags.th(""),
+                ],
+                rows,
+                "This nsqd has no topic.",
+                "no-topics",
+            ),
             rows=len(rows),
         ),
     )
