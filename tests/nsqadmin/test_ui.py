@@ -1004,6 +1004,33 @@ class ActionTests(UITestCase):
             self.assertEqual(page.status, 303, headers)
         self.assertEqual(len(self.cluster.calls), len(allowed))
 
+    async def test_apiOtherOrigin(self) -> None:
+        """
+        The JSON API's writes are refused to other sites too: a browser can
+        be made to POST a JSON body as C{text/plain} without asking first.
+        """
+
+        async def post(headers: dict[str, str]) -> tuple[int, bytes]:
+            response = await self.stub.post(
+                f"http://admin.example{self.base}/api/topics/t",
+                data=b'{"action": "empty"}',
+                headers={"Content-Type": "text/plain", **headers},
+            )
+            return response.code, await response.content()
+
+        for headers in (
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Origin": "http://evil.example"},
+        ):
+            code, body = await post(headers)
+            self.assertEqual(code, 403, headers)
+            self.assertIn(b"cross-origin", body)
+        self.assertEqual(self.cluster.calls, [])
+        for headers in ({"Sec-Fetch-Site": "same-origin"}, {}):
+            code, _ = await post(headers)
+            self.assertEqual(code, 200, headers)
+        self.assertEqual(len(self.cluster.calls), 2)
+
     async def test_notification(self) -> None:
         """
         UI actions are notified as the JSON API's are.

@@ -38,7 +38,7 @@ from txnsq.nsqadmin import graphite
 from txnsq.nsqadmin._rates import RateTracker
 from txnsq.nsqadmin.cluster import Cluster, UpstreamError
 from txnsq.nsqadmin.config import AdminConfig
-from txnsq.nsqadmin.ui import WebUI
+from txnsq.nsqadmin.ui import WebUI, sameOrigin
 from txnsq.wire.names import isValidChannelName, isValidTopicName
 
 __all__ = ["LOG_NAMESPACE", "AdminHTTPAPI"]
@@ -173,8 +173,14 @@ class AdminHTTPAPI:
         return user in self.config.admin_users
 
     def _requireAdmin(self, request: IRequest) -> None:
+        # Every call that changes the cluster.  Go checks the ACL only; a
+        # browser can also be made to POST a JSON body (as text/plain) by
+        # another site, so such cross-origin requests are refused too
+        # (nsqadmin's pages, curl and scripts are not cross-origin).
         if not self._isAdmin(request):
             raise HTTPError(403, "FORBIDDEN")
+        if not sameOrigin(request):
+            raise HTTPError(403, "FORBIDDEN: cross-origin request")
 
     @staticmethod
     def _body(request: IRequest) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from txnsq.nsqadmin.cluster import Cluster, UpstreamError
 from txnsq.nsqadmin.config import AdminConfig
 from txnsq.wire.names import isValidChannelName, isValidTopicName
 
-__all__ = ["FLASH_COOKIE", "WebUI", "basePrefix"]
+__all__ = ["FLASH_COOKIE", "WebUI", "basePrefix", "sameOrigin"]
 
 _log = Logger(namespace="txnsq.nsqadmin")
 
@@ -110,12 +110,13 @@ def _isHTMX(request: IRequest) -> bool:
     return bool(untyped(request).getHeader("HX-Request") == "true")
 
 
-def _sameOrigin(request: IRequest) -> bool:
+def sameOrigin(request: IRequest) -> bool:
     """
-    Whether a form was posted by a page of nsqadmin itself, not by another
-    web site or another application on the same host (which would make an
-    admin's browser act): browsers say so in C{Sec-Fetch-Site}; older
-    ones send C{Origin}, compared with the host asked (or the proxy's
+    Whether a request that changes the cluster (a form, a JSON API call)
+    came from a page of nsqadmin itself, not from another web site or
+    another application on the same host (which would make an admin's
+    browser act): browsers say so in C{Sec-Fetch-Site}; older ones send
+    C{Origin}, compared with the host asked (or the proxy's
     C{X-Forwarded-Host}).  Clients that send neither (scripts, curl) are
     not browsers and pass.
     """
@@ -235,7 +236,7 @@ class WebUI:
         """
         if not self.api._isAdmin(request):
             return "FORBIDDEN"
-        if untyped(request).method == b"POST" and not _sameOrigin(request):
+        if untyped(request).method == b"POST" and not sameOrigin(request):
             return "FORBIDDEN: form posted from another origin"
         return ""
 
