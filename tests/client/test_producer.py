@@ -56,6 +56,14 @@ class ProducerTests(SynchronousTestCase):
         producer.start()
         return producer
 
+    def test_noAddress(self) -> None:
+        """
+        A producer without an nsqd address is a L{ValueError} that shows
+        what to pass.
+        """
+        error = self.assertRaises(ValueError, Producer, [], reactor=self.network.clock)
+        self.assertIn("Producer(['127.0.0.1:4150'])", str(error))
+
     def test_publishKinds(self) -> None:
         """
         C{publish}, C{multiPublish} and C{deferredPublish} return futures

@@ -93,6 +93,12 @@ from txnsq.wire.names import isValidName
 __all__ = ["Consumer", "exponentialBackoff", "fullJitterBackoff"]
 
 
+_VALID_NAME = (
+    "use 1 to 64 characters of letters, digits, '.', '_' and '-',"
+    " optionally ending in '#ephemeral'"
+)
+
+
 class _Connection:
     """
     A subscribed connection, on which its messages are answered; also the
@@ -221,12 +227,17 @@ class Consumer(StartStopService):
             again after nsqd's message timeout).  L{None} waits as long as
             it takes.
         """
+        # The tools turn the first two into go-nsq's errors by their start.
         if not isValidName(topic):
-            raise ValueError(f"invalid topic name {topic!r}")
+            raise ValueError(f"invalid topic name {topic!r}: {_VALID_NAME}")
         if not isValidName(channel):
-            raise ValueError(f"invalid channel name {channel!r}")
+            raise ValueError(f"invalid channel name {channel!r}: {_VALID_NAME}")
         if not nsqdAddresses and not lookupdHTTPAddresses:
-            raise ValueError("need nsqdAddresses or lookupdHTTPAddresses")
+            raise ValueError(
+                "need nsqdAddresses or lookupdHTTPAddresses: pass nsqds' TCP"
+                " addresses (nsqdAddresses=['127.0.0.1:4150']) or nsqlookupds'"
+                " HTTP addresses (lookupdHTTPAddresses=['127.0.0.1:4161'])"
+            )
         self._random = random or _random.Random()
         # Raises for a negative maxInFlight.
         self._rdy: RdyController[_Connection] = RdyController(

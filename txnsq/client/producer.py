@@ -113,7 +113,10 @@ class Producer(StartStopService):
             takes (or until every nsqd's latest connection attempt failed).
         """
         if not nsqdAddresses:
-            raise ValueError("need at least one nsqd address")
+            raise ValueError(
+                "need at least one nsqd address: pass nsqds' TCP addresses,"
+                " e.g. Producer(['127.0.0.1:4150'])"
+            )
         self.reactor = reactor = defaultReactor(reactor)
         self._identify = identify or IdentifyOptions()
         self._authSecret = authSecret
