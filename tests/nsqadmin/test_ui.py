@@ -1146,6 +1146,14 @@ class FlattenTests(UITestCase):
         self.assertEqual(fast, twisted[0])
         self.assertNotIn(b'"e', fast.split(b">", 1)[0])
 
+    def test_voidElements(self) -> None:
+        """
+        The elements written C{<tag />} when empty are Twisted's.
+        """
+        from twisted.web._stan import voidElements
+
+        self.assertEqual(views._VOID, frozenset(voidElements))
+
     def test_notPlain(self) -> None:
         """
         Anything but tags, strings and lists is left to Twisted.

@@ -439,7 +439,8 @@ async def render(tag: Tag) -> bytes:
     return b"<!DOCTYPE html>\n" + html
 
 
-# twisted.web._flatten's void elements: written <tag ... /> when empty.
+# Twisted's void elements (twisted.web._stan.voidElements, private; a test
+# checks the copy): written <tag ... /> when empty.
 _VOID = frozenset(
     [
         "img",
