@@ -52,6 +52,9 @@ class _Daemon:
         C{--log-prefix}).
     @ivar stopFailed: given the services started (none, or the one),
         whether stopping lost something (exit 1).
+    @ivar asProcess: prepares a service for being the whole process (not
+        a test's or an embedding program's guest): nsqd tunes the garbage
+        collector once started, as under C{twistd}.
     """
 
     name: str
@@ -61,6 +64,7 @@ class _Daemon:
     routes: Callable[[Any], list[LogRoute]]
     fatalPrefix: str
     stopFailed: Callable[[list[Any]], bool] = lambda services: False
+    asProcess: Callable[[Any], None] = lambda service: None
 
 
 def _nsqdStopFailed(services: list[Any]) -> bool:
@@ -69,6 +73,14 @@ def _nsqdStopFailed(services: list[Any]) -> bool:
 
 def _combinedStopFailed(services: list[Any]) -> bool:
     return _nsqdStopFailed([service.nsqd for service in services])
+
+
+def _nsqdAsProcess(service: Any) -> None:
+    service.tuneGC = True
+
+
+def _combinedAsProcess(service: Any) -> None:
+    service.nsqd.tuneGC = True
 
 
 def _nsqdRoute(config: Any) -> LogRoute:
@@ -182,6 +194,7 @@ _DAEMONS = {
             lambda config: [_nsqdRoute(config)],
             "[nsqd] ",
             _nsqdStopFailed,
+            _nsqdAsProcess,
         ),
         _Daemon(
             "nsqlookupd",
@@ -207,6 +220,7 @@ _DAEMONS = {
             _combinedRoutes,
             "[nsqd] ",
             _combinedStopFailed,
+            _combinedAsProcess,
         ),
     ]
 }
@@ -301,7 +315,7 @@ def run(
     if reactor is None:
         reactor = _installReactor()
         globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
-        return _serve(daemon, config, reactor, err)
+        return _serve(daemon, config, reactor, err, ownProcess=True)
     globalLogPublisher.addObserver(observer)
     try:
         return _serve(daemon, config, reactor, err)
@@ -364,10 +378,15 @@ def _installReactor() -> Any:
     return reactor
 
 
-def _serve(daemon: _Daemon, config: Any, reactor: Any, err: IO[str]) -> int:
+def _serve(
+    daemon: _Daemon, config: Any, reactor: Any, err: IO[str], ownProcess: bool = False
+) -> int:
     """
     Start the daemon's service once the reactor runs, stop it gracefully
     before the reactor shuts down (SIGTERM, SIGINT), and run the reactor.
+
+    @param ownProcess: whether the daemon is the whole process (see
+        L{_Daemon.asProcess}); not for in-process runs given a reactor.
 
     @return: 0, or 1 if the service could not start.
     """
@@ -379,6 +398,8 @@ def _serve(daemon: _Daemon, config: Any, reactor: Any, err: IO[str]) -> int:
         try:
             service = daemon.makeService(config, reactor)
             started.append(service)
+            if ownProcess:
+                daemon.asProcess(service)
             service.privilegedStartService()
             service.startService()
         except Exception as e:

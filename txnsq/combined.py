@@ -309,6 +309,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     if underTwistd:
         nsqd: Any = service.nsqd
         exitOneIfStopFailed(reactor, lambda: nsqd.persistence.closeFailed)
+        # The process is this service: tune the collector as twistd nsqd does.
+        nsqd.tuneGC = True
     return service
 
 

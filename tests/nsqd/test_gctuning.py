@@ -6,12 +6,16 @@ start-up made and collects less often, only when it is the process.
 from __future__ import annotations
 
 import gc
+import io
+import os
 import platform
 
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.nsqd.test_service import _config
+from txnsq import _cli
+from txnsq.nsqd import service as serviceModule
 from txnsq.nsqd.service import GC_THRESHOLDS, NSQDService, tuneGarbageCollector
 
 
@@ -86,3 +90,63 @@ class TuneGarbageCollectorTests(SynchronousTestCase):
             self.assertEqual(
                 [name for name, _ in self.calls][-2:], ["freeze", "set_threshold"]
             )
+
+
+class CommandLineTests(SynchronousTestCase):
+    """
+    C{txnsq nsqd} and C{txnsq nsq} tune the collector as C{twistd nsqd}
+    does, when they are the process.
+    """
+
+    def setUp(self) -> None:
+        self.tuned: list[bool] = []
+        self.patch(
+            serviceModule, "tuneGarbageCollector", lambda: self.tuned.append(True)
+        )
+
+    def serve(self, command: str, ownProcess: bool) -> None:
+        """
+        Run C{txnsq <command>} on a memory reactor, as the process or not.
+        """
+        daemon = _cli._DAEMONS[command]
+        table = daemon.table()
+        parsed = table.parse(
+            [
+                "--tcp-address=127.0.0.1:4150",
+                "--http-address=",
+                f"--data-path={self.mktemp()}",
+            ]
+        )
+        config = daemon.configure(table.resolveWithConfigFile(parsed.values))
+        os.makedirs(config.data_path if command == "nsqd" else config.nsqd.data_path)
+        reactor = MemoryReactorClock()
+        err = io.StringIO()
+        self.assertEqual(
+            _cli._serve(daemon, config, reactor, err, ownProcess=ownProcess),
+            0,
+            err.getvalue(),
+        )
+        [(stop, args, kwargs)] = reactor.triggers["before"]["shutdown"]
+        self.successResultOf(stop(*args, **kwargs))
+
+    def test_nsqd(self) -> None:
+        """
+        C{txnsq nsqd} tunes the collector once started.
+        """
+        self.serve("nsqd", ownProcess=True)
+        self.assertEqual(self.tuned, [True])
+
+    def test_combined(self) -> None:
+        """
+        C{txnsq nsq} tunes it too (through its nsqd).
+        """
+        self.serve("nsq", ownProcess=True)
+        self.assertEqual(self.tuned, [True])
+
+    def test_inProcess(self) -> None:
+        """
+        Run in another program (given a reactor), neither tunes anything.
+        """
+        self.serve("nsqd", ownProcess=False)
+        self.serve("nsq", ownProcess=False)
+        self.assertEqual(self.tuned, [])
