@@ -66,7 +66,7 @@ import json
 import socket
 import struct
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -105,7 +105,6 @@ from txnsq._http import (
     readBody,
 )
 from txnsq._logging import Logger
-from txnsq.metrics.prometheus import NSQDMetrics
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.options import (
     AFTER_1_3_0_FIELDS,
@@ -125,6 +124,9 @@ from txnsq.nsqd.stats import (
     memoryStats,
 )
 from txnsq.wire.names import isValidName
+
+if TYPE_CHECKING:
+    from txnsq.metrics.prometheus import NSQDMetrics
 
 __all__ = [
     "NSQDHTTPAPI",
@@ -408,9 +410,21 @@ class NSQDHTTPAPI:
         self._tcpPort = tcpPort
         self._httpsPort = httpsPort
         self._options = _ConfigOptions(config, onLookupdAddresses, onLogLevel)
-        self.metrics = NSQDMetrics(
-            self._gatherForMetrics, health=self.health, startTime=self.startTime
-        )
+        self._metrics: NSQDMetrics | None = None
+
+    @property
+    def metrics(self) -> NSQDMetrics:
+        """
+        C{/metrics}' registries, made at the first scrape: prometheus_client
+        (1.8 MB resident) is imported only by an nsqd that is scraped.
+        """
+        if self._metrics is None:
+            from txnsq.metrics.prometheus import NSQDMetrics
+
+            self._metrics = NSQDMetrics(
+                self._gatherForMetrics, health=self.health, startTime=self.startTime
+            )
+        return self._metrics
 
     def resource(self, secure: bool = False) -> IResource:
         """

@@ -18,9 +18,8 @@ still reported as an error.
 from __future__ import annotations
 
 import zlib
-from typing import Protocol
-
-import cramjam
+from collections.abc import Callable
+from typing import Any, Protocol
 
 SNAPPY_STREAM_IDENTIFIER = b"\xff\x06\x00\x00sNaPpY"
 
@@ -73,6 +72,14 @@ class DeflateDecoder:
             raise CompressionError(str(e)) from None
 
 
+def _snappy() -> Any:
+    # cramjam (1.5 MB resident) is imported once a connection negotiates
+    # snappy, not by every process that imports the protocol.
+    import cramjam
+
+    return cramjam.snappy
+
+
 class SnappyEncoder:
     """
     Snappy framing: the stream identifier first, then each piece as chunks.
@@ -80,9 +87,10 @@ class SnappyEncoder:
 
     def __init__(self) -> None:
         self._started = False
+        self._compress: Callable[[bytes], Any] = _snappy().compress
 
     def __call__(self, data: bytes) -> bytes:
-        framed = bytes(cramjam.snappy.compress(data)) if data else b""
+        framed = bytes(self._compress(data)) if data else b""
         # cramjam frames every call as a new stream; the format wants one
         # identifier, at the start of the connection.
         if framed.startswith(SNAPPY_STREAM_IDENTIFIER):
@@ -101,6 +109,7 @@ class SnappyDecoder:
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._sawIdentifier = False
+        self._decompressRaw: Callable[[bytes], Any] = _snappy().decompress_raw
 
     def __call__(self, data: bytes) -> bytes:
         buf = self._buffer
@@ -128,7 +137,7 @@ class SnappyDecoder:
                 if length < 4:
                     raise CompressionError("snappy chunk too short")
                 try:
-                    out.append(bytes(cramjam.snappy.decompress_raw(body[4:])))
+                    out.append(bytes(self._decompressRaw(body[4:])))
                 except Exception as e:  # cramjam raises its own error types
                     raise CompressionError(f"corrupt snappy chunk: {e}") from None
             elif kind == 0x01:
