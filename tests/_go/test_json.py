@@ -14,9 +14,9 @@ from txnsq._go.json import UnsupportedValueError, _encode, encodeJSON, formatFlo
 
 # JSON values with the strings and floats where Go and the standard
 # library differ: HTML characters, control characters, U+2028, integral
-# and tiny or huge floats.
+# and tiny or huge floats, lone surrogates.
 _TEXT = st.text(
-    alphabet=st.sampled_from(list('ab<>&"\\\b\f\n\x01\u2028\u2029é1.0e:,[]{}'))
+    alphabet=st.sampled_from(list('ab<>&"\\\b\f\n\x01\u2028\u2029é1.0e+-:,[]{}\udcff'))
 )
 _VALUES = st.recursive(
     st.none()
@@ -72,6 +72,7 @@ class EncodeJSONTests(SynchronousTestCase):
         """
         text = b"a\xff\xfeb".decode("utf-8", "surrogateescape")
         self.assertEqual(encodeJSON(text), b'"a\\ufffd\\ufffdb"')
+        self.assertEqual(encodeJSON({"k": [text]}), b'{"k":["a\\ufffd\\ufffdb"]}')
 
     def test_floats(self) -> None:
         """
