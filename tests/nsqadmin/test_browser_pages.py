@@ -815,9 +815,13 @@ class RecoveryTests(BrowserTestCase):
         self.assertIn("UPSTREAM_ERROR", await browser.text(testid("error")))
         switch.up = True
         await browser.wait(
-            lambda: browser.tab.count(testid("topic-total-row")) == 1,
-            "the topic's page back",
+            lambda: browser.tab.count(testid("topic-total-row")) == 1
+            and browser.tab.count(testid("action-pause")) == 1,
+            "the topic's whole page back (its tables and its actions)",
         )
+        self.assertEqual(await browser.page(), "topic")
+        self.assertIn("orders", await browser.text(testid("page-title")))
+        self.assertEqual(await browser.count(testid("error")), 0)
         await browser.screenshot("cluster-back")
 
 

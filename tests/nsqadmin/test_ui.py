@@ -685,6 +685,29 @@ class PageTests(UITestCase):
         live.one("error")
         self.assertEqual(live.attrs["hx-get"], f"{self.base}/")
 
+    async def test_upstreamErrorRecovers(self) -> None:
+        """
+        A page first loaded while no node answers polls with the
+        recovering header, and once the cluster answers that poll is told
+        to reload the page whole (C{HX-Refresh}): the error page has no
+        title, tables or actions to patch.  A good page's failed refresh
+        does not ask for that: it is patched back in place.
+        """
+        self.cluster.failing = True
+        page = await self.request("GET", "/")
+        live = page.one("live")
+        self.assertEqual(live.attrs["hx-headers"], '{"X-Nsqadmin-Recovering": "true"}')
+        refresh = await self.request("GET", "/", headers={"HX-Request": "true"})
+        self.assertEqual(refresh.status, 502)
+        self.assertNotIn("hx-headers", refresh.one("live").attrs)
+        self.cluster.failing = False
+        recovering = {"HX-Request": "true", "X-Nsqadmin-Recovering": "true"}
+        back = await self.request("GET", "/", headers=recovering)
+        self.assertEqual(back.status, 200)
+        self.assertEqual(back.header("HX-Refresh"), "true")
+        patched = await self.request("GET", "/", headers={"HX-Request": "true"})
+        self.assertIsNone(patched.header("HX-Refresh"))
+
     async def test_static(self) -> None:
         """
         The stylesheet and htmx are served; nothing else is.

@@ -161,19 +161,23 @@ def _warning(message: str) -> Tag | str:
     return tags.p(message, class_="warning", **_tid("warning"))
 
 
-def _live(url: str, *children: Any, rows: int = 0) -> Tag:
+# The header an error page's live part polls with: a page that failed to
+# read the cluster has no title, tables or actions of its own, so once the
+# cluster answers again it is reloaded whole (HX-Refresh), not patched.
+RECOVERING_HEADER = "X-Nsqadmin-Recovering"
+
+
+def _live(url: str, *children: Any, rows: int = 0, recovering: bool = False) -> Tag:
     # Polls its own page and swaps in the same element of the answer.
-    return tags.div(
-        *children,
-        id="live",
-        **_tid("live"),
-        **{
-            "hx-get": url,
-            "hx-trigger": f"every {liveInterval(rows)}",
-            "hx-select": "#live",
-            "hx-swap": "outerHTML",
-        },
-    )
+    attributes = {
+        "hx-get": url,
+        "hx-trigger": f"every {liveInterval(rows)}",
+        "hx-select": "#live",
+        "hx-swap": "outerHTML",
+    }
+    if recovering:
+        attributes["hx-headers"] = f'{{"{RECOVERING_HEADER}": "true"}}'
+    return tags.div(*children, id="live", **_tid("live"), **attributes)
 
 
 def actionForm(
@@ -1276,7 +1280,12 @@ def confirmPage(
 
 
 def errorPage(
-    paths: Paths, status: int, message: str, backURL: str = "", liveURL: str = ""
+    paths: Paths,
+    status: int,
+    message: str,
+    backURL: str = "",
+    liveURL: str = "",
+    whole: bool = True,
 ) -> Tag:
     """
     An HTML error page: C{message} is Go's error string (C{FORBIDDEN},
@@ -1286,6 +1295,9 @@ def errorPage(
         the error then sits in the page's C{#live} part, which keeps
         polling, so the page comes back by itself once the cluster
         answers (and a failed refresh of a good page shows the error).
+    @param whole: the page is loaded whole, not a good page's refresh: it
+        is then reloaded whole once the cluster answers, where a good
+        page's refresh just patches its live part back.
     """
     error = tags.p(message, class_="error", **_tid("error"))
     return layout(
@@ -1294,6 +1306,6 @@ def errorPage(
         f"Error {status}",
         None,
         tags.h1(f"Error {status}"),
-        _live(liveURL, error) if liveURL else error,
+        _live(liveURL, error, recovering=whole) if liveURL else error,
         tags.p(tags.a("Back", href=backURL or paths.url(), **_tid("cancel-link"))),
     )

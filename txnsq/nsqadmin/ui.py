@@ -218,15 +218,24 @@ class WebUI:
     ) -> bytes:
         # Reads that no node answered, or a 404, as HTML pages that keep
         # polling the page's URL.
+        whole = not _isHTMX(request)
         try:
             tag = await build
         except UpstreamError as e:
             _log.error("{error}", error=str(e))
-            tag = views.errorPage(self.paths, 502, f"UPSTREAM_ERROR: {e}", liveURL=url)
+            tag = views.errorPage(
+                self.paths, 502, f"UPSTREAM_ERROR: {e}", liveURL=url, whole=whole
+            )
             return await self._html(request, tag, 502)
         except HTTPError as e:
-            tag = views.errorPage(self.paths, e.code, e.message, liveURL=url)
+            tag = views.errorPage(
+                self.paths, e.code, e.message, liveURL=url, whole=whole
+            )
             return await self._html(request, tag, e.code)
+        req = untyped(request)
+        if _isHTMX(request) and req.getHeader(views.RECOVERING_HEADER) == "true":
+            # An error page polling: reload it whole (see RECOVERING_HEADER).
+            req.setHeader(b"HX-Refresh", b"true")
         return await self._html(request, tag)
 
     def _refusal(self, request: IRequest) -> str:
