@@ -322,14 +322,17 @@ class Shell:
 
     def waitFor(self, text: str, timeout: float = _COMMAND_TIMEOUT) -> None:
         """
-        Wait until a program prints C{text} at the end of a line (since the
-        shell started; the commands typed do not count).  At the end, not
-        alone: a background program's line can follow output with no
-        newline of its own, as curl's C{OK} (C{OKorder 2}).
+        Wait until a program prints C{text} in a line (since the shell
+        started; the commands typed do not count).  In, not alone: the
+        programs share one terminal, so a background program's line can
+        follow output with no newline of its own, as curl's C{OK}
+        (C{OKorder 2}), and an unbuffered Python writes a line's text and
+        its newline apart, so another program's output can come between
+        them (C{order 2OK}).
         """
         deadline = time.monotonic() + timeout
         while not any(
-            line.rstrip().endswith(text) and not line.startswith("$ ")
+            text in line and not line.startswith("$ ")
             for line in self.transcript
         ):
             try:

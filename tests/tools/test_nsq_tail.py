@@ -231,6 +231,13 @@ class TailTests(TestCase):
             return any(clients.values())
 
         await waitFor(subscribed)
+
+        # Subscribed is not yet delivered: interrupting between the two
+        # would requeue the message unprinted (as Go's nsq_tail does).
+        async def printed() -> bool:
+            return running.stdout.getvalue() == b"x\n"
+
+        await waitFor(printed)
         running.run.interrupt()
         self.assertEqual(await running.result, 0)
         self.assertEqual(running.stdout.getvalue(), b"x\n")
@@ -265,8 +272,9 @@ class TailTests(TestCase):
         clients: dict[str, list[dict[str, object]]] = {}
 
         async def subscribed() -> bool:
+            # Until the RDY that follows SUB arrives, /stats shows 0.
             clients.update(await channelClients(self, nsqd, "t"))
-            return any(clients.values())
+            return any(c["ready_count"] for cs in clients.values() for c in cs)
 
         await waitFor(subscribed)
         running.run.interrupt()
