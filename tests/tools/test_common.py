@@ -38,6 +38,7 @@ from txnsq.tools._common import (
     dialError,
     lookupdHTTPAddressFlag,
     maxInFlightFlag,
+    newConsumerError,
     nsqConfig,
     nsqdTCPAddressFlag,
     producerOptFlag,
@@ -512,6 +513,21 @@ class CommonTests(SynchronousTestCase):
         with self.assertRaises(Fatal) as caught:
             nsqConfig(context, "consumer-opt", -1, "prefix - ")
         self.assertEqual(str(caught.exception), "prefix - invalid MaxInFlight ! -1 < 0")
+
+    def test_newConsumerError(self) -> None:
+        """
+        The client's name errors shrink to go-nsq's; other errors pass as
+        they are.
+        """
+        self.assertEqual(
+            newConsumerError("invalid topic name 'a b': use [.a-zA-Z0-9_-]"),
+            "invalid topic name",
+        )
+        self.assertEqual(
+            newConsumerError("invalid channel name '': 1 to 64 characters"),
+            "invalid channel name",
+        )
+        self.assertEqual(newConsumerError("missing port"), "missing port")
 
     def test_dialError(self) -> None:
         """

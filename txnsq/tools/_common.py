@@ -36,6 +36,7 @@ __all__ = [
     "dialError",
     "lookupdHTTPAddressFlag",
     "maxInFlightFlag",
+    "newConsumerError",
     "nsqConfig",
     "nsqdTCPAddressFlag",
     "producerOptFlag",
@@ -195,6 +196,18 @@ def nsqConfig(
     except ValueError as e:
         raise Fatal(f"{errorPrefix}{e}")
     return config
+
+
+def newConsumerError(text: str) -> str:
+    """
+    go-nsq's C{NewConsumer} error for the client's C{ValueError}: the
+    client says which characters a name may have, Go only
+    C{invalid topic name} or C{invalid channel name}.
+    """
+    for name in ("invalid topic name", "invalid channel name"):
+        if text.startswith(name):
+            return name
+    return text
 
 
 # -- reaching nsqd -------------------------------------------------------------

@@ -38,6 +38,7 @@ from txnsq.tools._common import (
     dialError,
     lookupdHTTPAddressFlag,
     maxInFlightFlag,
+    newConsumerError,
     nsqConfig,
     nsqdTCPAddressFlag,
     topicsFlag,
@@ -175,7 +176,7 @@ async def run(context: ToolContext) -> int:
                     **options,
                 )
             except ValueError as e:
-                raise Fatal(_newConsumerError(str(e)))
+                raise Fatal(newConsumerError(str(e)))
             consumers.append(consumer)
             consumer.start()
         await DeferredList(
@@ -186,16 +187,6 @@ async def run(context: ToolContext) -> int:
     finally:
         await DeferredList([consumer.stop() for consumer in consumers])
     return 0
-
-
-def _newConsumerError(text: str) -> str:
-    """
-    go-nsq's C{NewConsumer} error for the client's C{ValueError}.
-    """
-    for name in ("invalid topic name", "invalid channel name"):
-        if text.startswith(name):
-            return name
-    return text
 
 
 TOOL = Tool("nsq_tail", FLAGS, run)

@@ -63,6 +63,7 @@ from txnsq.tools._common import (
     consumerOptFlag,
     lookupdHTTPAddressFlag,
     maxInFlightFlag,
+    newConsumerError,
     nsqConfig,
     nsqdTCPAddressFlag,
     topicsFlag,
@@ -315,16 +316,6 @@ def _goStrings(items: Sequence[str]) -> str:
     return "[" + " ".join(items) + "]"
 
 
-def _newConsumerError(text: str) -> str:
-    """
-    go-nsq's C{NewConsumer} error for the client's C{ValueError}.
-    """
-    for name in ("invalid topic name", "invalid channel name"):
-        if text.startswith(name):
-            return name
-    return text
-
-
 async def run(context: ToolContext) -> int:
     """
     Run C{nsq_to_file} until SIGINT or SIGTERM (or a fatal file error).
@@ -389,7 +380,7 @@ async def run(context: ToolContext) -> int:
                 fatal=fatal,
             )
         except ValueError as e:
-            error = _newConsumerError(str(e))
+            error = newConsumerError(str(e))
             log("error", f"couldn't create logger for new topic {topic}: {error}")
             return False
         loggers[topic] = logger

@@ -62,6 +62,7 @@ from txnsq.tools._common import (
     dialError,
     lookupdHTTPAddressFlag,
     maxInFlightFlag,
+    newConsumerError,
     nsqConfig,
     nsqdTCPAddressFlag,
     topicFlag,
@@ -575,7 +576,7 @@ async def run(context: ToolContext) -> int:
             **consumerKwargs,
         )
     except ValueError as e:
-        raise Fatal(_newConsumerError(str(e)))
+        raise Fatal(newConsumerError(str(e)))
     consumer.start()
     try:
         await context.interrupted
@@ -583,16 +584,6 @@ async def run(context: ToolContext) -> int:
         await consumer.stop()
         await publisher.close()
     return 0
-
-
-def _newConsumerError(text: str) -> str:
-    """
-    go-nsq's C{NewConsumer} error for the client's C{ValueError}.
-    """
-    for name in ("invalid topic name", "invalid channel name"):
-        if text.startswith(name):
-            return name
-    return text
 
 
 TOOL = Tool("nsq_to_http", FLAGS, run)
