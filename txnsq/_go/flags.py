@@ -892,3 +892,25 @@ def daemonFlags() -> list[Flag]:
             default=False,
         ),
     ]
+
+
+def httpClientTimeoutFlags() -> list[Flag]:
+    """
+    C{--http-client-connect-timeout} and C{--http-client-request-timeout},
+    which nsqd and nsqadmin declare alike (for their requests to
+    nsqlookupd and nsqd, and nsqd's to an auth server).
+    """
+    return [
+        Flag(
+            "http-client-connect-timeout",
+            DURATION,
+            "timeout for HTTP connect",
+            "http_client_connect_timeout",
+        ),
+        Flag(
+            "http-client-request-timeout",
+            DURATION,
+            "timeout for HTTP request",
+            "http_client_request_timeout",
+        ),
+    ]

@@ -25,6 +25,7 @@ from txnsq._go.flags import (
     GoFlagOptions,
     daemonFlags,
     daemonVersion,
+    httpClientTimeoutFlags,
 )
 from txnsq._logging import filterTwistdLogging
 from txnsq.nsqadmin._tls import clientTLSPolicy
@@ -92,18 +93,7 @@ def _flags() -> list[Flag]:
             "admin actions will be sent",
             "notification_http_endpoint",
         ),
-        Flag(
-            "http-client-connect-timeout",
-            DURATION,
-            "timeout for HTTP connect",
-            "http_client_connect_timeout",
-        ),
-        Flag(
-            "http-client-request-timeout",
-            DURATION,
-            "timeout for HTTP request",
-            "http_client_request_timeout",
-        ),
+        *httpClientTimeoutFlags(),
         Flag(
             "http-client-tls-insecure-skip-verify",
             BOOL,

@@ -27,6 +27,7 @@ from txnsq._go.flags import (
     GoFlagOptions,
     daemonFlags,
     daemonVersion,
+    httpClientTimeoutFlags,
 )
 from txnsq._go.values import formatFloat, goQuote, parseBool
 from txnsq._logging import filterTwistdLogging
@@ -228,18 +229,7 @@ def _flags() -> list[Flag]:
             "nsqlookupd_tcp_addresses",
             configKey="nsqlookupd_tcp_addresses",
         ),
-        Flag(
-            "http-client-connect-timeout",
-            DURATION,
-            "timeout for HTTP connect",
-            "http_client_connect_timeout",
-        ),
-        Flag(
-            "http-client-request-timeout",
-            DURATION,
-            "timeout for HTTP request",
-            "http_client_request_timeout",
-        ),
+        *httpClientTimeoutFlags(),
         Flag(
             "topology-region",
             STRING,
