@@ -44,7 +44,6 @@ import inspect
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 from zope.interface import implementer
@@ -61,6 +60,7 @@ from twisted.internet.interfaces import (
 
 from txnsq.client import consumer as _consumer
 from txnsq.client import producer as _producer
+from txnsq.client._block import ConnectedBlock, StartedBlock
 from txnsq.client._inbox import MessageStream
 from txnsq.client._message import Handler, Message
 
@@ -199,7 +199,7 @@ def _twistedCallable(
     return call
 
 
-class Producer:
+class Producer(ConnectedBlock):
     """
     L{txnsq.client.Producer} for asyncio: publishes return
     C{asyncio.Future}s.  Make it inside a coroutine.
@@ -271,30 +271,8 @@ class Producer:
         """
         return _future(self.twisted.stop(), self._loop)
 
-    async def __aenter__(self) -> Producer:
-        """
-        Wait for a connection (stopping again if there is none) ...
-        """
-        try:
-            await self.connect()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
 
-    async def __aexit__(
-        self,
-        excType: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """
-        ... and stop gracefully at the end of the block.
-        """
-        await self.stop()
-
-
-class Consumer:
+class Consumer(StartedBlock):
     """
     L{txnsq.client.Consumer} for asyncio.  Make it inside a coroutine.
 
@@ -371,23 +349,5 @@ class Consumer:
 
         return self.twisted._stream(convert)
 
-    async def __aenter__(self) -> Consumer:
-        """
-        Start ...
-        """
-        self.twisted.start()
-        return self
-
-    async def __aexit__(
-        self,
-        excType: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """
-        ... and stop gracefully at the end of the block, first answering the
-        messages the loops over L{messages} still hold (C{FIN}, or C{REQ}
-        when an exception ends the block).
-        """
-        self.twisted._releaseHeld(failed=exc is not None)
-        await self.stop()
+    def _releaseHeld(self, failed: bool) -> None:
+        self.twisted._releaseHeld(failed)

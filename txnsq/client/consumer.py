@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import random as _random
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
 from typing import Any
 
 from twisted.internet import defer
@@ -60,6 +59,7 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from txnsq.client import _aio
+from txnsq.client._block import StartedBlock
 from txnsq.client._connection import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     NSQDLink,
@@ -129,7 +129,7 @@ def _isLiveMessage(message: Message) -> bool:
 DEFAULT_STOP_TIMEOUT = 30.0
 
 
-class Consumer(StartStopService):
+class Consumer(StartedBlock, StartStopService):
     """
     Consumes one channel of one topic from any number of nsqds.
 
@@ -488,27 +488,6 @@ class Consumer(StartStopService):
         C{maxInFlight}).
         """
         return 0 if self._inbox is None else len(self._inbox)
-
-    async def __aenter__(self) -> Consumer:
-        """
-        C{async with consumer:} starts the consumer ...
-        """
-        self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        excType: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """
-        ... and stops it gracefully at the end of the block, first answering
-        the messages the loops over L{messages} still hold: C{FIN}, or
-        C{REQ} when an exception ends the block.
-        """
-        self._releaseHeld(failed=exc is not None)
-        await self.stop()
 
     def _releaseHeld(self, failed: bool) -> None:
         if self._inbox is not None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 from twisted.internet import defer
@@ -39,6 +38,7 @@ from twisted.internet.interfaces import IDelayedCall, IStreamClientEndpoint
 from twisted.python.failure import Failure
 
 from txnsq.client import _aio
+from txnsq.client._block import ConnectedBlock
 from txnsq.client._connection import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     NSQDLink,
@@ -73,7 +73,7 @@ _OK = b"OK"
 _packSize = struct.Struct(">i").pack
 
 
-class Producer(StartStopService):
+class Producer(ConnectedBlock, StartStopService):
     """
     Publishes messages to nsqd.
 
@@ -232,29 +232,6 @@ class Producer(StartStopService):
 
             waiter.addTimeout(timeout, self.reactor).addErrback(timedOut)
         return waiter
-
-    async def __aenter__(self) -> Producer:
-        """
-        C{async with producer:} waits for a connection (see L{connect}),
-        stopping the producer again if there is none ...
-        """
-        try:
-            await self.connect()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        excType: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """
-        ... and stops it gracefully (see L{stop}) at the end of the block.
-        """
-        await self.stop()
 
     def _addresses(self) -> str:
         return ", ".join(link.address for link in self._links)
