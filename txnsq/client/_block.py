@@ -18,7 +18,38 @@ _Connected = TypeVar("_Connected", bound="ConnectedBlock")
 _Started = TypeVar("_Started", bound="StartedBlock")
 
 
-class ConnectedBlock:
+class _Block:
+    """
+    The end of a block: stop gracefully.
+    """
+
+    def stop(self) -> Awaitable[None]:
+        """
+        Stop gracefully (subclasses).
+        """
+        raise NotImplementedError
+
+    def _releaseHeld(self, failed: bool) -> None:
+        # What to settle before stopping, told whether an exception ends
+        # the block.
+        pass
+
+    async def __aexit__(
+        self,
+        excType: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """
+        ... and stops it gracefully (see C{stop}) at the end of the block; a
+        consumer first answers the messages its loops over C{messages} still
+        hold: C{FIN}, or C{REQ} when an exception ends the block.
+        """
+        self._releaseHeld(failed=exc is not None)
+        await self.stop()
+
+
+class ConnectedBlock(_Block):
     """
     C{async with producer:} for a producer's C{connect()} and C{stop()}.
     """
@@ -26,12 +57,6 @@ class ConnectedBlock:
     def connect(self) -> Awaitable[None]:
         """
         Wait for a connection (subclasses).
-        """
-        raise NotImplementedError
-
-    def stop(self) -> Awaitable[None]:
-        """
-        Stop gracefully (subclasses).
         """
         raise NotImplementedError
 
@@ -48,22 +73,13 @@ class ConnectedBlock:
             raise
         return self
 
-    async def __aexit__(
-        self,
-        excType: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """
-        ... and stops it gracefully (see C{stop}) at the end of the block.
-        """
-        await self.stop()
 
-
-class StartedBlock:
+class StartedBlock(_Block):
     """
-    C{async with consumer:} for a consumer's C{start()}, C{stop()} and the
-    messages its loops over C{messages()} still hold.
+    C{async with consumer:} for a consumer's C{start()} and C{stop()}; at
+    the end of the block the messages its loops over C{messages()} still
+    hold are answered first (C{FIN}, or C{REQ} when an exception ends the
+    block) by its C{_releaseHeld}.
     """
 
     def start(self) -> None:
@@ -72,32 +88,9 @@ class StartedBlock:
         """
         raise NotImplementedError
 
-    def stop(self) -> Awaitable[None]:
-        """
-        Stop gracefully (subclasses).
-        """
-        raise NotImplementedError
-
-    def _releaseHeld(self, failed: bool) -> None:
-        raise NotImplementedError
-
     async def __aenter__(self: _Started) -> _Started:
         """
         C{async with consumer:} starts the consumer ...
         """
         self.start()
         return self
-
-    async def __aexit__(
-        self,
-        excType: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """
-        ... and stops it gracefully at the end of the block, first answering
-        the messages the loops over C{messages} still hold: C{FIN}, or
-        C{REQ} when an exception ends the block.
-        """
-        self._releaseHeld(failed=exc is not None)
-        await self.stop()
