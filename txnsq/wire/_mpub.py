@@ -76,6 +76,16 @@ class MPubReader:
                 )
             self._remaining = count
             pos += 4
+            if count == 1 and end - pos >= 4:
+                # One message per MPUB (producers waiting for each OK):
+                # when it is all here, one size check and one copy.
+                (size,) = _INT32.unpack_from(buf, pos)
+                if 0 < size <= self._maxMsgSize and end - pos - 4 >= size:
+                    self._remaining = 0
+                    with memoryview(buf) as view:
+                        body = view[pos + 4 : pos + 4 + size].tobytes()
+                    self._bodies.append(body)
+                    return pos + 4 + size, self._bodies
         return self._messages(buf, pos)
 
     def eofError(self) -> ProtocolError:

@@ -43,6 +43,25 @@ class ChannelBackendTests(StateTestCase):
         self.assertEqual({m.timestamp for m in consumer.received}, {2000000000})
         self.assertEqual(channel.depth(), 0)
 
+    def test_overflowOneAtATime(self) -> None:
+        """
+        One message per publish (the single-message path) overflows the
+        same way, and the topic and channel count every message and byte.
+        """
+        broker = self.broker(mem_queue_size=2)
+        channel = broker.getChannel("t", "c", 0)
+        for i in range(5):
+            broker.publish("t", [b"%d" % i], 2.0)
+        self.assertEqual((channel.depth(), channel.backendDepth()), (5, 3))
+        topic = broker.getTopic("t")
+        self.assertEqual((topic.messageCount, topic.messageBytes), (5, 5))
+        self.assertEqual(channel.messageCount, 5)
+        consumer = FakeConsumer()
+        channel.addConsumer(consumer)
+        self.ready(channel, consumer, 10)
+        self.assertEqual(sorted(consumer.bodies()), [b"%d" % i for i in range(5)])
+        self.assertEqual(len({m.id for m in consumer.received}), 5)
+
     def test_memQueueZero(self) -> None:
         """
         With C{mem_queue_size} 0 every channel message goes through the

@@ -141,6 +141,34 @@ class GUIDFactoryTests(SynchronousTestCase):
         value = int(factory.nextID(now + (5 << 20)), 16)
         self.assertEqual(value & 0xFFF, 0)
 
+    def test_oneAtATimeMatchesBatches(self) -> None:
+        """
+        L{GUIDFactory.nextID}, which reuses the tick's formatted prefix,
+        gives exactly the ids L{GUIDFactory.nextIDs} gives, however the
+        calls mix, across new ticks, a clock going back and a tick's 4096
+        sequence numbers running out.
+        """
+        now = 1_700_000_000_000_000_000
+        times = (
+            [now] * 5
+            + [now + (1 << 20)] * 3
+            + [now - 10**9] * 2
+            + [now + (2 << 20)] * 4100
+            + [now + (9 << 20)]
+        )
+        batches = GUIDFactory(5)
+        expected = [batches.nextIDs(1, t)[0] for t in times]
+        single = GUIDFactory(5)
+        mixed: list[bytes] = []
+        for i, t in enumerate(times):
+            if i % 7 == 3:
+                mixed += single.nextIDs(1, t)
+            else:
+                mixed.append(single.nextID(t))
+        self.assertEqual(mixed, expected)
+        values = [int(i, 16) for i in expected]
+        self.assertEqual(values, sorted(set(values)))
+
     def test_topicsIndependent(self) -> None:
         """
         Each topic has its own factory, so ids are unique per topic only.

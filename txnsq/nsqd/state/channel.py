@@ -120,6 +120,18 @@ class Channel:
         queue in one step when none is deferred and they fit.
         """
         memory = self._memory
+        if len(messages) == 1:
+            # One message per publish: no generator over the batch.
+            message = messages[0]
+            if message.deferMs:
+                self.put(message, now)
+                return
+            self.messageCount += 1
+            if len(memory) < self._memQueueSize:
+                memory.append(message)
+            else:
+                self._backend.put(message.encode())
+            return
         if len(memory) + len(messages) <= self._memQueueSize and not any(
             message.deferMs for message in messages
         ):

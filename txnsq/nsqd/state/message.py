@@ -155,11 +155,19 @@ class GUIDFactory:
         self._node = (nodeID & 0x3FF) << 12
         self._lastTick = -1
         self._sequence = 0
+        # The formatted 13 hex digits of the last tick (see L{nextIDs}).
+        self._prefix = b""
 
     def nextID(self, nowNs: int) -> bytes:
         """
         The next ID, as 16 lower-case hex ASCII bytes.
         """
+        # One publish per command is the common case: the tick's prefix is
+        # formatted once and reused until the tick changes (~1 ms).
+        sequence = self._sequence + 1
+        if (nowNs >> 20) <= self._lastTick and sequence <= _SEQUENCE_MASK:
+            self._sequence = sequence
+            return self._prefix + _SEQUENCE_HEX[sequence]
         return self.nextIDs(1, nowNs)[0]
 
     def nextIDs(self, count: int, nowNs: int) -> list[bytes]:
@@ -191,6 +199,7 @@ class GUIDFactory:
                 break
         self._lastTick = tick
         self._sequence = sequence - 1
+        self._prefix = prefix
         return ids
 
 
