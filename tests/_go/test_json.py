@@ -4,7 +4,8 @@ Tests for L{txnsq._go.json}: JSON as Go 1.19's C{json.Marshal} writes it.
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import Any, Callable
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,6 +31,44 @@ _VALUES = st.recursive(
     ),
     max_leaves=12,
 ).filter(lambda v: isinstance(v, (list, dict)))
+
+
+# Dictionary keys of every type the standard encoder takes: Go has no
+# map[float64]T or map[bool]T, so the exact encoder refuses floats, bools
+# and None, which the standard one would write as strings.
+_KEYS = (
+    _TEXT
+    | st.integers()
+    | st.floats()
+    | st.sampled_from([True, False, None, 1.0, -0.0, 1.5, 1e16, 1e-07, "true"])
+)
+_KEYED = st.recursive(
+    st.dictionaries(_KEYS, st.none() | st.integers() | _TEXT, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(_KEYS, children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+class _Color(enum.IntEnum):
+    RED = 1
+
+
+def _outcome(encode: Callable[[], bytes]) -> object:
+    """
+    What an encoding gives: its bytes, or the type of its exception.
+    """
+    try:
+        return encode()
+    except Exception as e:
+        return type(e)
+
+
+def _exact(value: Any) -> bytes:
+    out: list[str] = []
+    _encode(value, out)
+    return "".join(out).encode("utf-8")
 
 
 class EncodeJSONTests(SynchronousTestCase):
@@ -113,6 +152,34 @@ class EncodeJSONTests(SynchronousTestCase):
         """
         self.assertEqual(
             encodeJSON({1: 2, "a": {-3: [1.0]}}), b'{"1":2,"a":{"-3":[1]}}'
+        )
+
+    def test_keysGoRefuses(self) -> None:
+        """
+        Float, bool and None keys are refused (Go has no such maps) whether
+        or not the standard encoder's fast path would take them; a string
+        key that reads like one is written.  An C{IntEnum} key is its
+        number.
+        """
+        for key in [1.5, -0.0, 1.0, 1e16, 1e-07, float("inf"), True, False, None]:
+            for value in [{key: 1}, [{"a": {key: None}}]]:
+                self.assertRaises(TypeError, encodeJSON, value)
+                self.assertRaises(TypeError, _exact, value)
+        self.assertEqual(
+            encodeJSON({"true": 1, "t.1": 2, "1e+16": 3}),
+            b'{"true":1,"t.1":2,"1e+16":3}',
+        )
+        self.assertEqual(encodeJSON({_Color.RED: [_Color.RED]}), b'{"1":[1]}')
+        self.assertEqual(_exact({_Color.RED: [_Color.RED]}), b'{"1":[1]}')
+
+    @given(_KEYED)
+    def test_fastPathKeys(self, value: Any) -> None:
+        """
+        Whatever the keys, L{encodeJSON} agrees with the exact encoder: the
+        same bytes or the same exception.
+        """
+        self.assertEqual(
+            _outcome(lambda: encodeJSON(value)), _outcome(lambda: _exact(value))
         )
 
     @given(_VALUES)

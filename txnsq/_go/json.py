@@ -55,12 +55,15 @@ _STANDARD = json.JSONEncoder(
 # What in the standard encoder's output Go writes otherwise: characters Go
 # escapes (and lone surrogates), the \b and \f escapes (Go: \u0008,
 # \u000c), floats with an exponent or a ".0" (numbers follow ":", ","
-# or "[").  A match inside a string only costs the exact encoding.
+# or "["), and float keys, which Go refuses (it has no map[float64]T) but
+# the standard encoder writes as their repr ("1.5", "1e+16").  A match
+# inside a string only costs the exact encoding.
 _NOT_GO = re.compile(
     "[<>&\u2028\u2029\ud800-\udfff]"
     r"|\\[bf]"
     r"|[:,\[]-?\d+(?:\.\d+)?[eE]"
     r"|[:,\[]-?\d+\.0[,\]}]"
+    r'|\d(?:\.\d+|[eE][+-]\d+)":'
 )
 
 # The same test, mostly as fast substring scans: the regular expression
@@ -68,9 +71,19 @@ _NOT_GO = re.compile(
 # escapes Go writes otherwise are looked for directly; lone surrogates fail
 # to encode; and _NOT_GO's float branches cannot match a number (outside a
 # string) without "e+" or "e-" (the standard encoder's exponents) or ".0"
-# before ",", "]" or "}", so the expression runs only when one is present.
+# before ",", "]" or "}", nor its float-key branch without "e+", "e-" or
+# ".<digits>\":", so the expression runs only when one is present.  Those
+# with a dot are one expression that starts with a literal, which the
+# engine scans for as fast as a substring (three substring scans cost
+# three times as much).
 _MAYBE_NOT_GO = ("<", ">", "&", "\u2028", "\u2029", "\\b", "\\f")
-_MAYBE_GO_FLOAT = ("e+", "e-", ".0,", ".0]", ".0}")
+_MAYBE_GO_EXPONENT = ("e+", "e-")
+_MAYBE_GO_DOT = re.compile(r'\.(?:0[,\]}]|\d+":)')
+
+# Keys the exact encoder refuses (Go has no map[bool]T) but the standard
+# one writes as strings: True, False and None as "true", "false" and
+# "null".  A string key that merely reads so only costs the exact encoding.
+_MAYBE_NOT_KEY = ('"true":', '"false":', '"null":')
 
 
 class UnsupportedValueError(ValueError):
@@ -133,7 +146,9 @@ def _encode(value: Any, out: list[str]) -> None:
         first = True
         for key, item in value.items():
             if isinstance(key, int) and not isinstance(key, bool):
-                key = str(key)
+                # int's own digits, as the standard encoder writes an
+                # IntEnum key (its str() is "Color.RED" before 3.11).
+                key = str(int(key))
             elif not isinstance(key, str):
                 raise TypeError(f"JSON object keys must be str, not {key!r}")
             if not first:
@@ -169,9 +184,16 @@ def encodeJSON(value: Any) -> bytes:
             # NaN, infinities, unknown types: the exact encoder says so.
             pass
         else:
-            if not any(part in text for part in _MAYBE_NOT_GO) and (
-                not any(part in text for part in _MAYBE_GO_FLOAT)
-                or _NOT_GO.search(text) is None
+            if (
+                not any(part in text for part in _MAYBE_NOT_GO)
+                and not any(part in text for part in _MAYBE_NOT_KEY)
+                and (
+                    (
+                        not any(part in text for part in _MAYBE_GO_EXPONENT)
+                        and _MAYBE_GO_DOT.search(text) is None
+                    )
+                    or _NOT_GO.search(text) is None
+                )
             ):
                 try:
                     return text.encode("utf-8")
