@@ -93,7 +93,7 @@ def summary(values: list[float]) -> str:
     )
 
 
-def traceConnections(count: int) -> None:
+def traceConnections(count: int, lines: int = 15) -> None:
     """
     Open C{count} IDENTIFY+SUB connections (from a forked child) to an
     in-process L{NSQDFactory}, and print the bytes C{tracemalloc} sees
@@ -142,7 +142,7 @@ def traceConnections(count: int) -> None:
             return
         gc.collect()
         after = tracemalloc.take_snapshot()
-        for kind, shown in (("filename", 10), ("lineno", 15)):
+        for kind, shown in (("filename", 10), ("lineno", lines)):
             stats = after.compare_to(state["before"], kind)
             if kind == "filename":
                 total = sum(st.size_diff for st in stats)
@@ -178,10 +178,16 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="in-process nsqd: bytes per connection by allocation site",
     )
+    parser.add_argument(
+        "--lines",
+        type=int,
+        default=15,
+        help="with --tracemalloc: how many allocation sites to show",
+    )
     args = parser.parse_args(argv)
     if args.tracemalloc:
         nsqbench.raiseFileLimit(2 * args.connections + 200)
-        traceConnections(args.connections)
+        traceConnections(args.connections, args.lines)
         return
 
     limit = nsqbench.raiseFileLimit(args.connections + 200)

@@ -1,23 +1,138 @@
 # -*- test-case-name: tests.nsqd.test_heartbeat -*-
 """
-Heartbeats and the read deadline of one client connection.
+Heartbeats and the read deadlines of client connections.
 
 Go's message pump writes a heartbeat on a fixed ticker, and its read loop
-gives up on a client that sent nothing for two heartbeat intervals.
-L{Heartbeats} does both with two timers: the ticker, and a deadline that is
-moved lazily (checked when due, against the time of the last read) rather
-than on every command.
+gives up on a client that sent nothing for two heartbeat intervals.  Both
+are timers per connection in Go; here one L{HeartbeatScheduler} serves
+every connection of an nsqd, with a single reactor timer: a heap holds each
+connection's next event (its next tick, or its read deadline when that is
+sooner), and the timer runs whatever is due.  A connection costs one small
+slotted object and one heap entry, rather than two C{IDelayedCall}s; the
+thousands of idle consumers a busy nsqd holds are what this is for.
+
+Reads do not touch the heap: they set L{Heartbeats.lastRead}, and a
+deadline that comes due is checked against it then (and moved on if the
+client has read since).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import heapq
+from typing import Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from txnsq.nsqd._clientv2 import ClientV2
 
-__all__ = ["Heartbeats"]
+__all__ = ["HeartbeatOwner", "HeartbeatScheduler", "Heartbeats"]
+
+# A timer may fire a hair before the time it was set for (the reactor adds
+# the delay to its own clock), and a tick and a deadline meant for the same
+# time may differ in their last bits: what is due that close is due now.
+_SLACK = 1e-6
+
+# A connection's next event: when, and whose.  The connection keeps the
+# entry it is waiting on, so an entry it has replaced is skipped.
+_Entry = tuple[float, "Heartbeats"]
+
+
+class HeartbeatOwner(Protocol):
+    """
+    What a connection does when its heartbeats call.
+    """
+
+    def sendHeartbeat(self) -> None:
+        """
+        Write a heartbeat (a tick of the ticker).
+        """
+
+    def readTimedOut(self) -> None:
+        """
+        The client sent nothing for two heartbeat intervals: close.
+        """
+
+
+class HeartbeatScheduler:
+    """
+    The heartbeats and read deadlines of many connections, on one timer.
+    """
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self._heap: list[_Entry] = []
+        # Connections with an entry they are waiting on.
+        self._live = 0
+        self._call: IDelayedCall | None = None
+        self._running = False
+
+    def __len__(self) -> int:
+        """
+        How many connections wait for a heartbeat or a deadline.
+        """
+        return self._live
+
+    def connection(self, owner: HeartbeatOwner, client: ClientV2) -> Heartbeats:
+        """
+        The (stopped) heartbeats of one connection.
+        """
+        return Heartbeats(self, owner, client)
+
+    def _push(self, heartbeats: Heartbeats, when: float) -> None:
+        if heartbeats._entry is None:
+            self._live += 1
+        entry = (when, heartbeats)
+        heartbeats._entry = entry
+        heap = self._heap
+        heapq.heappush(heap, entry)
+        if len(heap) > 2 * self._live + 64:
+            # Many connections left or restarted since their entries were
+            # made: drop what nobody waits on.
+            heap[:] = [e for e in heap if e[1]._entry is e]
+            heapq.heapify(heap)
+        if not self._running:
+            self._arm()
+
+    def _drop(self, heartbeats: Heartbeats) -> None:
+        heartbeats._entry = None
+        self._live -= 1
+        if not self._live:
+            self._heap.clear()
+            if not self._running:
+                self._arm()
+
+    def _arm(self) -> None:
+        # The timer is set for the earliest entry, or cancelled.
+        heap = self._heap
+        call = self._call
+        if not heap:
+            if call is not None:
+                self._call = None
+                call.cancel()
+            return
+        delay = max(0.0, heap[0][0] - self._clock.seconds())
+        if call is None:
+            self._call = self._clock.callLater(delay, self._run)
+        elif heap[0][0] < call.getTime():
+            call.reset(delay)
+
+    def _run(self) -> None:
+        self._call = None
+        self._running = True
+        heap = self._heap
+        try:
+            now = self._clock.seconds()
+            while heap and heap[0][0] <= now + _SLACK:
+                entry = heapq.heappop(heap)
+                heartbeats = entry[1]
+                if heartbeats._entry is not entry:
+                    continue
+                heartbeats._entry = None
+                self._live -= 1
+                heartbeats._due(entry[0], now)
+        finally:
+            self._running = False
+            self._arm()
 
 
 class Heartbeats:
@@ -25,29 +140,34 @@ class Heartbeats:
     The heartbeat ticker and read deadline of one connection.
 
     @ivar lastRead: when the client last sent anything (the clock's
-        seconds); the connection reads set it.
+        seconds); the connection's reads set it.
     """
 
+    __slots__ = (
+        "_client",
+        "_entry",
+        "_interval",
+        "_nextTick",
+        "_owner",
+        "_scheduler",
+        "lastRead",
+    )
+
     def __init__(
-        self,
-        clock: IReactorTime,
-        client: ClientV2,
-        beat: Callable[[], None],
-        timedOut: Callable[[], None],
+        self, scheduler: HeartbeatScheduler, owner: HeartbeatOwner, client: ClientV2
     ) -> None:
-        """
-        @param beat: called on every tick (write a heartbeat).
-        @param timedOut: called once the client has been silent for two
-            heartbeat intervals (close the connection).
-        """
-        self.lastRead = clock.seconds()
-        self._clock = clock
+        self.lastRead = scheduler._clock.seconds()
+        self._scheduler = scheduler
+        self._owner = owner
         self._client = client
-        self._beat = beat
-        self._timedOut = timedOut
+        # 0: stopped.
         self._interval = 0.0
-        self._tickCall: IDelayedCall | None = None
-        self._deadlineCall: IDelayedCall | None = None
+        self._nextTick = 0.0
+        self._entry: _Entry | None = None
+
+    def __lt__(self, other: Heartbeats) -> bool:
+        # Entries due at the same time are equal (the heap compares them).
+        return False
 
     def start(self, interval: float) -> None:
         """
@@ -57,36 +177,61 @@ class Heartbeats:
         which a later IDENTIFY may change (Go's ticker keeps the first).
         """
         self.stop()
-        self._interval = interval
         if interval <= 0:
             return
-        clock = self._clock
-        self._tickCall = clock.callLater(interval, self._tick)
-        self._deadlineCall = clock.callLater(2 * interval, self._checkDeadline)
+        self._interval = interval
+        now = self._scheduler._clock.seconds()
+        self.lastRead = now
+        self._nextTick = now + interval
+        self._schedule()
+
+    def intervalChanged(self) -> None:
+        """
+        The client's heartbeat interval changed (a later IDENTIFY): the
+        deadline follows it from now on, the ticker keeps its interval.
+        """
+        entry = self._entry
+        if entry is None:
+            return
+        interval = self._client.heartbeatInterval
+        if interval > 0 and self.lastRead + 2 * interval < entry[0]:
+            self._schedule()
 
     def stop(self) -> None:
         """
-        Cancel both timers.
+        Stop the ticker and the deadline.
         """
-        for call in (self._tickCall, self._deadlineCall):
-            if call is not None and call.active():
-                call.cancel()
-        self._tickCall = self._deadlineCall = None
+        self._interval = 0.0
+        if self._entry is not None:
+            self._scheduler._drop(self)
 
-    def _tick(self) -> None:
-        self._tickCall = self._clock.callLater(self._interval, self._tick)
-        self._beat()
-
-    def _checkDeadline(self) -> None:
+    def _schedule(self) -> None:
+        # The next tick, or the read deadline when it comes first.
+        when = self._nextTick
         interval = self._client.heartbeatInterval
-        if interval <= 0:
-            self._deadlineCall = None
+        if interval > 0:
+            deadline = self.lastRead + 2 * interval
+            if deadline < when:
+                when = deadline
+        self._scheduler._push(self, when)
+
+    def _due(self, when: float, now: float) -> None:
+        # Called by the scheduler when this connection's entry, for C{when},
+        # is due (it has been taken off the heap); the events are those due
+        # at C{when}, in the order separate timers would have run them even
+        # when the scan runs late.  The deadline goes first: a client silent
+        # for two intervals is closed without a last heartbeat.
+        interval = self._client.heartbeatInterval
+        if interval > 0 and when + _SLACK >= self.lastRead + 2 * interval:
+            self._interval = 0.0
+            self._owner.readTimedOut()
             return
-        due = self.lastRead + 2 * interval
-        now = self._clock.seconds()
-        if now < due:
-            self._deadlineCall = self._clock.callLater(due - now, self._checkDeadline)
-            return
-        self._deadlineCall = None
-        self.stop()
-        self._timedOut()
+        if when >= self._nextTick:
+            tick = self._nextTick + self._interval
+            # A late timer skips the ticks it missed, as Go's ticker drops
+            # them.
+            self._nextTick = tick if tick > now else now + self._interval
+            self._owner.sendHeartbeat()
+        # Unless the heartbeat stopped us (the connection closed).
+        if self._interval > 0 and self._entry is None:
+            self._schedule()

@@ -46,7 +46,7 @@ from txnsq.nsqd._clientv2 import (
     ClientV2,
     formatRemoteAddress,
 )
-from txnsq.nsqd._heartbeat import Heartbeats
+from txnsq.nsqd._heartbeat import Heartbeats, HeartbeatScheduler
 from txnsq.nsqd._output import ClientOutput, FlushScheduler
 from txnsq.nsqd._pump import MessagePump
 from txnsq.nsqd._stream import peerCommonName, upgradeStream
@@ -117,6 +117,7 @@ class V2Server(FlushScheduler, TypingProtocol):
 
     @ivar connections: the open V2 connections, for C{/stats} and shutdown.
     @ivar dirty: the outputs with message frames waiting for L{flushAll}.
+    @ivar heartbeats: the heartbeats and read deadlines of every connection.
     """
 
     broker: Broker
@@ -127,6 +128,7 @@ class V2Server(FlushScheduler, TypingProtocol):
     authClient: AuthClient | None
     connections: set[NSQDProtocol]
     dirty: set[ClientOutput]
+    heartbeats: HeartbeatScheduler
 
     def flushAll(self) -> None:
         """
@@ -221,7 +223,7 @@ class NSQDProtocol(Protocol):
         )
         self._output = ClientOutput(client, server, self.transport)
         self._pump = MessagePump(client, self._output, self.clock, self._channelClosed)
-        self._heartbeats = Heartbeats(self.clock, client, self._beat, self._timedOut)
+        self._heartbeats = server.heartbeats.connection(self, client)
         server.connections.add(self)
         IConsumer(self.transport).registerProducer(self._pump, True)
         self._heartbeats.start(client.heartbeatInterval)
@@ -432,11 +434,17 @@ class NSQDProtocol(Protocol):
         self._output.flush()
         self._close()
 
-    def _beat(self) -> None:
+    def sendHeartbeat(self) -> None:
+        """
+        Write a heartbeat (L{txnsq.nsqd._heartbeat.HeartbeatOwner}).
+        """
         self._output.writeFrame(RESPONSE_HEARTBEAT)
 
-    def _timedOut(self) -> None:
-        # Go's read deadline (twice the heartbeat interval) expired.
+    def readTimedOut(self) -> None:
+        """
+        Go's read deadline (twice the heartbeat interval) expired: close
+        (L{txnsq.nsqd._heartbeat.HeartbeatOwner}).
+        """
         assert self.transport is not None
         self._exitError = (
             f"failed to read command - read "
@@ -594,6 +602,8 @@ class NSQDProtocol(Protocol):
             return
         if client.applyIdentify(result):
             self._heartbeats.start(client.heartbeatInterval)
+        else:
+            self._heartbeats.intervalChanged()
         if not result.featureNegotiation:
             self._output.writeFrame(RESPONSE_OK)
             return

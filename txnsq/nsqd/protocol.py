@@ -46,6 +46,7 @@ from txnsq.nsqd._clientv2 import (
     ClientV2,
     formatRemoteAddress,
 )
+from txnsq.nsqd._heartbeat import HeartbeatScheduler
 from txnsq.nsqd._output import ClientOutput
 from txnsq.nsqd._protocolv2 import LOG_NAMESPACE, NSQDProtocol, hostPort
 from txnsq.nsqd._tls import serverTLSOptions
@@ -250,6 +251,8 @@ class NSQDFactory(Factory):
         self.connections: set[NSQDProtocol] = set()
         self.accepted: set[MagicSniffer] = set()
         self.dirty: set[ClientOutput] = set()
+        # One timer for every connection's heartbeats and read deadline.
+        self.heartbeats = HeartbeatScheduler(clock)
         self.reading = 0
         self._flushCall: IDelayedCall | None = None
         self._workCall: IDelayedCall | None = None

@@ -251,6 +251,23 @@ class CommandDecoder:
     one L{ProtocolError} record, after which the decoder is halted.
     """
 
+    # One decoder per connection, most of them idle: slots, and the command
+    # table is the class's (L{_LINES}), not a dict of bound methods each.
+    __slots__ = (
+        "_bodyKind",
+        "_bodySize",
+        "_buffer",
+        "_deferMs",
+        "_gate",
+        "_halted",
+        "_maxBodySize",
+        "_maxDeferMs",
+        "_maxMsgSize",
+        "_mpub",
+        "_pos",
+        "_topic",
+    )
+
     def __init__(
         self,
         gate: CommandGate,
@@ -273,20 +290,6 @@ class CommandDecoder:
         self._topic = ""
         self._deferMs = 0
         self._mpub: MPubReader | None = None
-        self._lines: dict[bytes, Callable[[list[bytes]], CommandRecord | None]] = {
-            b"FIN": self._fin,
-            b"RDY": self._rdy,
-            b"REQ": self._req,
-            b"PUB": self._pub,
-            b"MPUB": self._mpubLine,
-            b"DPUB": self._dpub,
-            b"NOP": self._nop,
-            b"TOUCH": self._touch,
-            b"SUB": self._sub,
-            b"CLS": self._cls,
-            b"AUTH": self._auth,
-            b"IDENTIFY": self._identify,
-        }
 
     @property
     def halted(self) -> bool:
@@ -374,8 +377,13 @@ class CommandDecoder:
         while True:
             nl = buf.find(b"\n", pos)
             if nl < 0:
-                if len(buf) - pos >= MAX_LINE_LENGTH:
+                size = len(buf)
+                if size - pos >= MAX_LINE_LENGTH:
                     return self._fail(ProtocolError("", "line too long", silent=True))
+                if pos and pos == size:
+                    # All decoded: an idle connection keeps no bytes.
+                    buf.clear()
+                    self._pos = 0
                 return None
             if nl - pos >= MAX_LINE_LENGTH:
                 return self._fail(ProtocolError("", "line too long", silent=True))
@@ -395,11 +403,11 @@ class CommandDecoder:
                 if verdict is False:
                     continue
                 return self._fail(verdict)
-            parse = self._lines.get(name)
+            parse = _LINES.get(name)
             if parse is None:
                 text = name.decode("utf-8", "surrogateescape")
                 return self._fail(ProtocolError(E_INVALID, f"invalid command {text}"))
-            record = parse(params)
+            record = parse(self, params)
             if record is not None:
                 return record
             # A sized body follows the line.
@@ -575,7 +583,9 @@ class CommandDecoder:
             self._bodySize = size
         if len(buf) - pos < size:
             return None
-        body = bytes(buf[pos : pos + size])
+        # One copy (slicing the bytearray first would make two).
+        with memoryview(buf) as view:
+            body = view[pos : pos + size].tobytes()
         self._pos = pos + size
         self._bodyKind = None
         if kind == _PUB:
@@ -616,6 +626,23 @@ class CommandDecoder:
         if isinstance(outcome, ProtocolError):
             return self._fail(outcome)
         return MPub(self._topic, outcome)
+
+
+#: Each command's line parser, by name.
+_LINES: dict[bytes, Callable[[CommandDecoder, list[bytes]], CommandRecord | None]] = {
+    b"FIN": CommandDecoder._fin,
+    b"RDY": CommandDecoder._rdy,
+    b"REQ": CommandDecoder._req,
+    b"PUB": CommandDecoder._pub,
+    b"MPUB": CommandDecoder._mpubLine,
+    b"DPUB": CommandDecoder._dpub,
+    b"NOP": CommandDecoder._nop,
+    b"TOUCH": CommandDecoder._touch,
+    b"SUB": CommandDecoder._sub,
+    b"CLS": CommandDecoder._cls,
+    b"AUTH": CommandDecoder._auth,
+    b"IDENTIFY": CommandDecoder._identify,
+}
 
 
 def _messageID(name: str, params: list[bytes], count: int) -> bytes | ProtocolError:
