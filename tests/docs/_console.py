@@ -346,6 +346,20 @@ class Shell:
                 raise AssertionError("the shell ended")
             self.transcript.append(line)
 
+    def drain(self) -> list[str]:
+        """
+        Add what the programs have printed so far to the transcript,
+        without waiting, and return the transcript.
+        """
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                return self.transcript
+            if line is None:
+                return self.transcript
+            self.transcript.append(line)
+
     def close(self) -> None:
         """
         Stop whatever still runs in the namespace (the page's background
@@ -384,16 +398,23 @@ class Cluster:
         self.nsqds: list[int] = []
         self.lookupds: list[int] = []
 
-    def probe(self, *args: object) -> str:
+    def probe(self, *args: object, shell: Shell | None = None) -> str:
+        """
+        Run one probe of L{_probe} in the namespace; on failure, say what
+        the C{shell} printed meanwhile, which is what explains it.
+        """
         found = subprocess.run(
             ["ip", "netns", "exec", self.namespace, sys.executable, _PROBE,
              *map(str, args)],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=200,
         )
         if found.returncode:
-            raise AssertionError(found.stdout + found.stderr)
+            printed = ""
+            if shell is not None:
+                printed = "\n".join(shell.drain()[-80:])
+            raise AssertionError(found.stdout + found.stderr + printed)
         return found.stdout
 
 
@@ -461,7 +482,9 @@ class NamespaceTestCase(SynchronousTestCase):
         if background or daemonizes(command.text):
             daemon = daemonOf(command.text)
         if cluster.nsqds and cluster.lookupds:
-            cluster.probe("settle", *cluster.nsqds, "--", *cluster.lookupds)
+            cluster.probe(
+                "settle", *cluster.nsqds, "--", *cluster.lookupds, shell=shell
+            )
         consumersBefore = None
         if background and daemon is None and cluster.nsqds:
             consumersBefore = int(cluster.probe("clients", *cluster.nsqds))
@@ -475,10 +498,12 @@ class NamespaceTestCase(SynchronousTestCase):
                     f"{command.text!r} did not print {line!r}:\n{transcript}",
                 )
         if daemon is not None:
-            cluster.probe("ports", *daemon.ports)
+            cluster.probe("ports", *daemon.ports, shell=shell)
             cluster.nsqds.extend(daemon.nsqdHTTP)
             cluster.lookupds.extend(daemon.lookupdHTTP)
         elif consumersBefore is not None:
-            cluster.probe("clients-above", consumersBefore, *cluster.nsqds)
+            cluster.probe(
+                "clients-above", consumersBefore, *cluster.nsqds, shell=shell
+            )
 
 

@@ -17,7 +17,9 @@ for what the person would have seen:
                              of COUNT
 
 A daemon whose port refuses connections has been stopped by the page and
-is left out.  Each waits at most 60 seconds, then exits 1 saying what it was waiting for.
+is left out.  Each waits at most 150 seconds (a consumer whose first
+nsqlookupd query failed under load asks again a poll interval, 60 s,
+later), then exits 1 saying what it was waiting for.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-_DEADLINE = 60.0
+_DEADLINE = 150.0
 
 
 def _get(port: int, path: str) -> Any:
