@@ -54,6 +54,8 @@ PAGE_PATHS = [
     "/topics/{topic}/{channel}",
     "/nodes",
     "/nodes/{node}",
+    # The node page shows 100 topics at a time; this is all of them.
+    "/nodes/{node}?page=all",
     "/counter",
     "/lookup",
 ]

@@ -621,6 +621,8 @@ class PageTests(UITestCase):
         self.assertEqual(page.page, "node")
         self.assertEqual(page.one("node-total-messages").text, "101")
         self.assertEqual(page.one("node-total-clients").text, "1")
+        # Counted by nsqd: its /stats was asked without the clients.
+        self.assertEqual(self.cluster.statsAsked, [False])
         t = page.one("node-topic-row", topic="t")
         t.one("action-tombstone")
         page.one("node-channel-row", topic="t", channel="c")
@@ -635,6 +637,78 @@ class PageTests(UITestCase):
         self.assertEqual(
             page.one("node-topic-row", topic="t").find("action-tombstone"), []
         )
+
+    async def test_nodePages(self) -> None:
+        """
+        A node page shows L{views.NODE_PAGE_TOPICS} topics at a time (each
+        with its channels), with plain links to the other pages and to
+        all of them; the live part refreshes the page shown; the totals
+        are the nsqd's on every page.
+        """
+        self.patch(views, "NODE_PAGE_TOPICS", 1)
+        node = f"{self.base}/nodes/a.example%3A4151"
+        page = await self.request("GET", "/nodes/a.example:4151")
+        self.assertEqual(
+            [r.attrs["data-topic"] for r in page.find("node-topic-row")], ["t"]
+        )
+        self.assertEqual(len(page.find("node-channel-row", topic="t")), 2)
+        self.assertEqual(page.one("node-total-messages").text, "101")
+        self.assertEqual(page.one("live").attrs["hx-get"], node)
+        pager = page.one("pager")
+        self.assertEqual(pager.one("pager-shown").text, "Topics 1\N{EN DASH}1 of 2")
+        self.assertEqual(pager.one("pager-current").text, "1")
+        self.assertEqual(pager.find("pager-previous"), [])
+        self.assertEqual(pager.one("pager-next").attrs["href"], f"{node}?page=2")
+        self.assertEqual(pager.one("pager-all").attrs["href"], f"{node}?page=all")
+
+        page = await self.request("GET", "/nodes/a.example:4151", {"page": "2"})
+        self.assertEqual(
+            [r.attrs["data-topic"] for r in page.find("node-topic-row")], ["u"]
+        )
+        self.assertEqual(page.one("node-total-messages").text, "101")
+        self.assertEqual(page.one("node-total-clients").text, "1")
+        self.assertEqual(page.one("live").attrs["hx-get"], f"{node}?page=2")
+        self.assertEqual(page.one("pager-previous").attrs["href"], node)
+        self.assertEqual(page.find("pager-next"), [])
+        # A page past the end (topics deleted meanwhile) is the last one.
+        page = await self.request("GET", "/nodes/a.example:4151", {"page": "9"})
+        self.assertEqual(page.one("pager-current").text, "2")
+        # Anything else is the first.
+        page = await self.request("GET", "/nodes/a.example:4151", {"page": "x"})
+        self.assertEqual(page.one("pager-current").text, "1")
+
+        page = await self.request("GET", "/nodes/a.example:4151", {"page": "all"})
+        self.assertEqual(
+            [r.attrs["data-topic"] for r in page.find("node-topic-row")], ["t", "u"]
+        )
+        self.assertEqual(page.one("live").attrs["hx-get"], f"{node}?page=all")
+        self.assertEqual(page.one("pager-shown").text, "All 2 topics")
+        self.assertEqual(page.find("pager-all"), [])
+        self.assertEqual(page.one("pager-link", number="1").attrs["href"], node)
+
+    async def test_nodeOnePage(self) -> None:
+        """
+        An nsqd of no more topics than fit on a page has no pager.
+        """
+        page = await self.request("GET", "/nodes/a.example:4151")
+        self.assertEqual(page.find("pager"), [])
+        self.assertEqual(len(page.find("node-topic-row")), 2)
+
+    def test_pageNumbers(self) -> None:
+        """
+        The pager links the first and last pages and two either side of
+        the current one, with gaps between.
+        """
+        self.assertEqual(views.Pages(1000, "10", 100).numbers(), [1, 0, 8, 9, 10])
+        self.assertEqual(
+            views.Pages(1000, "5", 100).numbers(), [1, 0, 3, 4, 5, 6, 7, 0, 10]
+        )
+        self.assertEqual(views.Pages(300, "1", 100).numbers(), [1, 2, 3])
+        self.assertEqual(views.Pages(0, "", 100).pages, 1)
+        every = views.Pages(1000, "all", 100)
+        self.assertEqual((every.start, every.stop, every.query), (0, 1000, "?page=all"))
+        last = views.Pages(250, "3", 100)
+        self.assertEqual((last.start, last.stop, last.query), (200, 250, "?page=3"))
 
     async def test_unknownNode(self) -> None:
         """
@@ -990,6 +1064,89 @@ class ActionTests(UITestCase):
         )
         self.assertEqual(page.status, 303)
         self.assertEqual(self.cluster.calls, [("topicAction", "empty", "t", "")])
+
+    async def test_aclHidesActions(self) -> None:
+        """
+        With C{--admin-user}, as in Go's pages, readers whose
+        C{--acl-http-header} names no admin see no action button (whole,
+        per node, tombstone, the create form), also in the live
+        refreshes; admins see them all.
+        """
+        self.config.admin_users = ["boss"]
+        self.config.acl_http_header = "X-Auth-User"
+        buttons = [
+            "topic-actions",
+            "channel-actions",
+            "action-pause",
+            "action-unpause",
+            "action-empty",
+            "action-delete",
+            "node-action-pause",
+            "node-action-unpause",
+            "node-action-empty",
+            "action-tombstone",
+            "create-topic-form",
+        ]
+        pages = ["/topics/t", "/topics/t/c", "/nodes/a.example:4151", "/lookup"]
+
+        def shown(page: Page) -> list[str]:
+            return [b for b in buttons if page.find(b)]
+
+        for path in pages:
+            for headers in (
+                {},
+                {"X-Auth-User": "mallory"},
+                {"X-Forwarded-User": "boss"},
+                {"HX-Request": "true"},
+            ):
+                page = await self.request("GET", path, headers=headers)
+                self.assertEqual(page.status, 200)
+                self.assertEqual(shown(page), [], (path, headers))
+                self.assertEqual(page.find("action"), [])
+                self.assertFalse(
+                    any("hx-post" in e.attrs for e in page.elements), (path, headers)
+                )
+        page = await self.request("GET", "/lookup")
+        self.assertIn("--admin-user", page.one("not-admin").text)
+        # Still there for readers: the metrics links, the node links.
+        page = await self.request("GET", "/topics/t")
+        self.assertEqual(len(page.find("metrics-link")), 2)
+
+        boss = {"X-Auth-User": "boss"}
+        page = await self.request("GET", "/topics/t", headers=boss)
+        self.assertEqual(
+            shown(page),
+            [
+                "topic-actions",
+                "action-unpause",
+                "action-empty",
+                "action-delete",
+                "node-action-pause",
+                "node-action-unpause",
+                "node-action-empty",
+            ],
+        )
+        page = await self.request("GET", "/topics/t/c", headers=boss)
+        self.assertIn("channel-actions", shown(page))
+        self.assertEqual(len(page.find("node-action-empty")), 2)
+        page = await self.request("GET", "/nodes/a.example:4151", headers=boss)
+        self.assertEqual(len(page.find("action-tombstone")), 2)
+        page = await self.request("GET", "/lookup", headers=boss)
+        page.one("create-topic-form")
+        self.assertEqual(page.find("not-admin"), [])
+        self.assertEqual(self.cluster.calls, [])
+
+    async def test_noAdminUsers(self) -> None:
+        """
+        Without C{--admin-user} everyone is an admin (Go's default): the
+        buttons are shown whatever the header says.
+        """
+        page = await self.request(
+            "GET", "/topics/t", headers={"X-Forwarded-User": "anyone"}
+        )
+        page.one("topic-actions")
+        page = await self.request("GET", "/lookup")
+        page.one("create-topic-form")
 
     async def test_otherOrigin(self) -> None:
         """

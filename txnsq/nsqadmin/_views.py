@@ -389,6 +389,60 @@ def _thing(topic: str, channel: str = "") -> str:
     return f"channel {topic}/{channel}" if channel else f"topic {topic}"
 
 
+def _pageHeader(
+    paths: Paths, topic: str, channel: str, paused: bool, admin: bool
+) -> list[Tag | str]:
+    """
+    The head of a topic's or a channel's page: its title (a channel's
+    links back to its topic) and, for admins, the buttons acting on it
+    over every nsqd, outside the live part so that a refresh never
+    swallows a click.
+    """
+    if channel:
+        title = tags.h1(
+            "Topic ",
+            tags.a(topic, href=paths.topic(topic), **_tid("topic-link")),
+            " / channel ",
+            tags.span(channel, class_="name"),
+            " ",
+            _paused(paused),
+            **_tid("page-title"),
+        )
+    else:
+        title = tags.h1(
+            "Topic ",
+            tags.span(topic, class_="name"),
+            " ",
+            _paused(paused),
+            **_tid("page-title"),
+        )
+    if not admin:
+        # As Go's pages: no buttons that the server would refuse.
+        return [title, ""]
+    kind = "channel" if channel else "topic"
+    actions = _wholeActions(
+        paths.topicAction(topic, channel),
+        _thing(topic, channel),
+        paused,
+        f"{kind}-actions",
+    )
+    return [title, actions]
+
+
+def _nodeActions(
+    actionURL: str, thing: str, node: JSON, admin: bool, *more: Any
+) -> Tag:
+    # A per-node row's last cell: pause/unpause and empty on that nsqd
+    # only (for admins), then C{more}.
+    buttons: list[Tag] = []
+    if admin:
+        buttons = [
+            _pauseForm(actionURL, thing, node["paused"], "node-action-", node["node"]),
+            _emptyForm(actionURL, thing, "node-action-", node["node"]),
+        ]
+    return tags.td(tags.div(*buttons, *more, class_="actions"))
+
+
 # -- the layout --------------------------------------------------------------
 
 
@@ -663,18 +717,21 @@ def topicPage(
     rates: RateTracker,
     warning: str,
     graphs: Graphs | None = None,
+    admin: bool = True,
 ) -> Tag:
     """
     C{/topics/:topic}: the topic's actions, its nsqds (with per-node
     pause/empty), its channels, its publishing connections; the graphite
     graphs with C{graphs}.
+
+    @param admin: whether the reader may act (C{--admin-user}): without,
+        no action buttons.
     """
     topicKeys = ("depth", "message_count")
     action = paths.topicAction(topic)
     thing = _thing(topic)
     nodes = total["nodes"]
     nodeNames = [n["node"] for n in nodes]
-    actions = _wholeActions(action, thing, total["paused"], "topic-actions")
     nodeRows = [
         tags.tr(
             _nodeCell(paths, n),
@@ -684,14 +741,7 @@ def topicPage(
             _cell("message-count", n["message_count"]),
             _rateCell(rates.rate(("topic", topic, n["node"]))),
             _graphCell(graphs, n["node"], topic, "", topicKeys),
-            tags.td(
-                tags.div(
-                    _pauseForm(action, thing, n["paused"], "node-action-", n["node"]),
-                    _emptyForm(action, thing, "node-action-", n["node"]),
-                    _metricsLink(n["node"]),
-                    class_="actions",
-                )
-            ),
+            _nodeActions(action, thing, n, admin, _metricsLink(n["node"])),
             **_tid("topic-node-row", node=n["node"]),
         )
         for n in nodes
@@ -741,14 +791,7 @@ def topicPage(
         "topic",
         f"Topic {topic}",
         flash,
-        tags.h1(
-            "Topic ",
-            tags.span(topic, class_="name"),
-            " ",
-            _paused(total["paused"]),
-            **_tid("page-title"),
-        ),
-        actions,
+        *_pageHeader(paths, topic, "", total["paused"], admin),
         _live(
             paths.topic(topic),
             _warning(warning),
@@ -830,16 +873,19 @@ def channelPage(
     rates: RateTracker,
     warning: str,
     graphs: Graphs | None = None,
+    admin: bool = True,
 ) -> Tag:
     """
     C{/topics/:topic/:channel}: the channel's actions, its nsqds (with
     per-node pause/empty) and its consumer connections; the graphite
     graphs with C{graphs}.
+
+    @param admin: whether the reader may act (C{--admin-user}): without,
+        no action buttons.
     """
     channelKeys = ("depth", "in_flight_count", "message_count")
     action = paths.topicAction(topic, channel)
     thing = _thing(topic, channel)
-    actions = _wholeActions(action, thing, total["paused"], "channel-actions")
     nodeRows = [
         tags.tr(
             _nodeCell(paths, n),
@@ -847,13 +893,7 @@ def channelPage(
             _rateCell(rates.rate(("channel", topic, channel, n["node"]))),
             _cell("client-count", n["client_count"]),
             _graphCell(graphs, n["node"], topic, channel, channelKeys),
-            tags.td(
-                tags.div(
-                    _pauseForm(action, thing, n["paused"], "node-action-", n["node"]),
-                    _emptyForm(action, thing, "node-action-", n["node"]),
-                    class_="actions",
-                )
-            ),
+            _nodeActions(action, thing, n, admin),
             **_tid("channel-node-row", node=n["node"]),
         )
         for n in total["nodes"]
@@ -911,16 +951,7 @@ def channelPage(
         "channel",
         f"Channel {topic}/{channel}",
         flash,
-        tags.h1(
-            "Topic ",
-            tags.a(topic, href=paths.topic(topic), **_tid("topic-link")),
-            " / channel ",
-            tags.span(channel, class_="name"),
-            " ",
-            _paused(total["paused"]),
-            **_tid("page-title"),
-        ),
-        actions,
+        *_pageHeader(paths, topic, channel, total["paused"], admin),
         _live(
             paths.channel(topic, channel),
             _warning(warning),
@@ -1014,6 +1045,98 @@ def nodesPage(
     )
 
 
+#: How many of an nsqd's topics its page shows at once (with their
+#: channels): an nsqd of 500 topics of 5 channels is 3,000 rows, 1.4 MB
+#: of HTML, re-rendered at every refresh.
+NODE_PAGE_TOPICS = 100
+
+
+class Pages:
+    """
+    Which part of C{count} items a page shows: page C{number} of
+    C{pages}, items C{start} to C{stop}; or all of them.
+    """
+
+    def __init__(self, count: int, asked: str, size: int) -> None:
+        self.count = count
+        self.pages = max(1, -(-count // size))
+        self.showAll = asked == "all"
+        if self.showAll:
+            self.number, self.start, self.stop = 0, 0, count
+            return
+        try:
+            number = int(asked)
+        except ValueError:
+            number = 1
+        # A page that no longer exists (topics deleted meanwhile) shows
+        # the last one, so a live refresh never empties the page.
+        self.number = min(max(number, 1), self.pages)
+        self.start = (self.number - 1) * size
+        self.stop = min(self.start + size, count)
+
+    @property
+    def query(self) -> str:
+        """
+        The page's query string (C{""} for the first page).
+        """
+        if self.showAll:
+            return "?page=all"
+        return "" if self.number == 1 else f"?page={self.number}"
+
+    def numbers(self) -> list[int]:
+        """
+        The page numbers linked: the first, the last and the two either
+        side of this one (0 stands for a gap).
+        """
+        wanted = {1, self.pages}
+        current = self.number or 1
+        wanted.update(range(max(1, current - 2), min(self.pages, current + 2) + 1))
+        result: list[int] = []
+        for n in sorted(wanted):
+            if result and n > result[-1] + 1:
+                result.append(0)
+            result.append(n)
+        return result
+
+
+def _pager(url: str, pages: Pages, what: str) -> Tag | str:
+    """
+    Links to the other pages of a long list (and to all of it at once);
+    plain links, so they work without JavaScript.
+    """
+    if pages.pages == 1:
+        return ""
+    if pages.showAll:
+        shown = f"All {pages.count:,} {what}"
+    else:
+        first, last = f"{pages.start + 1:,}", f"{pages.stop:,}"
+        shown = f"{what.capitalize()} {first}\N{EN DASH}{last} of {pages.count:,}"
+    links: list[Any] = [tags.span(shown, **_tid("pager-shown")), " "]
+
+    def link(text: str, number: int, testid: str) -> Tag:
+        query = "" if number == 1 else f"?page={number}"
+        return tags.a(text, href=url + query, **_tid(testid, number=str(number)))
+
+    current = pages.number
+    if current > 1:
+        links += [
+            link("\N{LEFTWARDS ARROW} previous", current - 1, "pager-previous"),
+            " ",
+        ]
+    for n in pages.numbers():
+        if n == 0:
+            links.append("\N{HORIZONTAL ELLIPSIS} ")
+        elif n == current:
+            links += [tags.strong(str(n), **_tid("pager-current")), " "]
+        else:
+            links += [link(str(n), n, "pager-link"), " "]
+    if current and current < pages.pages:
+        links += [link("next \N{RIGHTWARDS ARROW}", current + 1, "pager-next"), " "]
+    if not pages.showAll:
+        links.append(tags.a("show all", href=url + "?page=all", **_tid("pager-all")))
+    return tags.nav(links, class_="pager", **_tid("pager"))
+
+
 def nodePage(
     paths: Paths,
     flash: Flash,
@@ -1023,21 +1146,27 @@ def nodePage(
     rates: RateTracker,
     warning: str,
     canTombstone: bool = True,
+    admin: bool = True,
+    page: str = "",
 ) -> Tag:
     """
-    C{/nodes/:node}: one nsqd's topics and channels; tombstoning a topic
-    of it.
+    C{/nodes/:node}: one nsqd's topics and channels, L{NODE_PAGE_TOPICS}
+    topics at a time; tombstoning a topic of it.
 
     @param canTombstone: whether nsqadmin reads nsqlookupds (tombstones
         are theirs: without, no button).
+    @param admin: whether the reader may act (C{--admin-user}): without,
+        no tombstone buttons.
+    @param page: the C{page} asked (C{?page=}): a number from 1, or
+        C{all}; anything else is the first page.
     """
     tombstoned = {
         t["topic"] for t in producer.get("topics") or [] if t.get("tombstoned")
     }
     action = paths.nodeAction(node)
+    pages = Pages(len(records), page, NODE_PAGE_TOPICS)
     rows: list[Tag] = []
-    totalClients = 0
-    for r in records:
+    for r in records[pages.start : pages.stop]:
         topic = r["topic_name"]
         badge: Tag | str = ""
         if topic in tombstoned:
@@ -1068,7 +1197,7 @@ def nodePage(
                         {"action": "tombstone", "topic": topic},
                         danger=True,
                     )
-                    if canTombstone
+                    if canTombstone and admin
                     else "",
                     class_="cell-action",
                 ),
@@ -1077,7 +1206,6 @@ def nodePage(
             )
         )
         for c in r["channels"]:
-            totalClients += len(c["clients"])
             rows.append(
                 tags.tr(
                     tags.td(""),
@@ -1096,7 +1224,10 @@ def nodePage(
                     **_tid("node-channel-row", topic=topic, channel=c["channel_name"]),
                 )
             )
+    # The totals are the nsqd's, whichever page is shown.
     totalMessages = sum(r["message_count"] for r in records)
+    totalClients = sum(c["client_count"] for r in records for c in r["channels"])
+    url = paths.node(node)
     return layout(
         paths,
         "node",
@@ -1109,7 +1240,8 @@ def nodePage(
             class_="meta",
         ),
         _live(
-            paths.node(node),
+            # The refresh stays on the page shown.
+            url + pages.query,
             _warning(warning),
             tags.p(
                 "Messages: ",
@@ -1117,6 +1249,7 @@ def nodePage(
                 " · clients: ",
                 tags.strong(f"{totalClients:,}", **_tid("node-total-clients")),
             ),
+            _pager(url, pages, "topics"),
             _table(
                 "node-topics-table",
                 [
@@ -1182,10 +1315,14 @@ def lookupPage(
     inactive: dict[str, list[str]],
     hasLookupds: bool,
     warning: str,
+    admin: bool = True,
 ) -> Tag:
     """
     C{/lookup}: the topics nsqlookupd knows that no nsqd has, and the form
     that creates a topic (and channel).
+
+    @param admin: whether the reader may act (C{--admin-user}): without,
+        no form, and a sentence saying why.
     """
     rows = [
         tags.li(
@@ -1220,7 +1357,16 @@ def lookupPage(
         **_tid("create-topic-form"),
     )
     note: Tag | str = ""
-    if not hasLookupds:
+    create: list[Tag] = [tags.h2("Create a topic or channel"), form]
+    if not admin:
+        create = []
+        note = tags.p(
+            "Creating topics and channels is for nsqadmin's admins "
+            "(--admin-user, named by the --acl-http-header header).",
+            class_="empty",
+            **_tid("not-admin"),
+        )
+    elif not hasLookupds:
         note = tags.p(
             "nsqadmin reads no nsqlookupd (--lookupd-http-address): topics are created "
             "on nsqlookupd, so there is nothing to create them on.",
@@ -1234,8 +1380,7 @@ def lookupPage(
         flash,
         tags.h1("Lookup"),
         note,
-        tags.h2("Create a topic or channel"),
-        form,
+        *create,
         tags.h2("Inactive topics"),
         _warning(warning),
         tags.ul(rows, class_="inactive")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from twisted.web.iweb import IRequest
 from twisted.web.template import Tag
@@ -100,7 +100,7 @@ class _API(Protocol):
     async def _allStats(self) -> tuple[list[dict[str, Any]], list[str]]: ...
 
     async def _nodeStats(
-        self, node: str
+        self, node: str, includeClients: bool = True
     ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]: ...
 
     async def _inactiveTopics(self) -> tuple[dict[str, list[str]], list[str]]: ...
@@ -315,6 +315,7 @@ class WebUI:
             self.api.rates,
             ci.warningMessage(errors),
             graphs=self.graphs,
+            admin=self.api._isAdmin(request),
         )
 
     async def channel(self, request: IRequest, topic: str, channel: str) -> bytes:
@@ -339,6 +340,7 @@ class WebUI:
             self.api.rates,
             ci.warningMessage(errors),
             graphs=self.graphs,
+            admin=self.api._isAdmin(request),
         )
 
     async def nodes(self, request: IRequest) -> bytes:
@@ -356,13 +358,17 @@ class WebUI:
         """
         C{/nodes/:node}.
         """
-        return await self._page(
-            request, self._node(request, node), self.paths.node(node)
-        )
+        page = _field(request, "page")
+        url = self.paths.node(node)
+        if page:
+            url += "?" + urlencode({"page": page})
+        return await self._page(request, self._node(request, node, page), url)
 
-    async def _node(self, request: IRequest, node: str) -> Tag:
+    async def _node(self, request: IRequest, node: str, page: str) -> Tag:
         flash = self._takeFlash(request)
-        producer, records, errors = await self.api._nodeStats(node)
+        producer, records, errors = await self.api._nodeStats(
+            node, includeClients=False
+        )
         return views.nodePage(
             self.paths,
             flash,
@@ -372,6 +378,8 @@ class WebUI:
             self.api.rates,
             ci.warningMessage(errors),
             canTombstone=bool(self.api.cluster.lookupds),
+            admin=self.api._isAdmin(request),
+            page=page,
         )
 
     async def counter(self, request: IRequest) -> bytes:
@@ -416,6 +424,7 @@ class WebUI:
             inactive,
             bool(self.api.cluster.lookupds),
             ci.warningMessage(errors),
+            admin=self.api._isAdmin(request),
         )
 
     # -- actions -------------------------------------------------------------
