@@ -35,6 +35,7 @@ from txnsq.client import IdentifyOptions
 from txnsq.client.producer import Producer
 from txnsq.combined import Options as CombinedOptions
 from txnsq.combined import combinedService
+from txnsq.nsqadmin import _views as views
 
 
 async def _get(port: int, path: str) -> tuple[int, Any]:
@@ -360,6 +361,37 @@ class LiveTests(BrowserTestCase):
             "the deleted topic gone without reloading",
         )
         self.assertTrue(await browser.run(browser.tab.sameDocument, token))
+
+    async def test_nodePages(self) -> None:
+        """
+        A node page of more topics than fit on one: the pager's links lead
+        to the next page and to all of them, and the live refresh keeps
+        the page shown.
+        """
+        self.patch(views, "NODE_PAGE_TOPICS", 1)
+        cluster, browser = await self.start()
+        node = segment(cluster.nodes[0])
+        await browser.open(f"/nodes/{node}", "node")
+        topics = testid("node-topic-row")
+        self.assertEqual(await browser.attrs(topics, "data-topic"), ["audit"])
+        await browser.follow(testid("pager-next"), "node")
+        self.assertEqual(await browser.path(), f"/nodes/{node}?page=2")
+        self.assertEqual(await browser.attrs(topics, "data-topic"), ["orders"])
+        await browser.screenshot("node-page-2")
+        live = "document.querySelector('#live')"
+        await browser.run(browser.tab.driver.execute_script, f"{live}.txnsqOld = 1;")
+        await browser.wait(
+            lambda: browser.tab.driver.execute_script(
+                f"return {live} !== null && {live}.txnsqOld === undefined;"
+            ),
+            "a live refresh of the node page",
+        )
+        self.assertEqual(await browser.attrs(topics, "data-topic"), ["orders"])
+        self.assertEqual(await browser.text(testid("pager-current")), "2")
+        await browser.follow(testid("pager-all"), "node")
+        self.assertEqual(
+            await browser.attrs(topics, "data-topic"), ["audit", "orders"]
+        )
 
     async def test_counter(self) -> None:
         """
