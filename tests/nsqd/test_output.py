@@ -10,7 +10,7 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq.nsqd._clientv2 import ClientV2
-from txnsq.nsqd._output import ClientOutput
+from txnsq.nsqd._output import SEPARATE_BODY, ClientOutput
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import Message
 from txnsq.wire.compression import DeflateDecoder, DeflateEncoder
@@ -130,6 +130,41 @@ class ClientOutputTests(SynchronousTestCase):
         self.assertEqual(self.transport.calls, [])
         self.output.writeMessages([message(b"y" * 10)])
         self.assertEqual([len(c) for c in self.transport.calls], [2])
+
+    def test_largeBodiesApart(self) -> None:
+        """
+        A large body (L{SEPARATE_BODY} bytes or more) is written as it is,
+        after its frame header, never copied into a frame string; in a
+        batch of large bodies, a small one is framed whole as usual.  The
+        bytes on the wire are the same frames.
+        """
+        big = b"B" * (2 * SEPARATE_BODY)
+        small = b"s"
+        self.output.writeMessages([message(big), message(small), message(big, 2)])
+        self.output.flush()
+        [call] = self.transport.calls
+        self.assertEqual(len(call), 5)
+        self.assertIs(call[1], big)
+        self.assertIs(call[4], big)
+        self.assertEqual(
+            self.transport.value(),
+            encodeMessageFrame(1_000_000_000, 1, b"0123456789abcdef", big)
+            + encodeMessageFrame(1_000_000_000, 1, b"0123456789abcdef", small)
+            + encodeMessageFrame(1_000_000_000, 2, b"0123456789abcdef", big),
+        )
+
+    def test_largeBodiesCompressed(self) -> None:
+        """
+        On a compressed stream, large bodies are still one compressed block
+        of whole frames.
+        """
+        self.output.encode = DeflateEncoder(6)
+        big = bytes(range(256)) * (SEPARATE_BODY // 256)
+        self.output.writeMessages([message(big), message(b"b")])
+        self.output.flush()
+        [[block]] = self.transport.calls
+        frames = list(FrameDecoder().feed(DeflateDecoder()(block)))
+        self.assertEqual([f[1][26:] for f in frames], [big, b"b"])
 
     def test_compressedBatch(self) -> None:
         """

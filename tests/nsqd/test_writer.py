@@ -22,7 +22,7 @@ from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from txnsq.nsqd._writer import DirectWriter
+from txnsq.nsqd._writer import GATHER_BYTES, GATHER_PIECES, DirectWriter
 
 reactor: Any = globalReactor
 
@@ -39,6 +39,7 @@ class FakeSocket:
         self.room = room
         self.error: OSError | None = None
         self.sent: list[bytes] = []
+        self.gathered = 0
 
     def send(self, data: Any) -> int:
         if self.error is not None:
@@ -50,6 +51,13 @@ class FakeSocket:
         elif data:
             raise OSError(EAGAIN, "Resource temporarily unavailable")
         return len(taken)
+
+    def sendmsg(self, buffers: list[Any]) -> int:
+        """
+        A gathering send: as L{send} over the buffers joined.
+        """
+        self.gathered += 1
+        return self.send(b"".join(buffers))
 
 
 class FakeConnection(FileDescriptor):
@@ -143,6 +151,57 @@ class DirectWriterTests(SynchronousTestCase):
         # Drained: the next write goes out at once again.
         self.writer.write(b"k")
         self.assertEqual(self.socket.sent[-1], b"k")
+
+    def test_gather(self) -> None:
+        """
+        A sequence of a few pieces adding up to L{GATHER_BYTES} or more (a
+        large message's header and body) goes out in one gathering send,
+        unjoined; smaller sequences are joined and sent.
+        """
+        head, body = b"h" * 30, b"b" * GATHER_BYTES
+        self.writer.writeSequence([head, body])
+        self.assertEqual(self.socket.sent, [head + body])
+        self.assertEqual(self.socket.gathered, 1)
+        self.writer.writeSequence([b"a", b"b"])
+        self.assertEqual(self.socket.gathered, 1)
+        many = [b"x" * GATHER_BYTES] * (GATHER_PIECES + 1)
+        self.writer.writeSequence(many)
+        self.assertEqual(self.socket.gathered, 1)
+        self.assertEqual(self.socket.sent[-1], b"".join(many))
+        self.assertEqual(self.writer.directSends, 3)
+
+    def test_gatherPartial(self) -> None:
+        """
+        What a gathering send leaves (cut in the header, in the body, between
+        pieces, or nothing taken) waits in the transport's buffer as one
+        string, and the stream arrives whole and in order; an untouched
+        lone piece is handed over as it is, not copied.
+        """
+        body = bytes(range(256)) * (GATHER_BYTES // 256)
+        pieces = [b"head1", body, b"head2", body]
+        whole = b"".join(pieces)
+        for room in (0, 3, 5, 1000, len(body) + 5, len(body) + 7, len(whole) - 1):
+            socket = FakeSocket(room)
+            transport = FakeConnection(socket, MemoryReactor())
+            DirectWriter(transport).writeSequence(pieces)
+            self.assertEqual(len(transport._tempDataBuffer), 1 if room < len(whole) else 0)
+            socket.room = len(whole)
+            transport.doWrite()
+            self.assertEqual(b"".join(socket.sent), whole, room)
+        socket = FakeSocket(5)
+        transport = FakeConnection(socket, MemoryReactor())
+        DirectWriter(transport).writeSequence([b"head1", body])
+        self.assertIs(transport._tempDataBuffer[0], body)
+
+    def test_gatherBroken(self) -> None:
+        """
+        A gathering send that fails for any reason but a full buffer hands
+        the pieces to the transport, which reports the connection lost.
+        """
+        self.socket.error = OSError(ECONNRESET, "Connection reset by peer")
+        self.writer.writeSequence([b"h", b"b" * GATHER_BYTES])
+        self.assertEqual(self.reactor.getWriters(), [self.transport])
+        self.assertIsInstance(self.transport.doWrite(), ConnectionLost)
 
     def test_wouldBlock(self) -> None:
         """
@@ -240,9 +299,10 @@ class Sender(Protocol):
     then closes; C{lost} fires with the reason the connection ended.
     """
 
-    def __init__(self, payload: bytes, chunk: int) -> None:
+    def __init__(self, payload: bytes, chunk: int, pieces: bool = False) -> None:
         self.payload = payload
         self.chunk = chunk
+        self.pieces = pieces
         self.lost: Deferred[None] = Deferred()
         self.writer: DirectWriter | None = None
 
@@ -250,7 +310,12 @@ class Sender(Protocol):
         assert self.transport is not None
         self.writer = DirectWriter(self.transport)
         for i in range(0, len(self.payload), self.chunk):
-            self.writer.write(self.payload[i : i + self.chunk])
+            chunk = self.payload[i : i + self.chunk]
+            if self.pieces:
+                # A header and a body, as large message frames are written.
+                self.writer.writeSequence([chunk[:30], chunk[30:]])
+            else:
+                self.writer.write(chunk)
         self.transport.loseConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -270,8 +335,10 @@ class RealSocketTests(TestCase):
     # later writes queue behind them.
     payload = bytes(range(256)) * (4 * 4096)
 
-    async def _roundTrip(self, listen: Any, connect: Any) -> None:
-        sender = Sender(self.payload, 100_000)
+    async def _roundTrip(
+        self, listen: Any, connect: Any, pieces: bool = False
+    ) -> None:
+        sender = Sender(self.payload, 100_000, pieces)
         port = listen(Factory.forProtocol(lambda: sender))
         self.addCleanup(port.stopListening)
         receiver = Collect()
@@ -290,6 +357,17 @@ class RealSocketTests(TestCase):
         await self._roundTrip(
             lambda f: reactor.listenTCP(0, f, interface="127.0.0.1"),
             lambda host, f: reactor.connectTCP("127.0.0.1", host.port, f),
+        )
+
+    async def test_tcpGathered(self) -> None:
+        """
+        A TCP connection written in header and body pieces (gathering
+        sends).
+        """
+        await self._roundTrip(
+            lambda f: reactor.listenTCP(0, f, interface="127.0.0.1"),
+            lambda host, f: reactor.connectTCP("127.0.0.1", host.port, f),
+            pieces=True,
         )
 
     async def test_unix(self) -> None:

@@ -30,7 +30,11 @@ from txnsq.nsqd.state import Message
 from txnsq.wire.compression import StreamCodec
 from txnsq.wire.frames import FRAME_TYPE_MESSAGE, MESSAGE_FRAME_HEAD
 
-__all__ = ["ClientOutput", "FlushScheduler"]
+__all__ = ["SEPARATE_BODY", "ClientOutput", "FlushScheduler"]
+
+#: Message bodies of at least this many bytes (on average in a batch) are
+#: written apart from their frame header rather than copied after it.
+SEPARATE_BODY = 16 * 1024
 
 
 class FlushScheduler(Protocol):
@@ -122,20 +126,39 @@ class ClientOutput:
         if not pending:
             self._scheduler.markDirty(self)
         pack = MESSAGE_FRAME_HEAD.pack
-        pending += [
-            pack(
-                len(m.body) + 30,
-                FRAME_TYPE_MESSAGE,
-                m.timestamp,
-                m.attempts & 0xFFFF,
-                m.id,
-            )
-            + m.body
-            for m in messages
-        ]
+        bodyBytes = sum(len(m.body) for m in messages)
+        if bodyBytes < SEPARATE_BODY * len(messages):
+            pending += [
+                pack(
+                    len(m.body) + 30,
+                    FRAME_TYPE_MESSAGE,
+                    m.timestamp,
+                    m.attempts & 0xFFFF,
+                    m.id,
+                )
+                + m.body
+                for m in messages
+            ]
+        else:
+            # Large bodies: the header and the body stay apart, so the body
+            # is never copied into a new frame string; the writer sends the
+            # pieces in one gathering send.
+            for m in messages:
+                body = m.body
+                head = pack(
+                    len(body) + 30,
+                    FRAME_TYPE_MESSAGE,
+                    m.timestamp,
+                    m.attempts & 0xFFFF,
+                    m.id,
+                )
+                if len(body) < SEPARATE_BODY:
+                    pending.append(head + body)
+                else:
+                    pending += (head, body)
         # Go flushes once its output buffer is full; so do we (the frames
         # are ~30 bytes plus the body).
-        self._pendingBytes += len(messages) * 30 + sum(len(m.body) for m in messages)
+        self._pendingBytes += len(messages) * 30 + bodyBytes
         if self._pendingBytes >= self._client.outputBufferSize:
             self.flush()
 

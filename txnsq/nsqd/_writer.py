@@ -29,6 +29,7 @@ is written to the ordinary way.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from errno import EAGAIN, EINTR, ENOBUFS, EWOULDBLOCK
 from typing import Any
@@ -51,6 +52,16 @@ _STATE = (
     "_writeDisconnected",
     "_writeDisconnecting",
 )
+
+
+# Writes of at least this many bytes in a few pieces (a large message's
+# header and body) go out in one gathering send (sendmsg, writev's
+# counterpart) instead of being joined into a new string first; smaller
+# ones are joined, which costs less than building the gather list.
+GATHER_BYTES = 64 * 1024
+# At most this many pieces per gathering send (IOV_MAX is 1024 on Linux).
+GATHER_PIECES = 64
+_CAN_GATHER = hasattr(socket.socket, "sendmsg")
 
 
 def _directTarget(transport: ITransport) -> Any:
@@ -118,8 +129,39 @@ class DirectWriter:
             self.transport.writeSequence(data)
         elif len(data) == 1:
             self._send(target, data[0])
+        elif (
+            _CAN_GATHER
+            and len(data) <= GATHER_PIECES
+            and sum(map(len, data)) >= GATHER_BYTES
+        ):
+            self._gather(target, data)
         else:
             self._send(target, b"".join(data))
+
+    def _gather(self, target: Any, data: Sequence[bytes]) -> None:
+        # A large message's body goes to the kernel as it is: no copy of it
+        # joined to its header.
+        try:
+            sent = target.socket.sendmsg(data)
+        except OSError as e:
+            if e.errno not in _RETRY:
+                self.transport.writeSequence(data)
+                return
+            sent = 0
+        self.directSends += 1
+        rest: list[bytes | memoryview] = []
+        for index, piece in enumerate(data):
+            if sent < len(piece):
+                rest.append(memoryview(piece)[sent:] if sent else piece)
+                rest.extend(data[index + 1 :])
+                break
+            sent -= len(piece)
+        if rest:
+            # What the kernel did not take waits in Twisted's buffer, as
+            # one string: Twisted would join the pieces on its next send
+            # anyway, and keeps one string as it is (join returns a lone
+            # bytes piece itself, so an untouched piece is not copied).
+            self.transport.write(b"".join(rest))
 
     def _send(self, target: Any, data: bytes) -> None:
         try:
