@@ -262,12 +262,14 @@ class MagicTests(ProtocolTestCase):
 
     def test_registersProducer(self) -> None:
         """
-        Once the magic is read, the connection's message pump (the broker's
-        consumer for it) is the transport's streaming producer.
+        Once the client may take messages (its first RDY above 0), the
+        connection's message pump (the broker's consumer for it) is the
+        transport's streaming producer; an idle connection never registers.
         """
-        client = self.connect(magic=False)
+        client = self.connect()
+        client.send(b"SUB t c\nRDY 0\n")
         self.assertIsNone(client.transport.producer)
-        client.send(b"  V2")
+        client.send(b"RDY 1\nRDY 0\nRDY 2\n")
         producer = client.transport.producer
         assert isinstance(producer, MessagePump)
         self.assertIs(producer.client, client.state)
@@ -467,7 +469,7 @@ class CommandTests(ProtocolTestCase):
         client = self.subscriber()
         self.assertEqual(client.state.state, STATE_SUBSCRIBED)
         self.assertEqual(
-            self.broker.topics["t"].channels["c"].consumers, [client.producer]
+            self.broker.topics["t"].channels["c"].consumers, [client.protocol._pump]
         )
         self.assertEqual(client.state.readyCount, 0)
 

@@ -225,7 +225,6 @@ class NSQDProtocol(Protocol):
         self._pump = MessagePump(client, self._output, self.clock, self._channelClosed)
         self._heartbeats = server.heartbeats.connection(self, client)
         server.connections.add(self)
-        IConsumer(self.transport).registerProducer(self._pump, True)
         self._heartbeats.start(client.heartbeatInterval)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -663,6 +662,11 @@ class NSQDProtocol(Protocol):
             )
             return
         self.client.readyCount = command.count
+        if command.count:
+            # The pump becomes the transport's producer once the client may
+            # take messages: an idle connection never registers (Twisted's
+            # transport grows by ~0.8 KB when it does).
+            self._pump.registerWith(IConsumer(self.transport))
 
     def _inFlightError(
         self, code: str, name: str, messageID: bytes, reason: object

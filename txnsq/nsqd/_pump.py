@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from zope.interface import implementer
 
-from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.interfaces import IConsumer, IPushProducer, IReactorTime
 
 from txnsq.nsqd._clientv2 import STATE_SUBSCRIBED, ClientV2
 from txnsq.nsqd._output import ClientOutput
@@ -41,6 +41,7 @@ class MessagePump:
         "_clock",
         "_output",
         "_paused",
+        "_registered",
         "channel",
         "client",
     )
@@ -62,6 +63,7 @@ class MessagePump:
         self._clock = clock
         self._channelClosed = channelClosed
         self._paused = False
+        self._registered = False
 
     # What the channel reads of the client.
 
@@ -176,6 +178,15 @@ class MessagePump:
         self.channel.touch(self, messageID, now)
 
     # IPushProducer: the transport's buffer decides whether we may send.
+
+    def registerWith(self, consumer: IConsumer) -> None:
+        """
+        Become C{consumer}'s streaming producer, unless already done (the
+        connection does it once the client may take messages).
+        """
+        if not self._registered:
+            self._registered = True
+            consumer.registerProducer(self, True)
 
     def pauseProducing(self) -> None:
         """
