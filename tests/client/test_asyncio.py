@@ -247,6 +247,34 @@ class AsyncioClientTests(AsyncioTestCase):
 
         self.run_(scenario)
 
+    def test_lookupFailureSaysWhy(self) -> None:
+        """
+        A host name that does not resolve fails the connection with the
+        resolver's reason, not only Twisted's "no results".
+        """
+
+        async def scenario(address: str, nsqd: NSQDService) -> str:
+            loop = asyncio.get_running_loop()
+            original = loop.getaddrinfo
+
+            async def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+                if host == "nsqd.invalid":
+                    raise socket.gaierror(socket.EAI_NONAME, "no such host here")
+                return await original(host, *args, **kwargs)
+
+            self.patch(loop, "getaddrinfo", getaddrinfo)
+            producer = Producer(["nsqd.invalid:4150"], timeout=BOUND / 2)
+            with self.assertRaises(ConnectFailed) as caught:
+                async with producer:
+                    pass
+            return str(caught.exception)
+
+        self.assertEqual(
+            self.run_(scenario),
+            "cannot reach nsqd nsqd.invalid:4150: DNS lookup failed: no results"
+            " for hostname lookup: nsqd.invalid: no such host here.",
+        )
+
     def test_outsideALoop(self) -> None:
         """
         Making a client outside a running event loop says what to do.

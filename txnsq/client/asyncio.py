@@ -51,16 +51,22 @@ from zope.interface import implementer
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
 from twisted.internet.defer import Deferred
+from twisted.internet.error import DNSLookupError
 from twisted.internet.interfaces import (
     IHostnameResolver,
     IHostResolution,
+    IProtocol,
+    IProtocolFactory,
     IResolutionReceiver,
     IStreamClientEndpoint,
 )
+from twisted.python.failure import Failure
 
+from txnsq._endpoints import splitHostPort
 from txnsq.client import consumer as _consumer
 from txnsq.client import producer as _producer
 from txnsq.client._block import ConnectedBlock, StartedBlock
+from txnsq.client._connection import clientEndpoint
 from txnsq.client._inbox import MessageStream
 from txnsq.client._message import Handler, Message
 
@@ -92,6 +98,11 @@ class _LoopResolver:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        # Why each name's last lookup failed (Name or service not known,
+        # Temporary failure in name resolution...): Twisted's
+        # HostnameEndpoint reports only "no results", so _ExplainedEndpoint
+        # adds this to its error.
+        self.failures: dict[str, str] = {}
 
     def resolveHostName(
         self,
@@ -116,7 +127,11 @@ class _LoopResolver:
         resolutionReceiver.resolutionBegan(resolution)
 
         def resolved(future: asyncio.Future[Any]) -> None:
-            if not future.cancelled() and future.exception() is None:
+            error = None if future.cancelled() else future.exception()
+            if error is not None:
+                self.failures[hostName] = getattr(error, "strerror", None) or str(error)
+            elif not future.cancelled():
+                self.failures.pop(hostName, None)
                 protocol: Literal["TCP", "UDP"] = (
                     "TCP" if kind == socket.SOCK_STREAM else "UDP"
                 )
@@ -133,6 +148,58 @@ class _LoopResolver:
 
         future.add_done_callback(resolved)
         return resolution
+
+
+@implementer(IStreamClientEndpoint)
+class _ExplainedEndpoint:
+    """
+    An nsqd's C{host:port} endpoint whose failed lookups say why, as Go's
+    C{lookup nsqd.invalid: no such host} does.
+    """
+
+    def __init__(
+        self, endpoint: IStreamClientEndpoint, host: str, resolver: _LoopResolver
+    ) -> None:
+        self._endpoint = endpoint
+        self._host = host
+        self._resolver = resolver
+
+    def connect(self, protocolFactory: IProtocolFactory) -> Deferred[IProtocol]:
+        """
+        Connect, adding the resolver's reason to a failed lookup.
+        """
+        attempt: Deferred[IProtocol] = self._endpoint.connect(protocolFactory)
+        return attempt.addErrback(self._explain)
+
+    def _explain(self, reason: Failure) -> Failure:
+        why = self._resolver.failures.get(self._host)
+        if why is None or not reason.check(DNSLookupError):
+            return reason
+        # Twisted's words without DNSLookupError's own "DNS lookup failed:"
+        # prefix, which the new error adds again.
+        text = " ".join(str(arg) for arg in getattr(reason.value, "args", ()))
+        return Failure(DNSLookupError(f"{text}: {why}"))
+
+
+def _explainedEndpoints(reactor: Any) -> Callable[[str], IStreamClientEndpoint]:
+    """
+    The clients' C{endpointFactory}: L{clientEndpoint}'s endpoints, those
+    for C{host:port} explained when the host is resolved by this module's
+    resolver (not when the program installed its own reactor).
+    """
+    resolver = reactor.nameResolver
+
+    def endpoint(address: str) -> IStreamClientEndpoint:
+        made = clientEndpoint(reactor, address)
+        if not isinstance(resolver, _LoopResolver):
+            return made
+        try:
+            host = splitHostPort(address)[0]
+        except ValueError:
+            return made
+        return _ExplainedEndpoint(made, host, resolver)
+
+    return endpoint
 
 
 def _runningLoop() -> asyncio.AbstractEventLoop:
@@ -218,9 +285,9 @@ class Producer(ConnectedBlock):
             C{maxPending}...), C{reactor} excepted.
         """
         self._loop = _runningLoop()
-        self.twisted = _producer.Producer(
-            nsqdAddresses, reactor=reactorFor(self._loop), **options
-        )
+        reactor = reactorFor(self._loop)
+        options.setdefault("endpointFactory", _explainedEndpoints(reactor))
+        self.twisted = _producer.Producer(nsqdAddresses, reactor=reactor, **options)
 
     def __repr__(self) -> str:
         return f"<asyncio {self.twisted!r}>"
@@ -300,12 +367,14 @@ class Consumer(StartedBlock):
             C{reactor} excepted.
         """
         self._loop = loop = _runningLoop()
+        reactor = reactorFor(loop)
+        options.setdefault("endpointFactory", _explainedEndpoints(reactor))
         self.twisted = _consumer.Consumer(
             topic,
             channel,
             _twistedCallable(handler, loop),
             giveUp=_twistedCallable(giveUp, loop),
-            reactor=reactorFor(loop),
+            reactor=reactor,
             **options,
         )
 
