@@ -669,6 +669,7 @@ def idle(args: argparse.Namespace, results: Results) -> None:
                 f"{(after - before) / n:,.0f} bytes per connection",
                 flush=True,
             )
+            results.add("RSS just started (MB)", before / 1e6)
             results.add(f"RSS with {n:,} idle connections (MB)", after / 1e6)
             results.add("bytes per idle connection", (after - before) / n)
         finally:
@@ -732,9 +733,9 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
 
 
-def main(argv: list[str] | None = None) -> None:
+def buildParser() -> argparse.ArgumentParser:
     """
-    Run the phases asked for and print the medians.
+    The command line's options (also what C{bench/table.py} passes through).
     """
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -785,7 +786,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hold", type=nsqbench.parseDuration, default=6.0)
     parser.add_argument("--json", help="also write every figure to this file")
     nsqbench.addLoadOptions(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """
+    Run the phases asked for and print the medians.
+    """
+    args = buildParser().parse_args(argv)
     python = os.path.abspath(args.python) if os.sep in args.python else args.python
     args.python = python
     if args.target == "go":

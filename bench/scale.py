@@ -27,22 +27,33 @@ Usage::
 
     python bench/scale.py --cases topics,consumers,sizes
     python bench/scale.py --target go --go-nsqd /opt/go-nsq/bin/nsqd
+    python bench/scale.py --cases topics:100,sizes:1000000 --json out.json
+
+C{--cases NAME:N} runs one count (topics, consumers) or body size of a
+case; C{--json FILE} saves every figure by row (C{bench/table.py} uses
+both).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import statistics
 import struct
 import sys
 import time
+from collections.abc import Callable, Sequence
 
 import nsqbench
 from nsqbench import LoadSpec
 from run import ROOT, Daemon, describeCommit, describeRuntime
 
 _MPUB_HEAD = struct.Struct(">ll")
+
+TOPIC_COUNTS = (1, 100, 1000)
+CONSUMER_COUNTS = (1, 10, 100)
+SIZES = (200, 10_000, 1_000_000)
 
 
 def _mpub(topic: str, bodies: list[bytes]) -> bytes:
@@ -108,13 +119,16 @@ def _statsTime(daemon: Daemon) -> float:
     return statistics.median(times)
 
 
-def topics(args: argparse.Namespace) -> None:
+def topics(
+    args: argparse.Namespace, counts: Sequence[int] = TOPIC_COUNTS
+) -> dict[str, float]:
     """
     1, 100, 1,000 topics with 5 channels each.
     """
+    figures: dict[str, float] = {}
     print("| topics x 5 channels | publish msg/s | /stats (ms) | RSS (MB) |")
     print("| ---: | ---: | ---: | ---: |")
-    for count in (1, 100, 1000):
+    for count in counts:
         daemon = _daemon(args, inMemory=False)
         try:
             names = [f"t{i}" for i in range(count)]
@@ -125,21 +139,28 @@ def topics(args: argparse.Namespace) -> None:
             rate = _publishRoundRobin(daemon.tcpAddress, names, args.messages)
             stats = _statsTime(daemon)
             rss = daemon.status()["VmRSS"] / 1e6
+            figures[f"topics {count}: publish (msg/s)"] = rate
+            figures[f"topics {count}: /stats (ms)"] = stats * 1e3
+            figures[f"topics {count}: RSS (MB)"] = rss
             print(
                 f"| {count:,} | {rate:,.0f} | {stats * 1e3:.1f} | {rss:.1f} |",
                 flush=True,
             )
         finally:
             daemon.stop()
+    return figures
 
 
-def consumers(args: argparse.Namespace) -> None:
+def consumers(
+    args: argparse.Namespace, counts: Sequence[int] = CONSUMER_COUNTS
+) -> dict[str, float]:
     """
     1, 10, 100 consumers draining one channel.
     """
+    figures: dict[str, float] = {}
     print("| consumers on one channel | consume msg/s |")
     print("| ---: | ---: |")
-    for count in (1, 10, 100):
+    for count in counts:
         daemon = _daemon(args)
         try:
             daemon.createChannel("scale", "ch")
@@ -163,18 +184,21 @@ def consumers(args: argparse.Namespace) -> None:
             )
             _, read = nsqbench.runLoad(None, reader)
             assert read is not None
+            figures[f"consumers {count}: consume (msg/s)"] = read.perSecond
             print(f"| {count} | {read.perSecond:,.0f} |", flush=True)
         finally:
             daemon.stop()
+    return figures
 
 
-def sizes(args: argparse.Namespace) -> None:
+def sizes(args: argparse.Namespace, counts: Sequence[int] = SIZES) -> dict[str, float]:
     """
     200 B, 10 KB, 1 MB bodies.
     """
+    figures: dict[str, float] = {}
     print("| body | publish msg/s | MB/s | consume msg/s | MB/s |")
     print("| ---: | ---: | ---: | ---: | ---: |")
-    for size in (200, 10_000, 1_000_000):
+    for size in counts:
         daemon = _daemon(args)
         try:
             daemon.createChannel("scale", "ch")
@@ -203,6 +227,8 @@ def sizes(args: argparse.Namespace) -> None:
             )
             _, read = nsqbench.runLoad(None, reader)
             assert written is not None and read is not None
+            figures[f"size {size}: publish (MB/s)"] = written.megabytesPerSecond
+            figures[f"size {size}: consume (MB/s)"] = read.megabytesPerSecond
             print(
                 f"| {size:,} B | {written.perSecond:,.0f} | "
                 f"{written.megabytesPerSecond:.1f} | {read.perSecond:,.0f} | "
@@ -211,9 +237,15 @@ def sizes(args: argparse.Namespace) -> None:
             )
         finally:
             daemon.stop()
+    return figures
 
 
-CASES = {"topics": topics, "consumers": consumers, "sizes": sizes}
+CASES: dict[str, Callable[[argparse.Namespace, Sequence[int]], dict[str, float]]] = {
+    "topics": topics,
+    "consumers": consumers,
+    "sizes": sizes,
+}
+_COUNTS = {"topics": TOPIC_COUNTS, "consumers": CONSUMER_COUNTS, "sizes": SIZES}
 
 
 def _daemon(args: argparse.Namespace, inMemory: bool = True) -> Daemon:
@@ -247,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", choices=["nsqd", "go"], default="nsqd")
     parser.add_argument("--go-nsqd", default="nsqd")
     parser.add_argument("--nsqd-flag", action="append", default=[])
+    parser.add_argument("--json", help="also write every figure to this file")
     args = parser.parse_args(argv)
     nsqbench.raiseFileLimit(1000)
     server = (
@@ -255,9 +288,14 @@ def main(argv: list[str] | None = None) -> None:
         else f"nsqd on {describeRuntime(args.python)}"
     )
     print(f"commit {describeCommit()}, {server}")
-    for name in args.cases.split(","):
+    figures: dict[str, float] = {}
+    for case in args.cases.split(","):
+        name, _, count = case.partition(":")
         print()
-        CASES[name](args)
+        figures.update(CASES[name](args, [int(count)] if count else _COUNTS[name]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=2)
 
 
 if __name__ == "__main__":
