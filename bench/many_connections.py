@@ -100,12 +100,16 @@ def traceConnections(count: int, lines: int = 15) -> None:
     each one hold, in all and by allocation site.
     """
     from twisted.internet import reactor as _reactor
+    from twisted.logger import globalLogBeginner
 
     from txnsq.nsqd.config import NSQDConfig
     from txnsq.nsqd.protocol import STATE_SUBSCRIBED, NSQDFactory
     from txnsq.nsqd.state import Broker
 
     reactor: Any = _reactor
+    # As twistd does: log events go to an observer and are not kept (until
+    # logging begins Twisted buffers them, which would count here).
+    globalLogBeginner.beginLoggingTo([], redirectStandardIO=False)
     config = NSQDConfig(node_id=7, broadcast_address="127.0.0.1")
     factory = NSQDFactory(Broker(config), config, reactor)
     factory.noisy = False

@@ -57,6 +57,11 @@ _STATE_RULES = {
 # Go's default output buffer (defaultBufferSize).
 _DEFAULT_OUTPUT_BUFFER_SIZE = 16384
 
+# The publish counts of every client that has published nothing: shared,
+# never written to (L{ClientV2.published} gives a client its own dict), so
+# that an idle consumer holds no dict of its own.
+_NO_PUBLISHES: dict[str, int] = {}
+
 
 class TLSConnection(Protocol):
     """
@@ -134,7 +139,7 @@ class ClientV2:
     messageCount: int = 0
     finishCount: int = 0
     requeueCount: int = 0
-    pubCounts: dict[str, int] = attrs.Factory(dict)
+    pubCounts: dict[str, int] = _NO_PUBLISHES
     sampleRate: int = 0
     outputBufferSize: int = _DEFAULT_OUTPUT_BUFFER_SIZE
     tlsRequired: bool = False
@@ -234,7 +239,10 @@ class ClientV2:
         Count C{count} messages published to C{topic} (Go's
         C{PublishedMessage}).
         """
-        self.pubCounts[topic] = self.pubCounts.get(topic, 0) + count
+        counts = self.pubCounts
+        if counts is _NO_PUBLISHES:
+            counts = self.pubCounts = {}
+        counts[topic] = counts.get(topic, 0) + count
 
     def authorized(self) -> bool:
         """
