@@ -322,6 +322,11 @@ class NSQDProtocol(Protocol):
             # PutMessages finds it.
             if self._topicStarted(record, record.topic):
                 self._put(record.topic, record.bodies, 0, E_MPUB_FAILED)
+        elif isinstance(record, MPubStart):
+            # Go authorises and creates the topic before it reads the body,
+            # which the decoder reads only once asked for the next record.
+            # (Checked here, next to MPub: every MPUB is both records.)
+            self._mayPublish(record, "MPUB", record.topic)
         elif isinstance(record, Rdy):
             self._rdy(record)
         elif isinstance(record, Req):
@@ -331,10 +336,6 @@ class NSQDProtocol(Protocol):
         elif isinstance(record, DPub):
             if self._mayPublish(record, "DPUB", record.topic):
                 self._put(record.topic, [record.body], record.deferMs, E_DPUB_FAILED)
-        elif isinstance(record, MPubStart):
-            # Go authorises and creates the topic before it reads the body,
-            # which the decoder reads only once asked for the next record.
-            self._mayPublish(record, "MPUB", record.topic)
         elif isinstance(record, Nop):
             pass
         elif isinstance(record, Sub):
