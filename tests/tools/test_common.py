@@ -26,20 +26,23 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests._certs import writeCertificates
-from tests.tools._helpers import logLines, publish, startNSQD
+from tests.tools._helpers import logLines, publish, start, startNSQD
 from txnsq import NSQ_VERSION
 from txnsq._go.flags import FlagError, FlagTable
 from txnsq._version import __version__
-from txnsq.tools import ALIASES, TOOLS
+from txnsq.tools import ALIASES, TOOLS, nsq_tail, nsq_to_http, to_nsq
 from txnsq.tools._common import (
     channelFlag,
     checkAddressChoice,
+    checkNSQDAddresses,
     consumerOptFlag,
     dialError,
     lookupdHTTPAddressFlag,
+    lookupdURLs,
     maxInFlightFlag,
     newConsumerError,
     nsqConfig,
+    nsqdAddress,
     nsqdTCPAddressFlag,
     producerOptFlag,
     topicFlag,
@@ -528,6 +531,108 @@ class CommonTests(SynchronousTestCase):
             "invalid channel name",
         )
         self.assertEqual(newConsumerError("missing port"), "missing port")
+
+    def test_nsqdAddress(self) -> None:
+        """
+        An nsqd address is checked as Go's C{net.Dial} checks it, with
+        Go's errors; the port Go dials is given as a number.
+        """
+        good = {
+            "127.0.0.1:4150": "127.0.0.1:4150",
+            "[::1]:4150": "[::1]:4150",
+            ":4150": ":4150",
+            "h:+1": "h:1",
+            "h:": "h:0",
+            "h:-0": "h:0",
+            "h:http": "h:80",
+            "h:HTTP": "h:80",
+        }
+        for address, dialed in good.items():
+            self.assertEqual(nsqdAddress(address), dialed, address)
+        # Go's nsq_tail and to_nsq 1.3.0, after "dial tcp: ".
+        bad = {
+            "localhost": "address localhost: missing port in address",
+            "[::1]": "address [::1]: missing port in address",
+            "::1:4150": "address ::1:4150: too many colons in address",
+            "[::1:4150": "address [::1:4150: missing ']' in address",
+            "h:abc": "address tcp/abc: unknown port",
+            "[::1]:abc": "address tcp/abc: unknown port",
+            "h:65536": "address 65536: invalid port",
+            "h:-1": "address -1: invalid port",
+        }
+        for address, expected in bad.items():
+            with self.assertRaises(ValueError) as caught:
+                nsqdAddress(address)
+            self.assertEqual(str(caught.exception), expected, address)
+        with self.assertRaises(Fatal) as fatal:
+            checkNSQDAddresses(["127.0.0.1:4150", "h:abc"])
+        self.assertEqual(
+            str(fatal.exception), "dial tcp: address tcp/abc: unknown port"
+        )
+
+    def test_lookupdURLs(self) -> None:
+        """
+        An nsqlookupd address is a URL (C{http://} put first when it has no
+        scheme) that Go's C{url.Parse} takes, with a port: IPv6 in
+        brackets, paths and C{https} too.  Otherwise go-nsq's error.
+        """
+        self.assertEqual(
+            lookupdURLs(
+                ["127.0.0.1:4161", "[::1]:4161", "https://h:4161/x", "::1:4161"]
+            ),
+            [
+                "http://127.0.0.1:4161",
+                "http://[::1]:4161",
+                "https://h:4161/x",
+                "http://::1:4161",
+            ],
+        )
+        bad = {
+            "localhost": "missing port",
+            "[::1]": "missing port",
+            "h:": "missing port",
+            "http://h": "missing port",
+            "/run/nsqlookupd.sock": "missing port",
+            "h:abc": 'parse "http://h:abc": invalid port ":abc" after host',
+            "[::1": "parse \"http://[::1\": missing ']' in host",
+        }
+        for address, expected in bad.items():
+            with self.assertRaises(ValueError) as caught:
+                lookupdURLs(["h:1", address])
+            self.assertEqual(str(caught.exception), expected, address)
+
+    def test_toolsCheckAddresses(self) -> None:
+        """
+        The tools end with Go's error for an address Go refuses before
+        connecting (to_nsq used to fail with a traceback for a port that
+        is not a number).
+        """
+        cases = [
+            (
+                nsq_tail.TOOL,
+                ["--topic=t", "--lookupd-http-address=h:x"],
+                'parse "http://h:x": invalid port ":x" after host',
+            ),
+            (
+                nsq_to_http.TOOL,
+                ["--topic=t", "--get=http://h:1/?%s", "--lookupd-http-address=h"],
+                "missing port",
+            ),
+            (
+                to_nsq.TOOL,
+                ["--topic=t", "--nsqd-tcp-address=127.0.0.1:abc"],
+                "dial tcp: address tcp/abc: unknown port",
+            ),
+            (
+                nsq_tail.TOOL,
+                ["--topic=t", "--nsqd-tcp-address=h:99999"],
+                "dial tcp: address 99999: invalid port",
+            ),
+        ]
+        for tool, argv, expected in cases:
+            running = start(tool, argv, io.BytesIO())
+            self.assertEqual(self.successResultOf(running.result), 1, argv)
+            self.assertEqual(logLines(running.stderr.getvalue())[-1:], [expected])
 
     def test_dialError(self) -> None:
         """

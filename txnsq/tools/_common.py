@@ -9,6 +9,7 @@ C{dial tcp ...} errors for an nsqd that cannot be reached.
 
 from __future__ import annotations
 
+import socket as _socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from twisted.python.failure import Failure
 from txnsq import NSQ_VERSION
 from txnsq._endpoints import splitHostPort
 from txnsq._go.flags import BOOL, INT, STRING, STRING_LIST, Flag
+from txnsq._go.urls import parseURLHost, urlPort
 from txnsq._version import __version__
 from txnsq.tools._config import CONFIG_OPTION, GoNSQConfig, configFromFlag
 from txnsq.tools._runner import Fatal, ToolContext
@@ -35,9 +37,12 @@ __all__ = [
     "consumerOptFlag",
     "dialError",
     "lookupdHTTPAddressFlag",
+    "lookupdURLs",
     "maxInFlightFlag",
     "newConsumerError",
     "nsqConfig",
+    "nsqdAddress",
+    "nsqdAddresses",
     "nsqdTCPAddressFlag",
     "producerOptFlag",
     "topicFlag",
@@ -198,6 +203,27 @@ def nsqConfig(
     return config
 
 
+def lookupdURLs(addresses: Sequence[str]) -> list[str]:
+    """
+    The check go-nsq's C{ConnectToNSQLookupd} makes of each
+    C{--lookupd-http-address}: a URL, C{http://} put before one without a
+    scheme (C{127.0.0.1:4161}, C{[::1]:4161}), that Go's C{url.Parse} takes
+    and that has a port.  Go accepts some that no request will reach
+    (C{::1:4161}); those fail at each lookup, as in Go.
+
+    @return: the URLs, for the client's C{lookupdHTTPAddresses}.
+    @raise ValueError: with Go's error (C{missing port}, C{parse
+        "http://h:x": invalid port ":x" after host}).
+    """
+    urls = []
+    for address in addresses:
+        url = address if "://" in address else f"http://{address}"
+        if not urlPort(parseURLHost(url)):
+            raise ValueError("missing port")
+        urls.append(url)
+    return urls
+
+
 def newConsumerError(text: str) -> str:
     """
     go-nsq's C{NewConsumer} error for the client's C{ValueError}: the
@@ -292,14 +318,61 @@ def watchEndpoints(
     return endpoint
 
 
-def checkNSQDAddresses(addresses: Sequence[str]) -> None:
+def nsqdAddress(address: str) -> str:
+    """
+    The address Go's C{net.Dial("tcp", address)} dials: C{host:port} split
+    as Go splits it, the port a number (C{+1} is 1, an empty one 0) or a
+    service name from C{/etc/services} (C{http}), from 0 to 65535.
+
+    @return: C{host:port} with the port's number (C{[::1]:80}).
+    @raise ValueError: with Go's error after its C{dial tcp: } prefix
+        (C{address foo: missing port in address}, C{address tcp/abc:
+        unknown port}, C{address 99999: invalid port}).
+    """
+    host, service = splitHostPort(address)
+    digits = service[1:] if service[:1] in ("+", "-") else service
+    if digits == "" and service != "":
+        # "+" or "-" alone: Go's parsePort reads no digits, so 0.
+        port = 0
+    elif digits.isascii() and (digits.isdigit() or digits == ""):
+        port = int(digits or "0")
+        if service.startswith("-"):
+            port = -port
+    else:
+        try:
+            port = _socket.getservbyname(service.lower(), "tcp")
+        except (OSError, UnicodeError):
+            raise ValueError(f"address tcp/{service}: unknown port") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"address {service}: invalid port")
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def nsqdAddresses(addresses: Sequence[str]) -> list[str]:
     """
     The check Go's C{net.Dial} makes of each address before dialing.
 
-    @raise Fatal: C{dial tcp: address foo: missing port in address}.
+    @return: the addresses as L{nsqdAddress} gives them.
+    @raise ValueError: C{dial tcp: address foo: missing port in address}.
     """
+    checked = []
     for address in addresses:
         try:
-            splitHostPort(address)
+            checked.append(nsqdAddress(address))
         except ValueError as e:
-            raise Fatal(f"dial tcp: {e}")
+            raise ValueError(f"dial tcp: {e}") from None
+    return checked
+
+
+def checkNSQDAddresses(addresses: Sequence[str]) -> list[str]:
+    """
+    L{nsqdAddresses} for a tool that C{log.Fatal}s its error.
+
+    @raise Fatal: C{dial tcp: address foo: missing port in address}.
+    """
+    try:
+        return nsqdAddresses(addresses)
+    except ValueError as e:
+        raise Fatal(str(e))

@@ -37,6 +37,7 @@ from txnsq.tools._common import (
     consumerOptFlag,
     dialError,
     lookupdHTTPAddressFlag,
+    lookupdURLs,
     maxInFlightFlag,
     newConsumerError,
     nsqConfig,
@@ -149,7 +150,7 @@ async def run(context: ToolContext) -> int:
     if 0 < total < maxInFlight:
         maxInFlight = total
     config = nsqConfig(context, "consumer-opt", maxInFlight)
-    checkNSQDAddresses(nsqdAddresses)
+    nsqdAddresses = checkNSQDAddresses(nsqdAddresses)
 
     tail = _Tail(context, total, bool(values["print-topic"]))
 
@@ -172,7 +173,7 @@ async def run(context: ToolContext) -> int:
                     channel,
                     tail.handler(topic),
                     nsqdAddresses=nsqdAddresses,
-                    lookupdHTTPAddresses=lookupdAddresses,
+                    lookupdHTTPAddresses=lookupdURLs(lookupdAddresses),
                     **options,
                 )
             except ValueError as e:

@@ -62,9 +62,11 @@ from txnsq.tools._common import (
     channelFlag,
     consumerOptFlag,
     lookupdHTTPAddressFlag,
+    lookupdURLs,
     maxInFlightFlag,
     newConsumerError,
     nsqConfig,
+    nsqdAddresses,
     nsqdTCPAddressFlag,
     topicsFlag,
     versionFlag,
@@ -363,8 +365,8 @@ async def run(context: ToolContext) -> int:
                 topic,
                 channel,
                 handler,
-                nsqdAddresses=options.nsqdTCPAddresses,
-                lookupdHTTPAddresses=options.lookupdHTTPAddresses,
+                nsqdAddresses=nsqdAddresses(options.nsqdTCPAddresses),
+                lookupdHTTPAddresses=lookupdURLs(options.lookupdHTTPAddresses),
                 **consumerKwargs,
             )
 

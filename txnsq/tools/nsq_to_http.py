@@ -61,6 +61,7 @@ from txnsq.tools._common import (
     consumerOptFlag,
     dialError,
     lookupdHTTPAddressFlag,
+    lookupdURLs,
     maxInFlightFlag,
     newConsumerError,
     nsqConfig,
@@ -532,7 +533,7 @@ async def run(context: ToolContext) -> int:
     else:
         method, addresses = "GET", options.gets
     config = nsqConfig(context, "consumer-opt", options.maxInFlight)
-    checkNSQDAddresses(options.nsqdTCPAddresses)
+    nsqds = checkNSQDAddresses(options.nsqdTCPAddresses)
 
     perAddressStatus = perAddressMetrics(addresses, options.statusEvery, context.log)
     clock = reactor.seconds
@@ -571,8 +572,8 @@ async def run(context: ToolContext) -> int:
             options.topic,
             options.channel,
             handler,
-            nsqdAddresses=options.nsqdTCPAddresses,
-            lookupdHTTPAddresses=options.lookupdHTTPAddresses,
+            nsqdAddresses=nsqds,
+            lookupdHTTPAddresses=lookupdURLs(options.lookupdHTTPAddresses),
             **consumerKwargs,
         )
     except ValueError as e:

@@ -48,6 +48,7 @@ from txnsq.tools._common import (
     consumerOptFlag,
     dialError,
     lookupdHTTPAddressFlag,
+    lookupdURLs,
     maxInFlightFlag,
     nsqConfig,
     nsqdTCPAddressFlag,
@@ -338,7 +339,7 @@ async def run(context: ToolContext) -> int:
     destinations = options.destinationAddresses
     consumerConfig = nsqConfig(context, "consumer-opt", options.maxInFlight)
     producerConfig = nsqConfig(context, "producer-opt")
-    checkNSQDAddresses(destinations)
+    destinations = checkNSQDAddresses(destinations)
 
     # Each destination's first connection attempt, before consuming (Go's
     # producer dials on the first publish).
@@ -393,6 +394,13 @@ async def run(context: ToolContext) -> int:
     consumers: list[Consumer] = []
     try:
         await DeferredList(list(attempted.values()))
+        # go-nsq's ConnectToNSQDs and ConnectToNSQLookupds errors, which
+        # Go log.Fatal()s.
+        sources = checkNSQDAddresses(options.nsqdTCPAddresses)
+        try:
+            lookupds = lookupdURLs(options.lookupdHTTPAddresses)
+        except ValueError as e:
+            raise Fatal(str(e))
         for topic in options.topics:
             kwargs = consumerOptions(consumerConfig, reactor, _random.Random())
             kwargs["endpointFactory"] = watchEndpoints(
@@ -402,8 +410,8 @@ async def run(context: ToolContext) -> int:
                 topic,
                 options.channel,
                 publisher.handler(options.destinationTopic or topic),
-                nsqdAddresses=options.nsqdTCPAddresses,
-                lookupdHTTPAddresses=options.lookupdHTTPAddresses,
+                nsqdAddresses=sources,
+                lookupdHTTPAddresses=lookupds,
                 **kwargs,
             )
             consumers.append(consumer)

@@ -404,7 +404,7 @@ async def run(context: ToolContext) -> int:
     config = nsqConfig(
         context, "producer-opt", errorPrefix="failed to create nsq.Producer - "
     )
-    checkNSQDAddresses(addresses)
+    addresses = checkNSQDAddresses(addresses)
 
     def unreachable(address: str, reason: Failure) -> None:
         # go-nsq's Publish dials (again) when not connected, and to_nsq
