@@ -84,15 +84,21 @@ class Child:
 
     def stop(self) -> None:
         """
-        SIGINT (cProfile writes its file on a graceful exit), then wait.
+        SIGINT (cProfile writes its file on a graceful exit), then SIGTERM
+        (a child started in the background ignores SIGINT, and Twisted
+        then leaves it so), then wait.
         """
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+        for sig, wait in ((signal.SIGINT, 5), (signal.SIGTERM, 60)):
+            if self.process.poll() is not None:
+                break
+            self.process.send_signal(sig)
             try:
-                self.process.wait(60)
+                self.process.wait(wait)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                continue
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
         self._log.close()
 
 
