@@ -9,9 +9,13 @@ import json
 from typing import Any
 
 from treq.testing import HasHeaders, RequestSequence, StringStubbingResource, StubTreq
+from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
 from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from twisted.web.resource import Resource
+from twisted.web.server import Site
 
 from txnsq.client.lookup import (
     LookupdPoller,
@@ -248,3 +252,45 @@ class PollerTests(SynchronousTestCase):
         """
         self.assertRaises(ValueError, self.poller, None, [])
         self.assertRaises(ValueError, self.poller, None, ["l:1"], jitter=1.5)
+
+
+class _Lookup(Resource):
+    """
+    nsqlookupd's C{/lookup}, with one producer.
+    """
+
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> bytes:
+        request.setHeader(b"Content-Type", b"application/json")
+        return json.dumps(
+            {"channels": [], "producers": [producer("::1", 4150)]}
+        ).encode()
+
+
+class IPv6PollerTests(TestCase):
+    """
+    The default HTTP client reaches an nsqlookupd given by an IPv6 literal,
+    which treq alone cannot request.
+    """
+
+    def setUp(self) -> None:
+        try:
+            site: Any = Site(_Lookup())
+            port = reactor.listenTCP(0, site, interface="::1")
+        except CannotListenError:
+            raise SkipTest("no IPv6 loopback here") from None
+        self.addCleanup(port.stopListening)
+        self.port: int = port.getHost().port  # type: ignore[attr-defined]
+
+    async def test_ipv6Literal(self) -> None:
+        """
+        C{[::1]:port} and C{http://[::1]:port/} are polled.
+        """
+        for address in [f"[::1]:{self.port}", f"http://[::1]:{self.port}/"]:
+            poller = LookupdPoller([address], "t", lambda found: None, clock=reactor)
+            try:
+                found = await poller.poll()
+            finally:
+                await poller.stop()
+            self.assertEqual(found, {"[::1]:4150"}, address)

@@ -27,7 +27,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 from typing import Protocol as TypingProtocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from zope.interface import implementer
 
@@ -152,6 +152,35 @@ def _isURLOrHostPort(address: str) -> bool:
     return port.isdigit()
 
 
+def _ipv6Endpoint(clock: Any, address: str) -> IStreamClientEndpoint | None:
+    """
+    A connection to an nsqlookupd given by an IPv6 literal (C{[::1]:4161},
+    C{https://[::1]:4161}), which treq cannot request: hyperlink's IDNA
+    encoding refuses the host.  L{None} for any other address.
+    """
+    if "://" not in address:
+        address = f"http://{address}"
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if host is None or ":" not in host:
+        return None
+    secure = parts.scheme.lower() == "https"
+    endpoint: IStreamClientEndpoint = HostnameEndpoint(
+        clock, host, port or (443 if secure else 80)
+    )
+    if secure:
+        from twisted.web.client import BrowserLikePolicyForHTTPS
+
+        creator = BrowserLikePolicyForHTTPS().creatorForNetloc(
+            host.encode(), port or 443
+        )
+        endpoint = wrapClientTLS(creator, endpoint)
+    return endpoint
+
+
 class _EndpointsByHost:
     """
     The C{IAgentEndpointFactory} of the default client: the configured
@@ -242,9 +271,18 @@ class LookupdPoller:
         # Endpoints get a made-up host name their requests go to.
         endpoints: dict[bytes, IStreamClientEndpoint] = {}
         self.addresses: list[str] = []
+        # What an address given as an IPv6 literal is requested through
+        # (its made-up host), while logs keep the address as given.
+        self._via: dict[str, str] = {}
         for index, address in enumerate(addresses):
             if isinstance(address, str) and _isURLOrHostPort(address):
                 self.addresses.append(address)
+                ipv6 = None if httpClient else _ipv6Endpoint(clock, address)
+                if ipv6 is not None:
+                    host = f"nsqlookupd-{index}.endpoint.invalid"
+                    endpoints[host.encode()] = ipv6
+                    path = urlsplit(address if "://" in address else f"//{address}")
+                    self._via[address] = f"http://{host}{path.path}"
                 continue
             if isinstance(address, str):
                 endpoint = clientEndpoint(clock, address)
@@ -338,9 +376,10 @@ class LookupdPoller:
 
     def _query(self, address: str) -> Deferred[None]:
         url = lookupURL(address, self.topic)
+        requestURL = lookupURL(self._via.get(address, address), self.topic)
 
         async def query() -> None:
-            response = await self._http.get(url, headers=_ACCEPT)
+            response = await self._http.get(requestURL, headers=_ACCEPT)
             body = await treq.content(response)
             self._answers[address] = parseLookupResponse(response.code, body)
 
