@@ -226,6 +226,17 @@ class Element:
         assert len(found) == 1, f"{len(found)} elements {testid} {data}"
         return found[0]
 
+    def byTag(self, tag: str) -> list[Element]:
+        """
+        The elements named C{tag} inside this one, in document order.
+        """
+        found = []
+        for child in self.children:
+            if child.tag == tag:
+                found.append(child)
+            found.extend(child.byTag(tag))
+        return found
+
 
 _VOID = {"meta", "link", "input", "br", "img", "hr"}
 
@@ -318,6 +329,9 @@ class UITestCase(TestCase):
             "message_count": 7,
             "finish_count": 6,
             "requeue_count": 0,
+            "version": "V2",
+            # The fake's clock is at 1000 s: connected for 1m5s.
+            "connect_ts": 935,
         }
         publisher = {
             "client_id": "pub-1",
@@ -494,14 +508,16 @@ class PageTests(UITestCase):
     async def test_clientsOnlyWhereShown(self) -> None:
         """
         The streams and counter pages read the nsqds' stats without the
-        clients (smaller answers); the topic and channel pages with them.
+        clients (smaller answers); the topic, channel and node pages with
+        them.
         """
         await self.request("GET", "/")
         await self.request("GET", "/counter")
         self.assertEqual(self.cluster.statsAsked, [False, False])
         await self.request("GET", "/topics/t")
         await self.request("GET", "/topics/t/c")
-        self.assertEqual(self.cluster.statsAsked, [False, False, True, True])
+        await self.request("GET", "/nodes/a.example:4151")
+        self.assertEqual(self.cluster.statsAsked, [False, False, True, True, True])
 
     async def test_latency(self) -> None:
         """
@@ -563,6 +579,12 @@ class PageTests(UITestCase):
         self.assertEqual(client.attrs["data-node"], "a.example:4151")
         self.assertEqual(client.one("client-hostname").text, "worker")
         self.assertEqual(client.one("client-message-count").text, "7")
+        self.assertEqual(client.one("client-id").text, "consumer-1")
+        self.assertEqual(client.one("client-version").text, "V2")
+        self.assertEqual(client.one("client-connected").text, "1m5s")
+        self.assertEqual(
+            client.one("node-link").attrs["href"], f"{self.base}/nodes/a.example%3A4151"
+        )
         self.assertEqual(page.one("topic-link").attrs["href"], f"{self.base}/topics/t")
 
     async def test_escaping(self) -> None:
@@ -621,12 +643,155 @@ class PageTests(UITestCase):
         self.assertEqual(page.page, "node")
         self.assertEqual(page.one("node-total-messages").text, "101")
         self.assertEqual(page.one("node-total-clients").text, "1")
-        # Counted by nsqd: its /stats was asked without the clients.
-        self.assertEqual(self.cluster.statsAsked, [False])
+        # As Go's: nsqd's /stats with the clients, which the page lists.
+        self.assertEqual(self.cluster.statsAsked, [True])
         t = page.one("node-topic-row", topic="t")
         t.one("action-tombstone")
         page.one("node-channel-row", topic="t", channel="c")
         page.one("metrics-link")
+
+    async def test_nodeClients(self) -> None:
+        """
+        Under each channel, the node page lists its clients as the channel
+        page does (without the nsqd column: it is this one), or says that
+        none is connected; inside the live part.
+        """
+        page = await self.request("GET", "/nodes/a.example:4151")
+        clients = page.one("node-channel-clients", topic="t", channel="c")
+        table = clients.one("node-clients-table")
+        row = table.one("client-row", **{"client-id": "consumer-1"})
+        self.assertEqual(row.attrs["data-node"], "a.example:4151")
+        self.assertEqual(row.one("client-hostname").text, "worker")
+        self.assertEqual(row.one("client-id").text, "consumer-1")
+        self.assertEqual(row.one("client-address").text, "10.0.0.9:40000")
+        self.assertEqual(row.one("client-version").text, "V2")
+        self.assertEqual(row.one("client-user-agent").text, HOSTILE)
+        self.assertEqual(row.one("client-in-flight").text, "1")
+        self.assertEqual(row.one("client-ready").text, "1")
+        self.assertEqual(row.one("client-finish-count").text, "6")
+        self.assertEqual(row.one("client-requeue-count").text, "0")
+        self.assertEqual(row.one("client-message-count").text, "7")
+        self.assertEqual(row.one("client-connected").text, "1m5s")
+        self.assertEqual(row.one("client-attributes").text, "")
+        self.assertEqual(row.find("node-link"), [])
+        self.assertEqual(
+            [th.text for th in table.byTag("th")],
+            [
+                "Client host",
+                "Address",
+                "Protocol",
+                "User agent",
+                "Attributes",
+                "In flight",
+                "Ready",
+                "Finished",
+                "Requeued",
+                "Messages",
+                "Connected",
+            ],
+        )
+        empty = page.one("node-channel-clients", topic="t", channel=HOSTILE)
+        self.assertEqual(empty.find("client-row"), [])
+        self.assertEqual(
+            empty.one("no-clients").text, "No clients connected to this channel."
+        )
+        live = page.one("live")
+        self.assertEqual(len(live.find("client-row")), 1)
+        self.assertEqual(len(live.find("node-channel-clients")), 2)
+        # The other nsqd's page: its channel has no client.
+        page = await self.request("GET", "/nodes/b.example:4251")
+        page.one("node-channel-clients", topic="t", channel="c").one("no-clients")
+        self.assertEqual(page.find("client-row"), [])
+        self.assertNotIn(b"<script>alert", page.body)
+
+    async def test_clientAttributes(self) -> None:
+        """
+        A client's sampling, TLS (its details in the title), compression
+        and auth identity are badges, on the node and channel pages;
+        names from the network are escaped, and an identity URL is a
+        link only when it is a web address.
+        """
+        stats = self.cluster.nodes["a.example:4151"][1]
+        client = stats["topics"][0]["channels"][0]["clients"][0]
+        client.update(
+            {
+                "hostname": HOSTILE,
+                "client_id": HOSTILE + "-id",
+                "sample_rate": 25,
+                "tls": True,
+                "tls_version": "TLS1.3",
+                "tls_cipher_suite": "TLS_AES_128_GCM_SHA256",
+                "tls_negotiated_protocol": "",
+                "tls_negotiated_protocol_is_mutual": True,
+                "deflate": True,
+                "snappy": True,
+                "authed": True,
+                "auth_identity": HOSTILE,
+                "auth_identity_url": "https://auth.example/u?a=1&b=2",
+            }
+        )
+        for path in ("/nodes/a.example:4151", "/topics/t/c"):
+            page = await self.request("GET", path)
+            self.assertNotIn(b"<script>alert", page.body)
+            row = page.one("client-row", **{"client-id": HOSTILE + "-id"})
+            self.assertEqual(row.one("client-hostname").text, HOSTILE)
+            self.assertEqual(row.one("client-id").text, HOSTILE + "-id")
+            self.assertEqual(row.one("client-sampled").text, "Sampled 25%")
+            self.assertEqual(
+                row.one("client-tls").attrs["title"],
+                "TLS1.3 TLS_AES_128_GCM_SHA256  mutual:true",
+            )
+            row.one("client-deflate")
+            row.one("client-snappy")
+            authed = row.one("client-authed")
+            self.assertEqual(authed.text, HOSTILE)
+            self.assertEqual(authed.attrs["title"], f"Authed Identity:{HOSTILE}")
+            links = [
+                e
+                for e in page.elements
+                if e.attrs.get("href", "").startswith("https://auth.example")
+            ]
+            self.assertEqual(
+                [e.attrs["href"] for e in links], ["https://auth.example/u?a=1&b=2"]
+            )
+        client["auth_identity_url"] = "javascript:alert(1)"
+        client["auth_identity"] = ""
+        page = await self.request("GET", "/nodes/a.example:4151")
+        authed = page.one("client-authed")
+        self.assertEqual(authed.text, "Authed")
+        self.assertEqual(authed.attrs["title"], "Authed")
+        self.assertNotIn(b"javascript:", page.body)
+
+    async def test_clientIDShown(self) -> None:
+        """
+        As Go's pages, a client's ID is shown next to its hostname only
+        when it is neither the hostname nor its first label (go-nsq's
+        default ID).
+        """
+        stats = self.cluster.nodes["a.example:4151"][1]
+        client = stats["topics"][0]["channels"][0]["clients"][0]
+        for hostname, clientID, shown in (
+            ("worker.example.com", "worker", False),
+            ("worker.example.com", "WORKER.example.com", False),
+            ("worker.example.com", "consumer-1", True),
+        ):
+            client.update({"hostname": hostname, "client_id": clientID})
+            page = await self.request("GET", "/nodes/a.example:4151")
+            row = page.one("client-row")
+            self.assertEqual(row.one("client-hostname").text, hostname)
+            self.assertEqual(len(row.find("client-id")), int(shown))
+
+    def test_formatDuration(self) -> None:
+        """
+        How long a client has been connected, in hours, minutes and
+        seconds.
+        """
+        self.assertEqual(views.formatDuration(0), "0s")
+        self.assertEqual(views.formatDuration(45.7), "45s")
+        self.assertEqual(views.formatDuration(125), "2m5s")
+        self.assertEqual(views.formatDuration(3603), "1h0m3s")
+        # A client's clock ahead of nsqadmin's.
+        self.assertEqual(views.formatDuration(-5), "0s")
 
     async def test_nodeWithoutLookupd(self) -> None:
         """

@@ -848,6 +848,166 @@ def topicPage(
     )
 
 
+# -- clients (the channel and node pages) ------------------------------------
+
+
+def formatDuration(seconds: float) -> str:
+    """
+    How long a client has been connected, as Go nsqadmin writes it:
+    C{45s}, C{2m5s}, C{1h0m3s}.
+    """
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours}h" if hours else ""
+    if hours or minutes:
+        text += f"{minutes}m"
+    return f"{text}{secs}s"
+
+
+def _showClientID(client: JSON) -> bool:
+    # As Go's pages: the client ID only when it says more than the
+    # hostname (go-nsq's default ID is the short hostname).
+    clientID = str(client.get("client_id", "")).lower()
+    hostname = str(client.get("hostname", "")).lower()
+    return clientID not in (hostname, hostname.split(".")[0])
+
+
+def _clientAttributes(client: JSON) -> list[Any]:
+    """
+    A consumer connection's badges, as Go's channel and node pages:
+    sampling, TLS (its details in the title), deflate, snappy, and the
+    auth server's identity.
+    """
+    badges: list[Any] = []
+
+    def badge(text: str, testid: str, title: str = "", child: Any = None) -> None:
+        attributes = _tid(testid)
+        if title:
+            attributes["title"] = title
+        badges.extend([tags.span(child or text, class_="badge", **attributes), " "])
+
+    sampleRate = int(client.get("sample_rate") or 0)
+    if sampleRate:
+        badge(f"Sampled {sampleRate}%", "client-sampled")
+    if client.get("tls"):
+        title = ""
+        if client.get("tls_version"):
+            title = " ".join(
+                [
+                    str(client.get("tls_version", "")),
+                    str(client.get("tls_cipher_suite", "")),
+                    str(client.get("tls_negotiated_protocol", "")),
+                    "mutual:"
+                    + str(
+                        bool(client.get("tls_negotiated_protocol_is_mutual"))
+                    ).lower(),
+                ]
+            )
+        badge("TLS", "client-tls", title)
+    if client.get("deflate"):
+        badge("Deflate", "client-deflate")
+    if client.get("snappy"):
+        badge("Snappy", "client-snappy")
+    if client.get("authed"):
+        identity = str(client.get("auth_identity") or "")
+        title = f"Authed Identity:{identity}" if identity else "Authed"
+        url = str(client.get("auth_identity_url") or "")
+        text = identity or "Authed"
+        # The auth server's URL, linked only when it is a web address (a
+        # javascript: URL from the network must not become a link).
+        child = (
+            tags.a(text, href=url)
+            if url.lower().startswith(("http://", "https://"))
+            else None
+        )
+        badge(text, "client-authed", title, child)
+    return badges[:-1]
+
+
+def _clientRows(
+    paths: Paths, clients: Iterable[JSON], now: float, showNode: bool
+) -> list[Tag]:
+    """
+    One row per consumer connection: the channel page's (over every
+    nsqd, so with an nsqd column) and the node page's (without).
+
+    @param now: the time (seconds since the epoch) the connections'
+        durations are counted to (0: not known, shown as a dash).
+    """
+    rows = []
+    for c in clients:
+        node = str(c.get("node", ""))
+        host: list[Any] = [
+            tags.span(str(c.get("hostname", "")), **_tid("client-hostname"))
+        ]
+        if _showClientID(c):
+            host += [
+                " (",
+                tags.span(str(c.get("client_id", "")), **_tid("client-id")),
+                ")",
+            ]
+        connectTime = c.get("connect_ts")
+        connected = (
+            formatDuration(now - float(connectTime))
+            if now and connectTime
+            else "\N{EN DASH}"
+        )
+        rows.append(
+            tags.tr(
+                tags.td(host),
+                tags.td(str(c.get("remote_address", "")), **_tid("client-address")),
+                tags.td(str(c.get("version", "")), **_tid("client-version")),
+                (
+                    tags.td(tags.a(node, href=paths.node(node), **_tid("node-link")))
+                    if showNode
+                    else ""
+                ),
+                tags.td(str(c.get("user_agent", "")), **_tid("client-user-agent")),
+                tags.td(_clientAttributes(c), **_tid("client-attributes")),
+                _cell("client-in-flight", int(c.get("in_flight_count", 0))),
+                _cell("client-ready", int(c.get("ready_count", 0))),
+                _cell("client-finish-count", int(c.get("finish_count", 0))),
+                _cell("client-requeue-count", int(c.get("requeue_count", 0))),
+                _cell("client-message-count", int(c.get("message_count", 0))),
+                tags.td(connected, class_="num", **_tid("client-connected")),
+                **_tid(
+                    "client-row",
+                    **{"client-id": str(c.get("client_id", "")), "node": node},
+                ),
+            )
+        )
+    return rows
+
+
+def _clientsTable(testid: str, rows: list[Tag], showNode: bool) -> Tag:
+    """
+    L{_clientRows}' rows under their column heads, or a sentence saying
+    none is connected (C{no-clients}).
+    """
+    head = [
+        tags.th("Client host"),
+        tags.th("Address"),
+        tags.th("Protocol"),
+        tags.th("nsqd") if showNode else "",
+        tags.th("User agent"),
+        tags.th("Attributes"),
+        _num("In flight"),
+        _num("Ready"),
+        _num("Finished"),
+        _num("Requeued"),
+        _num("Messages"),
+        _num("Connected"),
+    ]
+    return _table(
+        testid,
+        head,
+        rows,
+        "No clients connected to this channel.",
+        "no-clients",
+    )
+
+
 # -- channel -----------------------------------------------------------------
 
 
@@ -874,6 +1034,7 @@ def channelPage(
     warning: str,
     graphs: Graphs | None = None,
     admin: bool = True,
+    now: float = 0.0,
 ) -> Tag:
     """
     C{/topics/:topic/:channel}: the channel's actions, its nsqds (with
@@ -882,6 +1043,8 @@ def channelPage(
 
     @param admin: whether the reader may act (C{--admin-user}): without,
         no action buttons.
+    @param now: the time (seconds since the epoch), for how long each
+        client has been connected.
     """
     channelKeys = ("depth", "in_flight_count", "message_count")
     action = paths.topicAction(topic, channel)
@@ -910,27 +1073,7 @@ def channelPage(
         class_="total",
         **_tid("channel-total-row"),
     )
-    clientRows = [
-        tags.tr(
-            tags.td(str(c.get("hostname", "")), **_tid("client-hostname")),
-            tags.td(str(c.get("remote_address", "")), **_tid("client-address")),
-            tags.td(str(c.get("node", ""))),
-            tags.td(str(c.get("user_agent", "")), **_tid("client-user-agent")),
-            _cell("client-ready", int(c.get("ready_count", 0))),
-            _cell("client-in-flight", int(c.get("in_flight_count", 0))),
-            _cell("client-message-count", int(c.get("message_count", 0))),
-            _cell("client-finish-count", int(c.get("finish_count", 0))),
-            _cell("client-requeue-count", int(c.get("requeue_count", 0))),
-            **_tid(
-                "client-row",
-                **{
-                    "client-id": str(c.get("client_id", "")),
-                    "node": str(c.get("node", "")),
-                },
-            ),
-        )
-        for c in total["clients"]
-    ]
+    clientRows = _clientRows(paths, total["clients"], now, showNode=True)
     head = [
         tags.th("nsqd"),
         _num("Depth"),
@@ -959,23 +1102,7 @@ def channelPage(
             _table("channel-nodes-table", head, [nodeRows, totalRow]),
             _latencyTable(total, total["nodes"]),
             tags.h2("Clients"),
-            _table(
-                "clients-table",
-                [
-                    tags.th("Hostname"),
-                    tags.th("Address"),
-                    tags.th("nsqd"),
-                    tags.th("User agent"),
-                    _num("Ready"),
-                    _num("In flight"),
-                    _num("Messages"),
-                    _num("Finished"),
-                    _num("Requeued"),
-                ],
-                clientRows,
-                "No client is connected.",
-                "no-clients",
-            ),
+            _clientsTable("clients-table", clientRows, showNode=True),
             rows=len(nodeRows) + len(clientRows),
         ),
     )
@@ -1148,10 +1275,12 @@ def nodePage(
     canTombstone: bool = True,
     admin: bool = True,
     page: str = "",
+    now: float = 0.0,
 ) -> Tag:
     """
     C{/nodes/:node}: one nsqd's topics and channels, L{NODE_PAGE_TOPICS}
-    topics at a time; tombstoning a topic of it.
+    topics at a time, and each channel's clients (as Go's node page);
+    tombstoning a topic of it.
 
     @param canTombstone: whether nsqadmin reads nsqlookupds (tombstones
         are theirs: without, no button).
@@ -1159,6 +1288,8 @@ def nodePage(
         no tombstone buttons.
     @param page: the C{page} asked (C{?page=}): a number from 1, or
         C{all}; anything else is the first page.
+    @param now: the time (seconds since the epoch), for how long each
+        client has been connected.
     """
     tombstoned = {
         t["topic"] for t in producer.get("topics") or [] if t.get("tombstoned")
@@ -1166,6 +1297,7 @@ def nodePage(
     action = paths.nodeAction(node)
     pages = Pages(len(records), page, NODE_PAGE_TOPICS)
     rows: list[Tag] = []
+    clientCount = 0
     for r in records[pages.start : pages.stop]:
         topic = r["topic_name"]
         badge: Tag | str = ""
@@ -1224,6 +1356,25 @@ def nodePage(
                     **_tid("node-channel-row", topic=topic, channel=c["channel_name"]),
                 )
             )
+            # Its clients (nsqd's /stats gives them; null when a caller
+            # asked without), in a table of their own under the channel.
+            clientRows = _clientRows(paths, c["clients"] or (), now, showNode=False)
+            # The client tables' rows count for the refresh interval; a
+            # channel's "no clients" sentence does not (a cheap row).
+            clientCount += len(clientRows) - 1
+            rows.append(
+                tags.tr(
+                    tags.td(""),
+                    tags.td(
+                        _clientsTable("node-clients-table", clientRows, showNode=False),
+                        colspan="7",
+                        class_="clients",
+                    ),
+                    **_tid(
+                        "node-channel-clients", topic=topic, channel=c["channel_name"]
+                    ),
+                )
+            )
     # The totals are the nsqd's, whichever page is shown.
     totalMessages = sum(r["message_count"] for r in records)
     totalClients = sum(c["client_count"] for r in records for c in r["channels"])
@@ -1266,7 +1417,7 @@ def nodePage(
                 "This nsqd has no topic.",
                 "no-topics",
             ),
-            rows=len(rows),
+            rows=len(rows) + clientCount,
         ),
     )
 

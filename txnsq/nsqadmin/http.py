@@ -540,24 +540,20 @@ class AdminHTTPAPI:
         )
 
     async def _nodeStats(
-        self, node: str, includeClients: bool = True
+        self, node: str
     ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
         """
-        One nsqd (its HTTP address): its producer entry, its topic records,
-        the partial errors.
+        One nsqd (its HTTP address): its producer entry, its topic records
+        with the channels' clients (the JSON API and the UI's node page
+        both list them, as Go's), the partial errors.
 
-        @param includeClients: whether the channels' clients are wanted
-            (the UI's node page counts them only: nsqd's answer is then
-            smaller and cheaper).
         @raise HTTPError: 404 C{NODE_NOT_FOUND}.
         """
         producers, errors = await self.cluster.producers()
         found = [p for p in producers if ci.producerHTTPAddress(p) == node]
         if not found:
             raise HTTPError(404, "NODE_NOT_FOUND")
-        records, more = await self.cluster.nodeStats(
-            found, includeClients=includeClients
-        )
+        records, more = await self.cluster.nodeStats(found)
         self._sample(records)
         return found[0], records, errors + more
 

@@ -100,7 +100,7 @@ class _API(Protocol):
     async def _allStats(self) -> tuple[list[dict[str, Any]], list[str]]: ...
 
     async def _nodeStats(
-        self, node: str, includeClients: bool = True
+        self, node: str
     ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]: ...
 
     async def _inactiveTopics(self) -> tuple[dict[str, list[str]], list[str]]: ...
@@ -341,6 +341,7 @@ class WebUI:
             ci.warningMessage(errors),
             graphs=self.graphs,
             admin=self.api._isAdmin(request),
+            now=self.api.cluster.clock.seconds(),
         )
 
     async def nodes(self, request: IRequest) -> bytes:
@@ -366,9 +367,8 @@ class WebUI:
 
     async def _node(self, request: IRequest, node: str, page: str) -> Tag:
         flash = self._takeFlash(request)
-        producer, records, errors = await self.api._nodeStats(
-            node, includeClients=False
-        )
+        # With the clients, as Go's node page: each channel lists them.
+        producer, records, errors = await self.api._nodeStats(node)
         return views.nodePage(
             self.paths,
             flash,
@@ -380,6 +380,7 @@ class WebUI:
             canTombstone=bool(self.api.cluster.lookupds),
             admin=self.api._isAdmin(request),
             page=page,
+            now=self.api.cluster.clock.seconds(),
         )
 
     async def counter(self, request: IRequest) -> bytes:
