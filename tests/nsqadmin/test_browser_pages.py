@@ -240,6 +240,47 @@ class PageTests(BrowserTestCase):
         self.assertEqual(
             await browser.attr(testid("metrics-link"), "href"), f"http://{node}/metrics"
         )
+        # As Go's node page: each channel's clients, here the consumer's
+        # connection to this nsqd under orders/billing, as nsqd tells it.
+        found = await cluster.channel(0, "orders", "billing")
+        assert found is not None
+        consumer = found["clients"][0]
+        billing = testid("node-channel-clients", topic="orders", channel="billing")
+        row = f"{billing} {testid('client-row')}"
+        self.assertEqual(await browser.count(row), 1)
+        self.assertEqual(await browser.attr(row, "data-node"), node)
+        self.assertEqual(
+            await browser.attr(row, "data-client-id"), consumer["client_id"]
+        )
+        self.assertEqual(
+            await browser.text(f"{row} {testid('client-hostname')}"),
+            consumer["hostname"],
+        )
+        self.assertEqual(
+            await browser.text(f"{row} {testid('client-address')}"),
+            consumer["remote_address"],
+        )
+        self.assertEqual(
+            await browser.text(f"{row} {testid('client-user-agent')}"),
+            consumer["user_agent"],
+        )
+        self.assertEqual(await browser.text(f"{row} {testid('client-version')}"), "V2")
+        self.assertTrue(
+            (await browser.text(f"{row} {testid('client-connected')}")).endswith("s")
+        )
+        # It FINs everything it gets: the live refresh shows the count.
+        await browser.wait(
+            lambda: (
+                number(browser.tab.text(f"{row} {testid('client-message-count')}"))
+                == MESSAGES
+            ),
+            "the consumer's messages counted on the node page",
+        )
+        archive = testid("node-channel-clients", topic="orders", channel="archive")
+        self.assertEqual(
+            await browser.text(f"{archive} {testid('no-clients')}"),
+            "No clients connected to this channel.",
+        )
 
         await browser.open("/nodes/nowhere:1")
         self.assertEqual(await browser.count(testid("error")), 1)
@@ -389,9 +430,7 @@ class LiveTests(BrowserTestCase):
         self.assertEqual(await browser.attrs(topics, "data-topic"), ["orders"])
         self.assertEqual(await browser.text(testid("pager-current")), "2")
         await browser.follow(testid("pager-all"), "node")
-        self.assertEqual(
-            await browser.attrs(topics, "data-topic"), ["audit", "orders"]
-        )
+        self.assertEqual(await browser.attrs(topics, "data-topic"), ["audit", "orders"])
 
     async def test_counter(self) -> None:
         """
@@ -539,6 +578,21 @@ class EdgeTests(BrowserTestCase):
         )
         self.assertEqual(
             await browser.texts(testid("client-hostname")), [f"host{hostile}"] * 2
+        )
+        self.assertEqual(await browser.count(testid("injected")), 0)
+        self.assertIsNone(
+            await browser.run(browser.tab.driver.execute_script, "return window.pwned;")
+        )
+        # And on an nsqd's page, under the channel.
+        await browser.open(f"/nodes/{segment(cluster.nodes[0])}", "node")
+        archive = testid("node-channel-clients", topic="orders", channel="archive")
+        self.assertEqual(
+            await browser.texts(f"{archive} {testid('client-user-agent')}"),
+            [f"ua{hostile}"],
+        )
+        self.assertEqual(
+            await browser.texts(f"{archive} {testid('client-hostname')}"),
+            [f"host{hostile}"],
         )
         self.assertEqual(await browser.count(testid("injected")), 0)
         self.assertIsNone(
@@ -847,8 +901,10 @@ class RecoveryTests(BrowserTestCase):
         self.assertIn("UPSTREAM_ERROR", await browser.text(testid("error")))
         switch.up = True
         await browser.wait(
-            lambda: browser.tab.count(testid("topic-total-row")) == 1
-            and browser.tab.count(testid("action-pause")) == 1,
+            lambda: (
+                browser.tab.count(testid("topic-total-row")) == 1
+                and browser.tab.count(testid("action-pause")) == 1
+            ),
             "the topic's whole page back (its tables and its actions)",
         )
         self.assertEqual(await browser.page(), "topic")
