@@ -17,7 +17,8 @@ it is counted as not acknowledged (it may still arrive).
       --topic T --channel C [--max-in-flight K] [--hold S] [--poll-interval S]
       [--heartbeat-ms MS]
 
-Prints C{m} per delivery (C{b}: body, C{a}: attempts, C{n}: the nsqd) and
+Prints C{m} per delivery (C{b}: body, C{a}: attempts, C{n}: the nsqd,
+C{t}: the consumer's clock, to place a delivery against a fault) and
 C{status} (C{connections}: the nsqds subscribed) whenever that set
 changes.  Each message is finished C{S} seconds after it arrived (0: at
 once).  Runs until C{SIGTERM}, then stops gracefully.
@@ -125,6 +126,7 @@ async def consume(reactor: Any, args: argparse.Namespace) -> int:
             b=message.body.decode("utf-8", "replace"),
             a=message.attempts,
             n=message.nsqdAddress,
+            t=round(reactor.seconds(), 4),
         )
         if args.hold:
             return deferLater(reactor, args.hold, lambda: None)
