@@ -26,13 +26,14 @@ import argparse
 import copy
 import datetime
 import fnmatch
+import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -66,14 +67,15 @@ class Figure:
 class Row:
     """
     One measurement, run once per target per run, giving one or more
-    figures.  C{slow} rows run C{--slow-runs} times.
+    figures.  C{runs} names the option giving how many times it runs
+    (C{runs}, C{slow_runs} or C{heavy_runs}).
     """
 
     name: str
     figures: tuple[Figure, ...]
     measure: Measure
     seconds: Estimate
-    slow: bool = False
+    runs: str = "runs"
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,9 @@ def _pubsubSeconds(ns: argparse.Namespace) -> float:
 
 
 def _topicsSeconds(count: int) -> Estimate:
-    # 6 HTTP calls per topic, the publish, 5 GET /stats.
-    return lambda ns: _START + count * 6 * 0.004 + ns.messages / 60_000 + count * 0.004
+    # 6 HTTP calls per topic (each rewrites the metadata file: ~10 ms at
+    # 1,000 topics), the publish, 5 GET /stats.
+    return lambda ns: _START + count * 6 * 0.01 + ns.messages / 60_000 + count * 0.004
 
 
 def _consumersSeconds(count: int) -> Estimate:
@@ -208,7 +211,7 @@ def _rows() -> list[Row]:
             _phase("memory"),
             # Two daemons, each filled and settled.
             lambda ns: 2 * (_START + 3 + ns.queued / 100_000),
-            slow=True,
+            runs="slow_runs",
         ),
         Row(
             "idle",
@@ -221,7 +224,7 @@ def _rows() -> list[Row]:
             ),
             _phase("idle"),
             lambda ns: _START + 1 + ns.idle_connections / 1000 + ns.hold,
-            slow=True,
+            runs="slow_runs",
         ),
     ]
     for count in scale.TOPIC_COUNTS:
@@ -240,7 +243,8 @@ def _rows() -> list[Row]:
                 ),
                 _scale("topics", count),
                 _topicsSeconds(count),
-                slow=True,
+                # 6,000 HTTP calls to set up: the longest row by far.
+                runs="heavy_runs" if count >= 1000 else "slow_runs",
             )
         )
     for count in scale.CONSUMER_COUNTS:
@@ -255,7 +259,7 @@ def _rows() -> list[Row]:
                 ),
                 _scale("consumers", count),
                 _consumersSeconds(count),
-                slow=True,
+                runs="slow_runs",
             )
         )
     for size in scale.SIZES:
@@ -271,7 +275,7 @@ def _rows() -> list[Row]:
                 ),
                 _scale("sizes", size),
                 _sizeSeconds(size),
-                slow=True,
+                runs="slow_runs",
             )
         )
     return rows
@@ -310,14 +314,14 @@ def selectRows(text: str, rows: Sequence[Row] = ROWS) -> list[Row]:
 
 
 def schedule(
-    rows: Sequence[Row], targets: Sequence[Target], runs: int, slowRuns: int
+    rows: Sequence[Row], targets: Sequence[Target], counts: Mapping[str, int]
 ) -> Iterator[tuple[Row, int, int, Target]]:
     """
     What runs in which order: each row in turn, its runs one after another,
     within a run every target (C{(row, run, runs of the row, target)}).
     """
     for row in rows:
-        count = slowRuns if row.slow else runs
+        count = counts[row.runs]
         for index in range(count):
             for target in targets:
                 yield row, index, count, target
@@ -326,16 +330,13 @@ def schedule(
 def estimate(
     rows: Sequence[Row],
     targets: Sequence[Target],
-    runs: int,
-    slowRuns: int,
+    counts: Mapping[str, int],
     ns: argparse.Namespace,
 ) -> float:
     """
     Expected seconds for the whole schedule (on a quiet machine).
     """
-    return sum(
-        row.seconds(ns) for row, _, _, _ in schedule(rows, targets, runs, slowRuns)
-    )
+    return sum(row.seconds(ns) for row, _, _, _ in schedule(rows, targets, counts))
 
 
 def formatValue(value: float) -> str:
@@ -515,7 +516,13 @@ def parseArguments(
         "--slow-runs",
         type=int,
         default=3,
-        help="runs of the memory, idle and scale rows",
+        help="runs of the memory, idle and scale rows (but 1,000 topics)",
+    )
+    parser.add_argument(
+        "--heavy-runs",
+        type=int,
+        default=1,
+        help="runs of the 1,000-topic row (minutes to set up per run)",
     )
     parser.add_argument("--runfor", type=nsqbench.parseDuration, default=5.0)
     parser.add_argument("--latency-runfor", type=nsqbench.parseDuration, default=10.0)
@@ -526,6 +533,9 @@ def parseArguments(
         "--bytes", type=int, default=200_000_000, help="scale sizes: bytes of bodies"
     )
     parser.add_argument("--markdown", metavar="FILE", help="also write the table here")
+    parser.add_argument(
+        "--json", metavar="FILE", help="also write every run's figure here"
+    )
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -567,6 +577,17 @@ def targets(args: argparse.Namespace) -> list[Target]:
     return out
 
 
+def runCounts(args: argparse.Namespace) -> dict[str, int]:
+    """
+    How many runs each kind of row gets (L{Row.runs} names the kind).
+    """
+    return {
+        "runs": args.runs,
+        "slow_runs": args.slow_runs,
+        "heavy_runs": args.heavy_runs,
+    }
+
+
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds:.0f} s"
 
@@ -578,14 +599,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args, ns = parseArguments(argv)
     chosen = targets(args)
     rows: list[Row] = args.rows
-    total = estimate(rows, chosen, args.runs, args.slow_runs, ns)
+    counts = runCounts(args)
+    total = estimate(rows, chosen, counts, ns)
     print(
         f"{len(rows)} rows x {len(chosen)} targets; expected duration ~{_minutes(total)} on a quiet machine",
         flush=True,
     )
     if args.dry_run:
         for row in rows:
-            runs = args.slow_runs if row.slow else args.runs
+            runs = counts[row.runs]
             seconds = row.seconds(ns)
             names = ", ".join(t.name for t in chosen)
             print(
@@ -604,9 +626,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     table = Table.empty([t.name for t in chosen])
     notes: list[str] = []
     try:
-        for row, index, count, target in schedule(
-            rows, chosen, args.runs, args.slow_runs
-        ):
+        for row, index, count, target in schedule(rows, chosen, counts):
             if index == 0 and target is chosen[0]:
                 table.plan(row, count, ns)
             if target is chosen[0]:
@@ -653,6 +673,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {"header": header, "figures": table.lines, "notes": notes}, f, indent=2
+            )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ import table
 from table import Figure, Row, Table, Target
 
 
-def _row(name: str, *figures: Figure, slow: bool = False, seconds: float = 1.0) -> Row:
-    return Row(name, figures, lambda ns: {}, lambda ns: seconds, slow)
+def _row(name: str, *figures: Figure, runs: str = "runs", seconds: float = 1.0) -> Row:
+    return Row(name, figures, lambda ns: {}, lambda ns: seconds, runs)
 
 
 _TARGETS = [Target("Go", {}, {}), Target("CPython", {}, {}), Target("PyPy", {}, {})]
@@ -84,12 +84,14 @@ class ScheduleTests(SynchronousTestCase):
     def test_interleaved(self) -> None:
         """
         Each row's runs follow one another, and within a run every target
-        in turn; slow rows run C{slowRuns} times.
+        in turn; each row runs as many times as its kind of row says.
         """
-        a, b = _row("a"), _row("b", slow=True)
+        a, b = _row("a"), _row("b", runs="slow_runs")
         order = [
             (row.name, index, count, target.name)
-            for row, index, count, target in table.schedule([a, b], _TARGETS[:2], 2, 1)
+            for row, index, count, target in table.schedule(
+                [a, b], _TARGETS[:2], {"runs": 2, "slow_runs": 1}
+            )
         ]
         self.assertEqual(
             order,
@@ -107,10 +109,11 @@ class ScheduleTests(SynchronousTestCase):
         """
         The estimate adds each row's seconds once per run per target.
         """
-        rows = [_row("a", seconds=10.0), _row("b", slow=True, seconds=100.0)]
+        rows = [_row("a", seconds=10.0), _row("b", runs="slow_runs", seconds=100.0)]
         ns = argparse.Namespace()
         self.assertEqual(
-            table.estimate(rows, _TARGETS, 5, 3, ns), 3 * (5 * 10 + 3 * 100)
+            table.estimate(rows, _TARGETS, {"runs": 5, "slow_runs": 3}, ns),
+            3 * (5 * 10 + 3 * 100),
         )
 
     def test_defaultEstimate(self) -> None:
@@ -120,7 +123,7 @@ class ScheduleTests(SynchronousTestCase):
         """
         args, ns = table.parseArguments(["--go-bin", "/nonexistent", "--pypy", "pypy3"])
         total = table.estimate(
-            args.rows, table.targets(args), args.runs, args.slow_runs, ns
+            args.rows, table.targets(args), table.runCounts(args), ns
         )
         self.assertGreater(total, 0)
         self.assertLessEqual(total, 45 * 60)
@@ -140,7 +143,10 @@ class ArgumentsTests(SynchronousTestCase):
         args, ns = table.parseArguments(
             ["--go-bin", "/go", "--runfor", "2s", "--queued", "1000", "--hold", "1s"]
         )
-        self.assertEqual((args.runs, args.slow_runs, args.pypy), (5, 3, None))
+        self.assertEqual(
+            table.runCounts(args), {"runs": 5, "slow_runs": 3, "heavy_runs": 1}
+        )
+        self.assertIsNone(args.pypy)
         self.assertEqual(
             (ns.runfor, ns.queued, ns.hold, ns.go_bench), (2.0, 1000, 1.0, "/go")
         )
