@@ -12,13 +12,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from txnsq.wire import commands
 from txnsq.wire.commands import (
     MAX_LINE_LENGTH,
     Cls,
     CommandDecoder,
+    CommandRecord,
+    DPub,
     Identify,
+    MPub,
     MPubStart,
     Nop,
+    Pub,
     Rdy,
     encodeCommand,
     encodeIdentify,
@@ -426,6 +431,105 @@ class RoundTripTests(SynchronousTestCase):
                 ("nop",),
             ],
         )
+
+
+class ChunkedBodyRoundTripTests(SynchronousTestCase):
+    """
+    The round trips again, with every sized body that is not yet buffered
+    collected in chunks (the path of large bodies).
+    """
+
+    @given(commandStreams, chunkings())
+    def test_anyChunking(
+        self, stream: tuple[bytes, list[Call]], cuts: list[int]
+    ) -> None:
+        """
+        A stream of valid commands produces exactly the expected calls
+        whatever the chunk boundaries.
+        """
+        data, expected = stream
+        saved, commands._LARGE_BODY = commands._LARGE_BODY, 1
+        try:
+            self.assertEqual(smallDecode(split(data, cuts)), expected)
+        finally:
+            commands._LARGE_BODY = saved
+
+
+class LargeBodyTests(SynchronousTestCase):
+    """
+    A large body arriving over many reads is collected in the chunks it
+    came in and joined once.
+    """
+
+    def decodeChunks(self, data: bytes, chunk: int) -> list[CommandRecord]:
+        decoder = CommandDecoder(lambda name: True, 8 << 20, 8 << 20)
+        records: list[CommandRecord] = []
+        for i in range(0, len(data), chunk):
+            decoder.feed(data[i : i + chunk])
+            while (record := decoder.nextCommand()) is not None:
+                records.append(record)
+        return records
+
+    def test_pubAndFollowing(self) -> None:
+        """
+        A 1 MB PUB in 64 KB reads (the commands after it sharing its last
+        read, or a read of their own) gives the body whole, then the rest.
+        """
+        body = bytes(range(256)) * 4096
+        data = encodeCommand(b"PUB", b"t", body=body) + b"NOP\n"
+        data += encodeCommand(b"DPUB", b"t", b"5", body=body[:300000])
+        data += encodeMPub(b"t", [body[:200000], b"x", body[1:250001]]) + b"NOP\n"
+        for chunk in (65536, 65535, 1 << 20, 7777):
+            records = self.decodeChunks(data, chunk)
+            self.assertEqual(
+                records,
+                [
+                    Pub("t", body),
+                    Nop(),
+                    DPub("t", 5, body[:300000]),
+                    MPubStart("t"),
+                    MPub("t", [body[:200000], b"x", body[1:250001]]),
+                    Nop(),
+                ],
+                chunk,
+            )
+
+    def test_onePartCopiedOnce(self) -> None:
+        """
+        A body that came in one read past the line is the bytes of that
+        read's slice: nothing is joined for it.
+        """
+        body = b"y" * 300000
+        decoder = CommandDecoder(lambda name: True, 8 << 20, 8 << 20)
+        decoder.feed(b"PUB t\n" + struct.pack(">i", len(body)))
+        self.assertIsNone(decoder.nextCommand())
+        decoder.feed(body)
+        record = decoder.nextCommand()
+        assert isinstance(record, Pub)
+        self.assertIs(record.body, body)
+
+    def test_finishAndHalt(self) -> None:
+        """
+        The end of the stream during a large body is Go's C{failed to read
+        message body}; halting drops what was collected.
+        """
+        decoder = CommandDecoder(lambda name: True, 8 << 20, 8 << 20)
+        decoder.feed(b"PUB t\n" + struct.pack(">i", 1 << 20) + b"z" * 1000)
+        self.assertIsNone(decoder.nextCommand())
+        decoder.feed(b"z" * 100000)
+        self.assertIsNone(decoder.nextCommand())
+        error = decoder.finish()
+        assert error is not None
+        self.assertEqual(
+            error.wireText(), b"E_BAD_MESSAGE PUB failed to read message body"
+        )
+        decoder = CommandDecoder(lambda name: True, 8 << 20, 8 << 20)
+        decoder.feed(b"PUB t\n" + struct.pack(">i", 1 << 20))
+        self.assertIsNone(decoder.nextCommand())
+        decoder.feed(b"z" * 100000)
+        decoder.halt()
+        decoder.feed(b"z" * (1 << 20))
+        self.assertIsNone(decoder.nextCommand())
 
 
 class EncoderTests(SynchronousTestCase):

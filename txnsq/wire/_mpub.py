@@ -28,6 +28,7 @@ class MPubReader:
         "_maxBodySize",
         "_maxMsgSize",
         "_nextSize",
+        "_outerLeft",
         "_outerSize",
         "_remaining",
     )
@@ -36,6 +37,7 @@ class MPubReader:
         self._maxMsgSize = maxMsgSize
         self._maxBodySize = maxBodySize
         self._outerSize: int | None = None
+        self._outerLeft = 0
         # -1 until the count has been read.
         self._remaining = -1
         self._nextSize: int | None = None
@@ -65,6 +67,8 @@ class MPubReader:
                     E_BAD_BODY, f"MPUB body too big {size} > {self._maxBodySize}"
                 )
             self._outerSize = size
+            # What is left of the outer size, once the count is read.
+            self._outerLeft = size - 4
             pos += 4
         if self._remaining < 0:
             if end - pos < 4:
@@ -115,18 +119,20 @@ class MPubReader:
         size = self._nextSize
         maxMsgSize = self._maxMsgSize
         end = len(buf)
-        # Bodies are sliced from one bytes copy of what is buffered (up to
-        # the outer size, which normally ends the MPUB): slicing bytes is
-        # half the cost of a memoryview slice copied to bytes per message.
-        # A body past that copy (a size that disagrees with the outer one,
-        # which Go tolerates) is copied on its own.
-        base = pos
-        assert self._outerSize is not None
-        limit = min(end, pos + self._outerSize)
+        # The bodies complete in this call are sliced from one bytes copy of
+        # what is buffered from the first of them up to the outer size
+        # (which normally ends the MPUB): slicing bytes is half the cost of
+        # a memoryview slice copied to bytes per message.  The copy is made
+        # once a body is complete, so that a body arriving over many reads
+        # is not copied again on each; the copy of a single body is the
+        # body itself.  A body past the outer size (a size that disagrees
+        # with it, which Go tolerates) is copied on its own.
+        outerLeft = self._outerLeft
+        blob: bytes | None = None
+        base = limit = pos
         error: ProtocolError | None = None
         try:
             with memoryview(buf) as view:
-                blob = view[base:limit].tobytes()
                 while remaining:
                     if size is None:
                         if end - pos < 4:
@@ -145,18 +151,25 @@ class MPubReader:
                             )
                             break
                         pos += 4
+                        outerLeft -= 4
                     if end - pos < size:
                         return pos, None
-                    if pos + size <= limit:
+                    if blob is None and size <= outerLeft:
+                        base = pos
+                        limit = min(end, pos + outerLeft)
+                        blob = view[base:limit].tobytes()
+                    if blob is not None and pos + size <= limit:
                         bodies.append(blob[pos - base : pos - base + size])
                     else:
-                        bodies.append(bytes(view[pos : pos + size]))
+                        bodies.append(view[pos : pos + size].tobytes())
                     pos += size
+                    outerLeft -= size
                     size = None
                     remaining -= 1
         finally:
             self._remaining = remaining
             self._nextSize = size
+            self._outerLeft = outerLeft
         if error is not None:
             return pos + 4, error
         return pos, bodies

@@ -80,6 +80,10 @@ __all__ = [
 MAX_LINE_LENGTH = 16 * 1024
 
 _INT32 = struct.Struct(">i")
+
+# A sized body that still needs this many bytes is collected in chunks and
+# joined once, rather than appended to the buffer read by read.
+_LARGE_BODY = 128 * 1024
 _FIN_WINDOW = 22 * 2048
 
 
@@ -260,6 +264,8 @@ class CommandDecoder:
         "_deferMs",
         "_gate",
         "_halted",
+        "_large",
+        "_largeNeed",
         "_maxBodySize",
         "_maxDeferMs",
         "_maxMsgSize",
@@ -290,6 +296,10 @@ class CommandDecoder:
         self._topic = ""
         self._deferMs = 0
         self._mpub: MPubReader | None = None
+        # A large sized body arriving: its chunks as they came (joined once,
+        # when complete), and how many bytes it still needs.
+        self._large: list[bytes] | None = None
+        self._largeNeed = 0
 
     @property
     def halted(self) -> bool:
@@ -305,6 +315,7 @@ class CommandDecoder:
         self._halted = True
         self._buffer.clear()
         self._pos = 0
+        self._large = None
 
     def feed(self, data: bytes) -> None:
         """
@@ -312,6 +323,18 @@ class CommandDecoder:
         """
         if self._halted:
             return
+        large = self._large
+        if large is not None:
+            # Chunks of a large body are kept as they are, not copied into
+            # the buffer (which would grow, and be copied from again).
+            need = self._largeNeed
+            if len(data) < need:
+                large.append(data)
+                self._largeNeed = need - len(data)
+                return
+            large.append(data[:need])
+            self._largeNeed = 0
+            data = data[need:]
         if self._pos:
             # One compaction per feed keeps the cost linear in the input.
             del self._buffer[: self._pos]
@@ -581,12 +604,29 @@ class CommandDecoder:
                 self._bodyKind = None
                 return self._fail(error)
             self._bodySize = size
-        if len(buf) - pos < size:
+        large = self._large
+        if large is not None:
+            # What follows the body is in the buffer, from pos.
+            if self._largeNeed:
+                return None
+            body = large[0] if len(large) == 1 else b"".join(large)
+            self._large = None
+        elif len(buf) - pos < size:
+            need = size - (len(buf) - pos)
+            if need >= _LARGE_BODY:
+                # Most of a large body is still to come: collect it in
+                # chunks from now on.
+                with memoryview(buf) as view:
+                    self._large = [view[pos:].tobytes()] if need < size else []
+                self._largeNeed = need
+                buf.clear()
+                self._pos = 0
             return None
-        # One copy (slicing the bytearray first would make two).
-        with memoryview(buf) as view:
-            body = view[pos : pos + size].tobytes()
-        self._pos = pos + size
+        else:
+            # One copy (slicing the bytearray first would make two).
+            with memoryview(buf) as view:
+                body = view[pos : pos + size].tobytes()
+            self._pos = pos + size
         self._bodyKind = None
         if kind == _PUB:
             return Pub(self._topic, body)
