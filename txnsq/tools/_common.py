@@ -10,8 +10,8 @@ C{dial tcp ...} errors for an nsqd that cannot be reached.
 from __future__ import annotations
 
 import socket as _socket
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from zope.interface import implementer
 
@@ -36,6 +36,8 @@ __all__ = [
     "checkNSQDAddresses",
     "consumerOptFlag",
     "dialError",
+    "flagStrings",
+    "flagValue",
     "lookupdHTTPAddressFlag",
     "lookupdURLs",
     "maxInFlightFlag",
@@ -141,6 +143,26 @@ def producerOptFlag() -> Flag:
         f" {OPTION_DOC})",
         default=[],
     )
+
+
+_T = TypeVar("_T")
+
+
+def flagValue(values: Mapping[str, object], name: str, kind: type[_T]) -> _T:
+    """
+    A resolved flag's value, checked to be of the type its table gives it
+    (for the typed C{Options} the tools build from C{context.values}).
+    """
+    value = values[name]
+    assert isinstance(value, kind), (name, value)
+    return value
+
+
+def flagStrings(values: Mapping[str, object], name: str) -> list[str]:
+    """
+    A repeatable string flag's values.
+    """
+    return [str(item) for item in flagValue(values, name, list)]
 
 
 # -- checks and config ---------------------------------------------------------

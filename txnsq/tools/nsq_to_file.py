@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping, Sequence
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import attrs
 from twisted.internet.defer import DeferredList
@@ -61,6 +61,8 @@ from txnsq.client import Consumer
 from txnsq.tools._common import (
     channelFlag,
     consumerOptFlag,
+    flagStrings,
+    flagValue,
     lookupdHTTPAddressFlag,
     lookupdURLs,
     maxInFlightFlag,
@@ -218,20 +220,6 @@ class AppLog:
         self(level, format.format(**fields))
 
 
-_T = TypeVar("_T")
-
-
-def _value(values: Mapping[str, object], name: str, kind: type[_T]) -> _T:
-    value = values[name]
-    assert isinstance(value, kind), (name, value)
-    return value
-
-
-def _strings(values: Mapping[str, object], name: str) -> list[str]:
-    value = _value(values, name, list)
-    return [str(item) for item in value]
-
-
 @attrs.frozen
 class Options:
     """
@@ -258,31 +246,31 @@ class Options:
         The options of a command line (C{--work-dir} defaulting to
         C{--output-dir}, as Go does).
         """
-        outputDir = _value(values, "output-dir", str)
+        outputDir = flagValue(values, "output-dir", str)
         return cls(
-            topics=_strings(values, "topic"),
-            topicPattern=_value(values, "topic-pattern", str),
-            topicRefresh=_value(values, "topic-refresh", float),
-            channel=_value(values, "channel", str),
-            nsqdTCPAddresses=_strings(values, "nsqd-tcp-address"),
-            lookupdHTTPAddresses=_strings(values, "lookupd-http-address"),
-            maxInFlight=_value(values, "max-in-flight", int),
-            connectTimeout=_value(values, "http-client-connect-timeout", float),
-            requestTimeout=_value(values, "http-client-request-timeout", float),
-            logPrefix=_value(values, "log-prefix", str),
-            logLevel=_value(values, "log-level", str),
-            syncInterval=_value(values, "sync-interval", float),
+            topics=flagStrings(values, "topic"),
+            topicPattern=flagValue(values, "topic-pattern", str),
+            topicRefresh=flagValue(values, "topic-refresh", float),
+            channel=flagValue(values, "channel", str),
+            nsqdTCPAddresses=flagStrings(values, "nsqd-tcp-address"),
+            lookupdHTTPAddresses=flagStrings(values, "lookupd-http-address"),
+            maxInFlight=flagValue(values, "max-in-flight", int),
+            connectTimeout=flagValue(values, "http-client-connect-timeout", float),
+            requestTimeout=flagValue(values, "http-client-request-timeout", float),
+            logPrefix=flagValue(values, "log-prefix", str),
+            logLevel=flagValue(values, "log-level", str),
+            syncInterval=flagValue(values, "sync-interval", float),
             files=FileOptions(
                 outputDir=outputDir,
-                workDir=_value(values, "work-dir", str) or outputDir,
-                datetimeFormat=_value(values, "datetime-format", str),
-                filenameFormat=_value(values, "filename-format", str),
-                hostIdentifier=_value(values, "host-identifier", str),
-                gzip=_value(values, "gzip", bool),
-                gzipLevel=_value(values, "gzip-level", int),
-                rotateSize=_value(values, "rotate-size", int),
-                rotateInterval=_value(values, "rotate-interval", float),
-                skipEmptyFiles=_value(values, "skip-empty-files", bool),
+                workDir=flagValue(values, "work-dir", str) or outputDir,
+                datetimeFormat=flagValue(values, "datetime-format", str),
+                filenameFormat=flagValue(values, "filename-format", str),
+                hostIdentifier=flagValue(values, "host-identifier", str),
+                gzip=flagValue(values, "gzip", bool),
+                gzipLevel=flagValue(values, "gzip-level", int),
+                rotateSize=flagValue(values, "rotate-size", int),
+                rotateInterval=flagValue(values, "rotate-interval", float),
+                skipEmptyFiles=flagValue(values, "skip-empty-files", bool),
             ),
         )
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import random as _random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote_plus
 
 import attrs
@@ -60,6 +60,8 @@ from txnsq.tools._common import (
     checkNSQDAddresses,
     consumerOptFlag,
     dialError,
+    flagStrings,
+    flagValue,
     lookupdHTTPAddressFlag,
     lookupdURLs,
     maxInFlightFlag,
@@ -86,7 +88,6 @@ __all__ = [
     "selectMode",
 ]
 
-_T = TypeVar("_T")
 
 #: What the requests say they come from (Go's C{nsq_to_http v1.3.0}).
 USER_AGENT = f"nsq_to_http v{NSQ_VERSION}"
@@ -432,16 +433,6 @@ class HTTPPublisher:
 # -- the tool -----------------------------------------------------------------------
 
 
-def _value(values: Mapping[str, object], name: str, kind: type[_T]) -> _T:
-    value = values[name]
-    assert isinstance(value, kind), (name, value)
-    return value
-
-
-def _strings(values: Mapping[str, object], name: str) -> list[str]:
-    return [str(item) for item in _value(values, name, list)]
-
-
 @attrs.frozen
 class Options:
     """
@@ -470,21 +461,21 @@ class Options:
         The options of a command line.
         """
         return cls(
-            topic=_value(values, "topic", str),
-            channel=_value(values, "channel", str),
-            maxInFlight=_value(values, "max-in-flight", int),
-            n=_value(values, "n", int),
-            mode=_value(values, "mode", str),
-            sample=_value(values, "sample", float),
-            connectTimeout=_value(values, "http-client-connect-timeout", float),
-            requestTimeout=_value(values, "http-client-request-timeout", float),
-            statusEvery=_value(values, "status-every", int),
-            contentType=_value(values, "content-type", str),
-            posts=_strings(values, "post"),
-            headers=_strings(values, "header"),
-            gets=_strings(values, "get"),
-            nsqdTCPAddresses=_strings(values, "nsqd-tcp-address"),
-            lookupdHTTPAddresses=_strings(values, "lookupd-http-address"),
+            topic=flagValue(values, "topic", str),
+            channel=flagValue(values, "channel", str),
+            maxInFlight=flagValue(values, "max-in-flight", int),
+            n=flagValue(values, "n", int),
+            mode=flagValue(values, "mode", str),
+            sample=flagValue(values, "sample", float),
+            connectTimeout=flagValue(values, "http-client-connect-timeout", float),
+            requestTimeout=flagValue(values, "http-client-request-timeout", float),
+            statusEvery=flagValue(values, "status-every", int),
+            contentType=flagValue(values, "content-type", str),
+            posts=flagStrings(values, "post"),
+            headers=flagStrings(values, "header"),
+            gets=flagStrings(values, "get"),
+            nsqdTCPAddresses=flagStrings(values, "nsqd-tcp-address"),
+            lookupdHTTPAddresses=flagStrings(values, "lookupd-http-address"),
         )
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import random as _random
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 from twisted.internet.defer import Deferred, DeferredList
@@ -47,6 +47,8 @@ from txnsq.tools._common import (
     checkNSQDAddresses,
     consumerOptFlag,
     dialError,
+    flagStrings,
+    flagValue,
     lookupdHTTPAddressFlag,
     lookupdURLs,
     maxInFlightFlag,
@@ -65,7 +67,6 @@ from txnsq.tools._timermetrics import TimerMetrics, perAddressMetrics
 
 __all__ = ["FLAGS", "TOOL", "PublishHandler", "isValidName", "main"]
 
-_T = TypeVar("_T")
 
 FLAGS = FlagTable(
     "nsq_to_nsq",
@@ -259,16 +260,6 @@ class PublishHandler:
         message.requeue()
 
 
-def _value(values: Mapping[str, object], name: str, kind: type[_T]) -> _T:
-    value = values[name]
-    assert isinstance(value, kind), (name, value)
-    return value
-
-
-def _strings(values: Mapping[str, object], name: str) -> list[str]:
-    return [str(item) for item in _value(values, name, list)]
-
-
 @attrs.frozen
 class Options:
     """
@@ -294,18 +285,18 @@ class Options:
         The options of a command line.
         """
         return cls(
-            topics=_strings(values, "topic"),
-            channel=_value(values, "channel", str),
-            destinationTopic=_value(values, "destination-topic", str),
-            maxInFlight=_value(values, "max-in-flight", int),
-            statusEvery=_value(values, "status-every", int),
-            mode=_value(values, "mode", str),
-            nsqdTCPAddresses=_strings(values, "nsqd-tcp-address"),
-            destinationAddresses=_strings(values, "destination-nsqd-tcp-address"),
-            lookupdHTTPAddresses=_strings(values, "lookupd-http-address"),
-            whitelistJSONFields=_strings(values, "whitelist-json-field"),
-            requireJSONField=_value(values, "require-json-field", str),
-            requireJSONValue=_value(values, "require-json-value", str),
+            topics=flagStrings(values, "topic"),
+            channel=flagValue(values, "channel", str),
+            destinationTopic=flagValue(values, "destination-topic", str),
+            maxInFlight=flagValue(values, "max-in-flight", int),
+            statusEvery=flagValue(values, "status-every", int),
+            mode=flagValue(values, "mode", str),
+            nsqdTCPAddresses=flagStrings(values, "nsqd-tcp-address"),
+            destinationAddresses=flagStrings(values, "destination-nsqd-tcp-address"),
+            lookupdHTTPAddresses=flagStrings(values, "lookupd-http-address"),
+            whitelistJSONFields=flagStrings(values, "whitelist-json-field"),
+            requireJSONField=flagValue(values, "require-json-field", str),
+            requireJSONValue=flagValue(values, "require-json-value", str),
         )
 
 
