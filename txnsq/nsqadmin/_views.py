@@ -980,6 +980,11 @@ def _clientRows(
     return rows
 
 
+#: What the channel and node pages say of a channel without consumers (Go's
+#: words).
+NO_CLIENTS = "No clients connected to this channel."
+
+
 def _clientsTable(testid: str, rows: list[Tag], showNode: bool) -> Tag:
     """
     L{_clientRows}' rows under their column heads, or a sentence saying
@@ -1003,7 +1008,7 @@ def _clientsTable(testid: str, rows: list[Tag], showNode: bool) -> Tag:
         testid,
         head,
         rows,
-        "No clients connected to this channel.",
+        NO_CLIENTS,
         "no-clients",
     )
 
@@ -1362,14 +1367,27 @@ def nodePage(
             # The client tables' rows count for the refresh interval; a
             # channel's "no clients" sentence does not (a cheap row).
             clientCount += len(clientRows) - 1
-            rows.append(
-                tags.tr(
+            cells: list[Tag]
+            if clientRows:
+                cells = [
                     tags.td(""),
                     tags.td(
                         _clientsTable("node-clients-table", clientRows, showNode=False),
                         colspan="7",
                         class_="clients",
                     ),
+                ]
+            else:
+                # The usual case at scale (one per channel shown): kept
+                # short, a single cell.
+                cells = [
+                    tags.td(
+                        NO_CLIENTS, colspan="8", class_="empty", **_tid("no-clients")
+                    )
+                ]
+            rows.append(
+                tags.tr(
+                    cells,
                     **_tid(
                         "node-channel-clients", topic=topic, channel=c["channel_name"]
                     ),
