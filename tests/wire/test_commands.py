@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from txnsq.wire import commands
 from txnsq.wire.commands import (
     MAX_LINE_LENGTH,
     Cls,
@@ -433,32 +432,9 @@ class RoundTripTests(SynchronousTestCase):
         )
 
 
-class ChunkedBodyRoundTripTests(SynchronousTestCase):
-    """
-    The round trips again, with every sized body that is not yet buffered
-    collected in chunks (the path of large bodies).
-    """
-
-    @given(commandStreams, chunkings())
-    def test_anyChunking(
-        self, stream: tuple[bytes, list[Call]], cuts: list[int]
-    ) -> None:
-        """
-        A stream of valid commands produces exactly the expected calls
-        whatever the chunk boundaries.
-        """
-        data, expected = stream
-        saved, commands._LARGE_BODY = commands._LARGE_BODY, 1
-        try:
-            self.assertEqual(smallDecode(split(data, cuts)), expected)
-        finally:
-            commands._LARGE_BODY = saved
-
-
 class LargeBodyTests(SynchronousTestCase):
     """
-    A large body arriving over many reads is collected in the chunks it
-    came in and joined once.
+    Large bodies arriving over many reads.
     """
 
     def decodeChunks(self, data: bytes, chunk: int) -> list[CommandRecord]:
@@ -493,20 +469,6 @@ class LargeBodyTests(SynchronousTestCase):
                 ],
                 chunk,
             )
-
-    def test_onePartCopiedOnce(self) -> None:
-        """
-        A body that came in one read past the line is the bytes of that
-        read's slice: nothing is joined for it.
-        """
-        body = b"y" * 300000
-        decoder = CommandDecoder(lambda name: True, 8 << 20, 8 << 20)
-        decoder.feed(b"PUB t\n" + struct.pack(">i", len(body)))
-        self.assertIsNone(decoder.nextCommand())
-        decoder.feed(body)
-        record = decoder.nextCommand()
-        assert isinstance(record, Pub)
-        self.assertIs(record.body, body)
 
     def test_finishAndHalt(self) -> None:
         """
