@@ -257,6 +257,81 @@ class StatsTests(SynchronousTestCase):
         )
 
 
+class ClientStatsTests(SynchronousTestCase):
+    """
+    A channel's consumers as Go nsqadmin's JSON gives them.
+    """
+
+    raw = {
+        "client_id": "c",
+        "hostname": "h",
+        "version": "V2",
+        "remote_address": "127.0.0.1:5000",
+        "state": 3,
+        "ready_count": 7,
+        "in_flight_count": 1,
+        "message_count": 9,
+        "finish_count": 8,
+        "requeue_count": 0,
+        "connect_ts": 1000,
+        "sample_rate": 0,
+        "deflate": False,
+        "snappy": True,
+        "user_agent": "go-nsq/1.1.0",
+        "tls": False,
+        "tls_cipher_suite": "",
+        "tls_version": "",
+        "tls_negotiated_protocol": "",
+        "tls_negotiated_protocol_is_mutual": False,
+        "pub_counts": [{"topic": "t", "count": 2}],
+    }
+
+    def test_goShape(self) -> None:
+        """
+        Go's C{ClientStats} fields in Go's order: nsqd's C{state} and
+        C{pub_counts} left out, the auth fields nsqd omits when empty
+        present, and C{connected} in nanoseconds since C{connect_ts}, to
+        the whole second.
+        """
+        record = ci.clientStats("n:4151", self.raw, 1065.9)
+        self.assertEqual(
+            list(record),
+            [
+                "node", "remote_address", "version", "client_id", "hostname",
+                "user_agent", "connect_ts", "connected", "in_flight_count",
+                "ready_count", "finish_count", "requeue_count", "message_count",
+                "sample_rate", "deflate", "snappy", "authed", "auth_identity",
+                "auth_identity_url", "tls", "tls_cipher_suite", "tls_version",
+                "tls_negotiated_protocol", "tls_negotiated_protocol_is_mutual",
+            ],
+        )
+        self.assertEqual(record["connected"], 65_000_000_000)
+        self.assertEqual(record["node"], "n:4151")
+        self.assertEqual(record["snappy"], True)
+        self.assertEqual(
+            (record["authed"], record["auth_identity"], record["auth_identity_url"]),
+            (False, "", ""),
+        )
+
+    def test_inChannels(self) -> None:
+        """
+        L{ci.nodeTopicStats} gives each channel's clients that shape, as of
+        the time it is given.
+        """
+        stats = {
+            "topics": [
+                {
+                    "topic_name": "t",
+                    "channels": [{"channel_name": "c", "clients": [self.raw]}],
+                }
+            ]
+        }
+        [record] = ci.nodeTopicStats("n:4151", "n", stats, None, 1001.0)
+        [client] = record["channels"][0]["clients"]
+        self.assertEqual(client, ci.clientStats("n:4151", self.raw, 1001.0))
+        self.assertEqual(client["connected"], 1_000_000_000)
+
+
 class AdminActionTests(SynchronousTestCase):
     """
     Notifications have Go's C{AdminAction} fields.

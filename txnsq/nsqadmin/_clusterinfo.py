@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -317,8 +318,60 @@ _CHANNEL_COUNTS = (
 _TOPIC_COUNTS = ("depth", "memory_depth", "backend_depth", "message_count")
 
 
+# Go's clusterinfo.ClientStats, in its field order: what nsqadmin's JSON
+# API gives for each consumer, whatever else nsqd's /stats says of it
+# (its "state" and "pub_counts" are not passed on).
+_CLIENT_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("remote_address", ""),
+    ("version", ""),
+    ("client_id", ""),
+    ("hostname", ""),
+    ("user_agent", ""),
+    ("connect_ts", 0),
+)
+_CLIENT_AFTER_CONNECTED: tuple[tuple[str, Any], ...] = (
+    ("in_flight_count", 0),
+    ("ready_count", 0),
+    ("finish_count", 0),
+    ("requeue_count", 0),
+    ("message_count", 0),
+    ("sample_rate", 0),
+    ("deflate", False),
+    ("snappy", False),
+    ("authed", False),
+    ("auth_identity", ""),
+    ("auth_identity_url", ""),
+    ("tls", False),
+    ("tls_cipher_suite", ""),
+    ("tls_version", ""),
+    ("tls_negotiated_protocol", ""),
+    ("tls_negotiated_protocol_is_mutual", False),
+)
+
+
+def clientStats(node: str, raw: JSON, now: float) -> dict[str, Any]:
+    """
+    One consumer as Go nsqadmin's JSON shows it: Go's C{ClientStats}
+    fields in order, defaults for what nsqd left out (it omits the auth
+    ones when empty), and C{connected}, the nanoseconds since
+    C{connect_ts} as of C{now} truncated to the second (Go's
+    C{time.Duration}).
+    """
+    record: dict[str, Any] = {"node": node}
+    for key, default in _CLIENT_FIELDS:
+        record[key] = raw.get(key, default)
+    record["connected"] = (int(now) - int(record["connect_ts"])) * 1_000_000_000
+    for key, default in _CLIENT_AFTER_CONNECTED:
+        record[key] = raw.get(key, default)
+    return record
+
+
 def nodeTopicStats(
-    node: str, hostname: str, stats: JSON, topic: str | None = None
+    node: str,
+    hostname: str,
+    stats: JSON,
+    topic: str | None = None,
+    now: float | None = None,
 ) -> list[dict[str, Any]]:
     """
     The per-node records of Go's C{GetNSQDStats}: one nsqd's C{/stats}
@@ -327,7 +380,10 @@ def nodeTopicStats(
 
     @param node: the nsqd's HTTP address (C{broadcast_address:http_port}).
     @param hostname: its hostname.
+    @param now: the wall clock's seconds, for the clients' C{connected}
+        (by default, now).
     """
+    when = time.time() if now is None else now
     result = []
     for raw in stats.get("topics") or []:
         name = raw["topic_name"]
@@ -338,7 +394,8 @@ def nodeTopicStats(
             depth = int(rawChannel.get("depth", 0))
             backend = int(rawChannel.get("backend_depth", 0))
             clients = [
-                {**client, "node": node} for client in rawChannel.get("clients") or []
+                clientStats(node, client, when)
+                for client in rawChannel.get("clients") or []
             ]
             channels.append(
                 {

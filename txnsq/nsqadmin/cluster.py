@@ -415,7 +415,11 @@ class Cluster:
                 for client in answer.get("producers") or []:
                     clients.append({**client, "node": node})
             return ci.nodeTopicStats(
-                node, str(producer.get("hostname", "")), answer, topic
+                node,
+                str(producer.get("hostname", "")),
+                answer,
+                topic,
+                self.clock.seconds(),
             )
 
         byNode = {ci.producerHTTPAddress(p): p for p in producers}
