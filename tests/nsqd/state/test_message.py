@@ -36,16 +36,22 @@ class MessageTests(SynchronousTestCase):
     def test_copy(self) -> None:
         """
         A copy shares id, body, timestamp, attempts and delay, not
-        bookkeeping.
+        bookkeeping: like a just-published message (L{Message.fresh}), it
+        has no owner and no delivery times until a delivery sets them.
         """
         message = Message(b"0" * 16, b"body", 7, attempts=2, deferMs=5)
         message.deadline = 3.0
+        message.owner = object()  # type: ignore[assignment]
         copy = message.copy()
         self.assertEqual(
             (copy.id, copy.body, copy.timestamp, copy.attempts, copy.deferMs),
             (b"0" * 16, b"body", 7, 2, 5),
         )
-        self.assertEqual(copy.deadline, 0.0)
+        self.assertIsNone(copy.owner)
+        fresh = Message.fresh(b"1" * 16, b"body", 7, 0)
+        for name in ("deadline", "deliveredAt", "timeout"):
+            self.assertEqual(hasattr(copy, name), hasattr(fresh, name), name)
+            self.assertFalse(hasattr(copy, name) and getattr(copy, name), name)
 
     def test_encodeDecode(self) -> None:
         """
