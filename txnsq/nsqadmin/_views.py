@@ -1382,7 +1382,7 @@ def nodePage(
                 # short, a single cell.
                 cells = [
                     tags.td(
-                        NO_CLIENTS, colspan="8", class_="empty", **_tid("no-clients")
+                        NO_CLIENTS, colspan="8", class_="empty nested", **_tid("no-clients")
                     )
                 ]
             rows.append(
