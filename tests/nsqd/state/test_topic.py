@@ -6,7 +6,7 @@ with time passed in as numbers.
 
 from __future__ import annotations
 
-from ._support import StateTestCase
+from ._support import FakeConsumer, StateTestCase
 
 
 class FanOutTests(StateTestCase):
@@ -54,6 +54,93 @@ class FanOutTests(StateTestCase):
         a.pump(0)
         self.assertEqual(ca.attempts, [1, 2])
         self.assertEqual(cb.attempts, [1])
+
+    def test_sharedUntilTaken(self) -> None:
+        """
+        Channels without consumers hold the same message objects; the first
+        channel to deliver one gets a copy, and the last gets the original.
+        """
+        broker = self.broker()
+        a = broker.getChannel("t", "a", 0)
+        b = broker.getChannel("t", "b", 0)
+        c = broker.getChannel("t", "c", 0)
+        broker.publish("t", [b"1", b"2"], 0)
+        [original, _] = list(a._memory)
+        self.assertEqual(
+            [list(a._memory), list(b._memory)], [list(c._memory), list(c._memory)]
+        )
+        ca, cb, cc = FakeConsumer(), FakeConsumer(), FakeConsumer()
+        for channel, consumer in [(a, ca), (b, cb), (c, cc)]:
+            channel.addConsumer(consumer)
+            self.ready(channel, consumer, 1)
+        self.assertIsNot(ca.received[0], original)
+        self.assertIsNot(cb.received[0], original)
+        self.assertIs(cc.received[0], original)
+        self.assertEqual(
+            {
+                (m.id, m.body, m.timestamp, m.attempts)
+                for m in [*ca.received, *cb.received, *cc.received]
+            },
+            {(original.id, b"1", 0, 1)},
+        )
+
+    def test_requeueWhileShared(self) -> None:
+        """
+        A message one channel delivers, requeues and delivers again is still
+        a first attempt for a channel that had no consumer meanwhile.
+        """
+        broker = self.broker()
+        a, ca = self.subscribe(broker, channel="a", ready=1)
+        b = broker.getChannel("t", "b", 0)
+        broker.publish("t", [b"x"], 0)
+        for _ in range(3):
+            a.requeue(ca, ca.received[-1].id, 0, 0)
+            a.pump(0)
+        self.assertEqual(ca.attempts, [1, 2, 3, 4])
+        cb = FakeConsumer()
+        b.addConsumer(cb)
+        self.ready(b, cb, 1)
+        self.assertEqual(cb.attempts, [1])
+        self.assertEqual(b.inFlight[cb.received[0].id].attempts, 1)
+        self.assertEqual(a.inFlight[ca.received[-1].id].attempts, 4)
+
+    def test_deletedSharer(self) -> None:
+        """
+        Deleting one of the sharing channels leaves the others their
+        messages, each delivered with its own bookkeeping.
+        """
+        broker = self.broker()
+        broker.getChannel("t", "a", 0)
+        b = broker.getChannel("t", "b", 0)
+        c = broker.getChannel("t", "c", 0)
+        broker.publish("t", [b"x"], 0)
+        broker.topics["t"].deleteChannel("a")
+        cb, cc = FakeConsumer(), FakeConsumer()
+        b.addConsumer(cb)
+        c.addConsumer(cc)
+        self.ready(b, cb, 1)
+        b.requeue(cb, cb.received[0].id, 0, 0)
+        self.ready(b, cb, 1)
+        self.ready(c, cc, 1)
+        self.assertEqual((cb.attempts, cc.attempts), ([1, 2], [1]))
+        self.assertIsNot(cb.received[-1], cc.received[0])
+
+    def test_deferredCopiedAtOnce(self) -> None:
+        """
+        A DPUB to several channels gives each its own message at once: the
+        delay is applied per channel.
+        """
+        broker = self.broker()
+        a = broker.getChannel("t", "a", 0)
+        b = broker.getChannel("t", "b", 0)
+        broker.publish("t", [b"x"], 0, deferMs=1000)
+        [(_, _, ma)] = a._deferred
+        [(_, _, mb)] = b._deferred
+        self.assertIsNot(ma, mb)
+        self.assertEqual((ma.deadline, mb.deadline), (1.0, 1.0))
+        a.scan(1.0)
+        b.scan(1.0)
+        self.assertEqual((a.depth(), b.depth()), (1, 1))
 
     def test_messageCounts(self) -> None:
         """

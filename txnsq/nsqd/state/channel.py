@@ -183,7 +183,12 @@ class Channel:
         self._preferBackend = True
         popleft = memory.popleft
         for _ in range(min(count, len(memory))):
-            taken.append(popleft())
+            message = popleft()
+            if message.shares > 1:
+                # Still shared with the topic's other channels: deliver a
+                # copy of our own (Message.take).
+                message = message.take()
+            taken.append(message)
         return taken
 
     # Consumers.

@@ -21,9 +21,14 @@ class Message:
     One message in a topic or channel.
 
     A slotted object rather than a tuple because the broker mutates its
-    delivery bookkeeping in place; each channel holds its own copy, as in
-    Go, because attempts and deadlines are per channel.
+    delivery bookkeeping in place.  Attempts and deadlines are per channel,
+    so each channel delivers its own copy, as in Go; but a topic's channels
+    share one object while it only waits in their memory queues, and a
+    channel makes its copy when it takes the message for delivery (see
+    L{take}): channels nobody reads from cost no copies.
 
+    @ivar shares: how many channels' memory queues may still hold this
+        object (1: it belongs to the one that holds it).
     @ivar deadline: in flight: when it times out; deferred: when it is due
         (seconds, the broker's clock).
     @ivar deferMs: a DPUB delay still to be applied when a channel takes it.
@@ -37,6 +42,7 @@ class Message:
         "deliveredAt",
         "id",
         "owner",
+        "shares",
         "timeout",
         "timestamp",
     )
@@ -58,13 +64,14 @@ class Message:
         self.deliveredAt = 0.0
         self.timeout = 0.0
         self.owner: Consumer | None = None
+        self.shares = 1
 
     def copy(self) -> Message:
         """
         A fresh copy for another channel (same id, body, timestamp,
-        attempts and delay), built as L{fresh} builds a message: a topic
-        makes one per message per extra channel, the largest part of a
-        fan-out's cost; the delivery fields are set on delivery.
+        attempts and delay), built as L{fresh} builds a message: one per
+        message per extra channel was the largest part of a fan-out's
+        cost; the delivery fields are set on delivery.
         """
         message = _new(Message)
         message.id = self.id
@@ -73,7 +80,20 @@ class Message:
         message.attempts = self.attempts
         message.deferMs = self.deferMs
         message.owner = None
+        message.shares = 1
         return message
+
+    def take(self) -> Message:
+        """
+        This message for the channel taking it out of its memory queue to
+        deliver it: the object itself when no other channel may still hold
+        it, otherwise a copy of its own (the delivery fields are mutated).
+        The last of the sharing channels to take it gets the original.
+        """
+        if self.shares > 1:
+            self.shares -= 1
+            return self.copy()
+        return self
 
     def encode(self) -> bytes:
         """
@@ -97,6 +117,7 @@ class Message:
         message.attempts = 0
         message.deferMs = deferMs
         message.owner = None
+        message.shares = 1
         return message
 
     @classmethod
@@ -116,6 +137,7 @@ class Message:
             message.body = data[26:]
             message.deferMs = 0
             message.owner = None
+            message.shares = 1
             append(message)
         return messages
 
@@ -136,6 +158,7 @@ class Message:
         message.body = data[26:]
         message.deferMs = 0
         message.owner = None
+        message.shares = 1
         return message
 
     def __repr__(self) -> str:

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.nsqd.state.test_topic -*-
 """
-A topic: receives published messages and copies each to every channel.
+A topic: receives published messages and hands each to every channel.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ class Topic:
                     channel.putMany(messages, now)
                     channel.pump(now)
                 return
-            self._fanOut(messages, now)
+            self._fanOut(messages, now, bool(deferMs))
             return
         for message in messages:
             self._store(message)
@@ -157,14 +157,35 @@ class Topic:
             if message.deferMs:
                 self.backendDefers[message.id] = message.deferMs
 
-    def _fanOut(self, messages: list[Message], now: float) -> None:
+    def _fanOut(
+        self, messages: list[Message], now: float, deferred: bool | None = None
+    ) -> None:
+        """
+        Hand C{messages} to every channel, then let each deliver.
+
+        @param deferred: whether any message has a DPUB delay (L{None}:
+            look).
+        """
         channels = list(self.channels.values())
-        first, rest = channels[0], channels[1:]
-        # Every channel but the first gets its own copies (attempts and
-        # deadlines are per channel); the first takes the originals.
-        for channel in rest:
-            channel.putMany([message.copy() for message in messages], now)
-        first.putMany(messages, now)
+        if deferred is None:
+            deferred = any(message.deferMs for message in messages)
+        if deferred:
+            # A channel defers a delayed message at once, setting its
+            # deadline: every channel but the first needs its own copies
+            # now; the first takes the originals.
+            for channel in channels[1:]:
+                channel.putMany([message.copy() for message in messages], now)
+            channels[0].putMany(messages, now)
+        else:
+            # The channels share the objects while they wait in memory; each
+            # channel copies a message when it takes it for delivery
+            # (Message.take), so a channel without consumers costs no
+            # copies and its backlog no extra objects.
+            shares = len(channels)
+            for message in messages:
+                message.shares = shares
+            for channel in channels:
+                channel.putMany(messages, now)
         for channel in channels:
             channel.pump(now)
 
