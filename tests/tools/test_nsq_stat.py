@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 
+from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -18,10 +19,12 @@ from tests.tools._helpers import (
     logLines,
     publish,
     start,
+    startIPv6Cluster,
     startLookupd,
     startNSQD,
     waitFor,
 )
+from txnsq.tools._http import ToolHTTPClient
 from txnsq.tools.nsq_stat import (
     FLAGS,
     HEADER,
@@ -406,3 +409,58 @@ class StatTests(TestCase):
         await waitFor(twoRows)
         running.run.interrupt()
         self.assertEqual(await running.result, 0)
+
+
+class IPv6Tests(TestCase):
+    """
+    C{nsq_stat} against an nsqlookupd and an nsqd given as IPv6 literals
+    (C{[::1]:port}), as Go's reaches them.
+    """
+
+    timeout = 30
+
+    async def setUp(self) -> None:  # type: ignore[override]
+        self.lookupd, self.nsqd = await startIPv6Cluster(self)
+        client = ToolHTTPClient(reactor)
+        self.addCleanup(client.close)
+        for path in ("topic/create?topic=t", "channel/create?topic=t&channel=c"):
+            response = await client.post(f"http://{self.nsqd.http}/{path}", b"")
+            self.assertEqual(response.code, 200)
+            await response.content()
+        await publish(self.nsqd, "t", [b"m1", b"m2"])
+
+    async def stat(self, flag: str) -> str:
+        """
+        Run C{nsq_stat --count 1} with C{flag}; its one row.
+        """
+        running = start(
+            TOOL, ["--topic=t", "--channel=c", flag, "--interval=20ms", "--count=1"]
+        )
+        self.assertEqual(await running.result, 0, running.stderr.getvalue())
+        return running.stdout.getvalue().decode().splitlines()[2]
+
+    async def test_nsqd(self) -> None:
+        """
+        C{--nsqd-http-address=[::1]:port}: the nsqd's numbers.
+        """
+        row = await self.stat(f"--nsqd-http-address={self.nsqd.http}")
+        self.assertEqual(row.split()[3:5], ["2", "2"])
+
+    async def test_lookupd(self) -> None:
+        """
+        C{--lookupd-http-address=[::1]:port}: the nsqlookupd is asked, and
+        the nsqd it lists (broadcasting C{::1}) too.
+        """
+
+        async def registered() -> bool:
+            client = ToolHTTPClient(reactor)
+            try:
+                response = await client.get(f"http://{self.lookupd}/lookup?topic=t")
+                body = await response.json()
+            finally:
+                await client.close()
+            return len(body.get("producers", [])) == 1
+
+        await waitFor(registered)
+        row = await self.stat(f"--lookupd-http-address={self.lookupd}")
+        self.assertEqual(row.split()[3:5], ["2", "2"])

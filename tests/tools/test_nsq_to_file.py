@@ -30,6 +30,7 @@ from tests.tools._helpers import (
     logLines,
     publish,
     start,
+    startIPv6Cluster,
     startLookupd,
     startNSQD,
     waitFor,
@@ -1274,3 +1275,34 @@ class ToolTests(TestCase):
             "skipping topic other (doesn't match pattern ^app_)",
             running.stderr.getvalue(),
         )
+
+    async def test_topicPatternIPv6(self) -> None:
+        """
+        Topics are discovered from an nsqlookupd given as an IPv6 literal
+        (C{[::1]:port}), and logged from the nsqd it lists.
+        """
+        lookupdHTTP, nsqd = await startIPv6Cluster(self)
+        await publish(nsqd, "app_1", [b"one"])
+        await publish(nsqd, "other", [b"no"])
+        output = os.path.abspath(self.mktemp())
+        running = self.start(
+            [
+                "--topic-pattern=^app_",
+                f"--lookupd-http-address={lookupdHTTP}",
+                f"--output-dir={output}",
+                "--filename-format=<TOPIC>.log",
+                "--sync-interval=50ms",
+                "--topic-refresh=100ms",
+                "--consumer-opt=lookupd_poll_interval,50ms",
+            ],
+        )
+
+        async def logged() -> bool:
+            if not os.path.isdir(output):
+                return False
+            return dict(readOutput(output)) == {"app_1.log": b"one\n"}
+
+        await waitFor(logged)
+        running.run.interrupt()
+        self.assertEqual(await running.result, 0)
+        self.assertNotIn("could not retrieve topic list", running.stderr.getvalue())

@@ -25,6 +25,7 @@ from tests.tools._helpers import (
     channelClients,
     logLines,
     publish,
+    requireIPv6Loopback,
     start,
     startNSQD,
     waitFor,
@@ -491,7 +492,9 @@ class Sink:
         """
         The URL of C{path} on the sink.
         """
-        return f"http://127.0.0.1:{self.port.getHost().port}{path}"
+        address = self.port.getHost()
+        host = f"[{address.host}]" if ":" in address.host else address.host
+        return f"http://{host}:{address.port}{path}"
 
 
 class ToolTests(TestCase):
@@ -501,14 +504,15 @@ class ToolTests(TestCase):
 
     timeout = 30
 
-    async def sink(self) -> Sink:
+    async def sink(self, interface: str = "127.0.0.1") -> Sink:
         """
-        A sink listening on 127.0.0.1, stopped when the test ends.
+        A sink listening on C{interface}, stopped when the test ends.
         """
         sink = Sink()
         site = Site(sink.app.resource())
         site.noisy = False
-        endpoint = serverFromString(reactor, "tcp:0:interface=127.0.0.1")
+        escaped = interface.replace(":", "\\:")
+        endpoint = serverFromString(reactor, f"tcp:0:interface={escaped}")
         port = await endpoint.listen(site)
         sink.port = port
         self.addCleanup(port.stopListening)
@@ -588,6 +592,24 @@ class ToolTests(TestCase):
         self.assertEqual((request.method, request.uri), ("GET", "/get?data=a+b%26c"))
         self.assertEqual(request.headers["user-agent"], f"nsq_to_http v{NSQ_VERSION}")
         self.assertNotIn("content-type", request.headers)
+
+    async def test_postIPv6(self) -> None:
+        """
+        A C{--post} URL whose host is an IPv6 literal is reached, with its
+        own C{Host} header.
+        """
+        requireIPv6Loopback()
+        nsqd = await startNSQD(self)
+        sink = await self.sink("::1")
+        await publish(nsqd, "t", [b"one"])
+        url = sink.url("/in")
+        self.start(["--topic=t", f"--nsqd-tcp-address={nsqd.tcp}", f"--post={url}"])
+        await self.finished(nsqd, 1)
+        [request] = sink.received
+        self.assertEqual(
+            (request.method, request.uri, request.body), ("POST", "/in", b"one")
+        )
+        self.assertEqual(request.headers["host"], url.split("/")[2])
 
     async def test_requeueOn500(self) -> None:
         """

@@ -33,6 +33,8 @@ from twisted.internet.defer import CancelledError, Deferred, DeferredList, succe
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
+from txnsq.tools._http import ToolHTTPClient
+
 __all__ = [
     "LookupdTopics",
     "TopicDiscoverer",
@@ -93,8 +95,8 @@ def topicPattern(pattern: str) -> Callable[[str], bool]:
 
 class LookupdTopics:
     """
-    Asks nsqlookupds for their topics over HTTP (treq, with its own
-    connection pool and Go's C{--http-client-*-timeout}s).
+    Asks nsqlookupds for their topics over HTTP (a L{ToolHTTPClient}, with
+    Go's C{--http-client-*-timeout}s).
     """
 
     def __init__(
@@ -109,20 +111,17 @@ class LookupdTopics:
         """
         @param addresses: C{--lookupd-http-address}es.
         @param httpClient: a treq C{HTTPClient} (tests pass a
-            C{StubTreq}); by default one over an C{Agent} with its own
-            pool.
+            C{StubTreq}); by default a L{ToolHTTPClient}.
         """
         self.addresses = list(addresses)
         self._reactor = reactor
         self._requestTimeout = requestTimeout
         self._pool: Any = None
         if httpClient is None:
-            from treq.client import HTTPClient
-            from twisted.web.client import Agent, HTTPConnectionPool
-
-            self._pool = HTTPConnectionPool(reactor, persistent=True)
-            agent = Agent(reactor, connectTimeout=connectTimeout, pool=self._pool)
-            httpClient = HTTPClient(agent)
+            # Reaches nsqlookupds given as IPv6 literals too.
+            client = ToolHTTPClient(reactor, connectTimeout)
+            self._pool = client.pool
+            httpClient = client
         self._http = httpClient
 
     def close(self) -> Deferred[None]:

@@ -28,7 +28,6 @@ from urllib.parse import quote_plus
 
 import attrs
 import treq
-from treq.client import HTTPClient
 from twisted.internet import error as _errors
 from twisted.internet.defer import (
     CancelledError,
@@ -38,7 +37,6 @@ from twisted.internet.defer import (
     gatherResults,
 )
 from twisted.internet.task import deferLater
-from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http import RESPONSES
 from twisted.web.http_headers import Headers
 
@@ -59,6 +57,7 @@ from txnsq.tools._common import (
     topicFlag,
     versionFlag,
 )
+from txnsq.tools._http import ToolHTTPClient
 from txnsq.tools._runner import Fatal, Tool, ToolContext, runTool
 
 __all__ = ["FLAGS", "TOOL", "ChannelStats", "StatLoop", "main"]
@@ -228,7 +227,8 @@ def _joinHostPort(host: str, port: int) -> str:
 
 class ClusterInfo:
     """
-    The part of Go's C{internal/clusterinfo} C{nsq_stat} uses, over treq.
+    The part of Go's C{internal/clusterinfo} C{nsq_stat} uses, over a
+    L{ToolHTTPClient}.
     """
 
     def __init__(
@@ -236,10 +236,9 @@ class ClusterInfo:
     ) -> None:
         self._reactor = reactor
         self._requestTimeout = requestTimeout
-        self.pool = HTTPConnectionPool(reactor, persistent=True)
-        self._http = HTTPClient(
-            Agent(reactor, connectTimeout=connectTimeout, pool=self.pool)
-        )
+        # Reaches nsqlookupds and nsqds given as IPv6 literals too.
+        self._http = ToolHTTPClient(reactor, connectTimeout)
+        self.pool = self._http.pool
 
     async def getV1(self, url: str) -> Any:
         """

@@ -74,6 +74,7 @@ from txnsq.tools._common import (
 )
 from txnsq.tools._config import consumerOptions
 from txnsq.tools._hostpool import HostPool, hostPoolFor
+from txnsq.tools._http import ToolHTTPClient
 from txnsq.tools._runner import Fatal, Tool, ToolContext, runTool
 from txnsq.tools._timermetrics import TimerMetrics, perAddressMetrics
 
@@ -352,8 +353,8 @@ async def _nothing() -> None:
 
 class HTTPPublisher:
     """
-    Makes Go's POST or GET requests with treq, on a connection pool of its
-    own.
+    Makes Go's POST or GET requests with a L{ToolHTTPClient} (treq, on a
+    connection pool of its own).
     """
 
     def __init__(
@@ -372,8 +373,8 @@ class HTTPPublisher:
         @param method: C{POST} or C{GET}.
         @param headers: the C{--header}s.
         @param concurrency: connections kept alive per host.
-        @param httpClient: a treq C{HTTPClient}; by default one over an
-            C{Agent} with its own pool.
+        @param httpClient: a treq C{HTTPClient}; by default a
+            L{ToolHTTPClient}.
         """
         self.method = method
         self._reactor = reactor
@@ -390,13 +391,12 @@ class HTTPPublisher:
         }
         self._pool: Any = None
         if httpClient is None:
-            from treq.client import HTTPClient
-            from twisted.web.client import Agent, HTTPConnectionPool
-
-            self._pool = HTTPConnectionPool(reactor, persistent=True)
-            self._pool.maxPersistentPerHost = max(concurrency, 2)
-            agent = Agent(reactor, connectTimeout=connectTimeout, pool=self._pool)
-            httpClient = HTTPClient(agent)
+            # Reaches addresses given as IPv6 literals too.
+            client = ToolHTTPClient(
+                reactor, connectTimeout, persistentPerHost=max(concurrency, 2)
+            )
+            self._pool = client.pool
+            httpClient = client
         self._http = httpClient
 
     def close(self) -> Deferred[None]:
