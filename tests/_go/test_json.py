@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from txnsq._go.json import UnsupportedValueError, _encode, encodeJSON, formatFloat
+from txnsq._go.json import (
+    EncodedJSON,
+    UnsupportedValueError,
+    _encode,
+    encodeJSON,
+    formatFloat,
+    quoteString,
+)
 
 # JSON values with the strings and floats where Go and the standard
 # library differ: HTML characters, control characters, U+2028, integral
@@ -191,3 +198,31 @@ class EncodeJSONTests(SynchronousTestCase):
         exact: list[str] = []
         _encode(value, exact)
         self.assertEqual(encodeJSON(value), "".join(exact).encode("utf-8"))
+
+
+class EncodedTextTests(SynchronousTestCase):
+    """
+    L{quoteString} and L{EncodedJSON}, for answers written as text.
+    """
+
+    @given(_TEXT)
+    def test_quoteString(self, value: str) -> None:
+        """
+        A string is quoted as L{encodeJSON} writes it inside a list.
+        """
+        self.assertEqual(
+            ("[" + quoteString(value) + "]").encode("utf-8"), encodeJSON([value])
+        )
+
+    def test_encoded(self) -> None:
+        """
+        Encoded text is written as is, alone or inside objects and arrays
+        (which then take the exact encoder: the standard one refuses it).
+        """
+        raw = EncodedJSON(b'{"a":[1,"\\u003c"]}')
+        self.assertIs(encodeJSON(raw), raw.data)
+        self.assertEqual(
+            encodeJSON({"x": raw, "y": [raw, 1.0]}),
+            b'{"x":{"a":[1,"\\u003c"]},"y":[{"a":[1,"\\u003c"]},1]}',
+        )
+        self.assertEqual(repr(EncodedJSON(b"1")), "EncodedJSON(b'1')")

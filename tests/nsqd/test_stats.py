@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import gc
 import re
+from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.nsqd.state._support import NOW, insertLatencies, window
 from tests.nsqd.test_http import FakeClient
+from txnsq._go.json import encodeJSON
 from txnsq.nsqd._authorizations import Authorization, Authorizations
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.state import Broker
@@ -27,6 +31,7 @@ from txnsq.nsqd.stats import (
     latencyJSON,
     memoryStats,
     nanosecondsToHuman,
+    statsJSON,
 )
 
 
@@ -310,3 +315,209 @@ class MemoryAndHealthTests(SynchronousTestCase):
                 "",
             ],
         )
+
+
+# Broker states for comparing statsJSON with the objects it replaces.
+# Names and client strings include what Go's JSON escapes or replaces
+# (HTML characters, U+2028, quotes, control characters, a lone surrogate).
+_ODD_TEXT = st.text(
+    alphabet=st.sampled_from(list('ab.-_#<>&"\\\n\x01\u2028é\udcff')), max_size=6
+)
+_NAMES = st.sampled_from(["t", "t2", "c", "c#ephemeral", "a.b-c_d"]) | _ODD_TEXT
+_COUNT = st.integers(min_value=0, max_value=2**63 - 1)
+_CHANNEL = st.fixed_dictionaries(
+    {
+        "counts": st.tuples(_COUNT, _COUNT, _COUNT),
+        "paused": st.booleans(),
+        # (ready count, hostname, user agent, authorized identity, topics
+        # published to) each.
+        "consumers": st.lists(
+            st.tuples(
+                st.integers(min_value=0, max_value=3),
+                _ODD_TEXT,
+                _ODD_TEXT,
+                st.none() | _ODD_TEXT,
+                st.lists(_NAMES, max_size=2),
+            ),
+            max_size=2,
+        ),
+        "latencies": st.lists(st.integers(min_value=0, max_value=5000), max_size=3),
+    }
+)
+_TOPIC = st.fixed_dictionaries(
+    {
+        "published": st.integers(min_value=0, max_value=4),
+        "deferred": st.integers(min_value=0, max_value=2),
+        "paused": st.booleans(),
+        "channels": st.dictionaries(_NAMES, _CHANNEL, max_size=3),
+    }
+)
+_STATE = st.fixed_dictionaries(
+    {
+        "percentiles": st.sampled_from([[], [1.0, 0.99], [0.5]]),
+        "topics": st.dictionaries(_NAMES, _TOPIC, max_size=3),
+        # (topics published to, connect time offset) per producer.
+        "producers": st.lists(
+            st.tuples(st.lists(_NAMES, max_size=2), st.integers(0, 100)),
+            max_size=3,
+        ),
+        "includeClients": st.booleans(),
+        "memory": st.none()
+        | st.just(memoryStats(None))
+        | st.just({"heap_objects": 1, "next_gc_bytes": 2**40}),
+        "health": st.sampled_from(["OK", 'NOK - disk <full> & \u2028 "bad"'])
+        | _ODD_TEXT,
+    }
+)
+
+
+@st.composite
+def _filteredStates(draw: st.DrawFn) -> dict[str, Any]:
+    # Filters mostly name what exists, so that they select something.
+    state: dict[str, Any] = draw(_STATE)
+    topics = sorted(state["topics"])
+    channels = sorted({c for t in state["topics"].values() for c in t["channels"]})
+    state["topic"] = draw(st.sampled_from(["", "nope", *topics]))
+    state["channel"] = draw(st.sampled_from(["", "nope", *channels]))
+    return state
+
+
+def _brokerFor(state: dict[str, Any]) -> tuple[Broker, list[FakeClient]]:
+    """
+    A broker and connections in the state C{state} describes.
+    """
+    broker = Broker(NSQDConfig(e2e_processing_latency_percentiles=state["percentiles"]))
+    connections = []
+    port = 5000
+    for topicName, topicSpec in state["topics"].items():
+        topic = broker.getTopic(topicName)
+        for channelName, spec in topicSpec["channels"].items():
+            channel = broker.getChannel(topicName, channelName, NOW)
+            channel.messageCount, channel.requeueCount, channel.timeoutCount = spec[
+                "counts"
+            ]
+            for ready, hostname, userAgent, identity, published in spec["consumers"]:
+                port += 1
+                consumer = FakeClient(f"id{port}", hostname, port, ready)
+                consumer.client.userAgent = userAgent
+                consumer.client.pubCounts = {name: 1 for name in published}
+                if identity is not None:
+                    consumer.client.authorizations = _answer(identity, "", True)
+                channel.addConsumer(consumer)
+                connections.append(consumer)
+            if channel.e2eLatency is not None:
+                insertLatencies(channel.e2eLatency, spec["latencies"], NOW)
+        broker.publish(topicName, [b"m"] * topicSpec["published"], NOW)
+        broker.publish(topicName, [b"d"] * topicSpec["deferred"], NOW, 5000)
+        for channel in topic.channels.values():
+            if state["topics"][topicName]["channels"][channel.name]["paused"]:
+                channel.pause()
+            # Consumers with RDY take messages in flight.
+            channel.pump(NOW)
+        if topicSpec["paused"]:
+            topic.pause()
+    for topics, offset in state["producers"]:
+        port += 1
+        producer = FakeClient(f"p{port}", "pubhost", port, connectTime=NOW - offset)
+        producer.client.pubCounts = {name: 3 for name in topics}
+        connections.append(producer)
+    return broker, connections
+
+
+class StatsJSONTests(SynchronousTestCase):
+    """
+    L{statsJSON} writes the bytes that encoding L{gatherStats}' objects
+    gives.
+    """
+
+    def assertSameAsObjects(self, state: dict[str, Any]) -> bytes:
+        """
+        C{statsJSON} for the broker in C{state} equals L{encodeJSON} of the
+        C{/stats} document built from L{gatherStats}; return it.
+        """
+        broker, connections = _brokerFor(state)
+        filters: dict[str, Any] = {
+            "topic": state["topic"],
+            "channel": state["channel"],
+            "includeClients": state["includeClients"],
+            "now": NOW + 1,
+        }
+        stats = gatherStats(broker, connections, **filters)
+        document: dict[str, Any] = {
+            "version": "1.3.0",
+            "health": state["health"],
+            "start_time": int(NOW),
+            "topics": stats.topics,
+        }
+        if state["memory"] is not None:
+            document["memory"] = state["memory"]
+        document["producers"] = stats.producers
+        written = statsJSON(
+            broker,
+            connections,
+            version="1.3.0",
+            health=state["health"],
+            startTime=int(NOW),
+            memory=state["memory"],
+            **filters,
+        )
+        self.assertEqual(written, encodeJSON(document))
+        return written
+
+    @given(_filteredStates())
+    def test_sameBytes(self, state: dict[str, Any]) -> None:
+        """
+        For random topics, channels, counters, consumers, producers,
+        latencies, filters and odd names, the bytes are the same.
+        """
+        self.assertSameAsObjects(state)
+
+    def test_cases(self) -> None:
+        """
+        The cases Go's quirks make: no topics, an unknown topic filter
+        (C{null} topics and producers), a channel filter no topic matches
+        (C{[]}), clients left out (C{null}), and a filled document.
+        """
+        busy = {
+            "published": 2,
+            "deferred": 1,
+            "paused": True,
+            "channels": {
+                "c": {
+                    "counts": (7, 1, 2),
+                    "paused": False,
+                    "consumers": [(1, "h<1>", "ua", "me", ["t"])],
+                    "latencies": [10, 20],
+                }
+            },
+        }
+        base: dict[str, Any] = {
+            "percentiles": [],
+            "topics": {},
+            "producers": [],
+            "topic": "",
+            "channel": "",
+            "includeClients": True,
+            "memory": None,
+            "health": "OK",
+        }
+        cases: list[tuple[dict[str, Any], bytes]] = [
+            ({}, b'"topics":[],"producers":null}'),
+            ({"topics": {"t": busy}, "topic": "nope"}, b'"topics":null,'),
+            ({"topics": {"t": busy}, "channel": "nope"}, b'"topics":[],'),
+            (
+                {"topics": {"t": busy}, "includeClients": False},
+                b'"client_count":1,"clients":null,',
+            ),
+            (
+                {
+                    "topics": {"t": busy},
+                    "percentiles": [0.5],
+                    "producers": [(["t"], 1)],
+                },
+                b'"percentiles":[{"quantile":0.5,"value":10000000}]',
+            ),
+        ]
+        for changes, expected in cases:
+            written = self.assertSameAsObjects({**base, **changes})
+            self.assertIn(expected, written)

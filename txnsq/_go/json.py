@@ -19,6 +19,11 @@ Objects and arrays are first encoded by the standard library's C encoder
 times faster so); when its output holds anything Go would write otherwise
 (a character Go escapes, C{\\b} or C{\\f}, a float ending in C{.0} or
 with an exponent), the value is encoded again here, exactly.
+
+A large answer can also be written as text directly (nsqd's C{/stats},
+see L{txnsq.nsqd.stats.statsJSON}): L{quoteString} gives a string as Go
+writes it, and L{EncodedJSON} carries the finished bytes through
+L{encodeJSON} unchanged.
 """
 
 from __future__ import annotations
@@ -110,6 +115,33 @@ def _string(value: str) -> str:
     return '"' + _NEEDS_ESCAPE.sub(_escape, value) + '"'
 
 
+def quoteString(value: str) -> str:
+    """
+    C{value} as a JSON string, quotes included, as Go writes it (see the
+    module's docstring for how that differs from C{json.dumps}).
+    """
+    return _string(value)
+
+
+class EncodedJSON:
+    """
+    A value already encoded as Go's C{json.Marshal} writes it, which
+    L{encodeJSON} writes as is (alone or inside a C{dict} or C{list}):
+    for answers built directly as text, whose bytes the builder is
+    responsible for.
+
+    @ivar data: the UTF-8 JSON text.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"EncodedJSON({self.data!r})"
+
+
 def formatFloat(value: float) -> str:
     """
     A float64 as Go's JSON encoder prints it.
@@ -129,7 +161,9 @@ def formatFloat(value: float) -> str:
 
 
 def _encode(value: Any, out: list[str]) -> None:
-    if isinstance(value, str):
+    if isinstance(value, EncodedJSON):
+        out.append(value.data.decode("utf-8"))
+    elif isinstance(value, str):
         out.append(_string(value))
     elif value is None:
         out.append("null")
@@ -172,11 +206,13 @@ def _encode(value: Any, out: list[str]) -> None:
 def encodeJSON(value: Any) -> bytes:
     """
     Encode C{value} (C{dict}, C{list}, C{tuple}, C{str}, C{int}, C{float},
-    C{bool}, C{None}) as Go's C{json.Marshal} would.
+    C{bool}, C{None}, L{EncodedJSON}) as Go's C{json.Marshal} would.
 
     @raise UnsupportedValueError: a NaN or infinite float.
     @raise TypeError: a value JSON cannot hold.
     """
+    if type(value) is EncodedJSON:
+        return value.data
     if isinstance(value, (dict, list)):
         try:
             text = _STANDARD.encode(value)

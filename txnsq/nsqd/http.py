@@ -87,6 +87,7 @@ from txnsq._go.flags import (
     FlagTable,
     FlagType,
 )
+from txnsq._go.json import EncodedJSON
 from txnsq._go.values import goQuote, parseBool, parseInt
 from txnsq._http import (
     JSON_CONTENT_TYPE,
@@ -122,6 +123,7 @@ from txnsq.nsqd.stats import (
     formatStatsText,
     gatherStats,
     memoryStats,
+    statsJSON,
 )
 from txnsq.wire.names import isValidName
 
@@ -523,7 +525,7 @@ class NSQDHTTPAPI:
         }
 
     @routes.route("GET", "/stats")
-    def stats(self, request: IRequest) -> dict[str, Any] | bytes:
+    def stats(self, request: IRequest) -> EncodedJSON | bytes:
         """
         C{GET /stats}: text by default, JSON with C{format=json}; filters
         C{topic=} and C{channel=}; C{include_clients=false} and
@@ -535,6 +537,25 @@ class NSQDHTTPAPI:
         includeClients = _BOOL_PARAMS.get(params.get("include_clients") or "", True)
         includeMem = _BOOL_PARAMS.get(params.get("include_mem") or "", True)
         now = self.clock.seconds()
+        memory = memoryStats(self._gcPauses) if includeMem else None
+        health = self.health.text()
+        if params.get("format") == "json":
+            # Written directly rather than as objects for encodeJSON: the
+            # same bytes, several times faster at thousands of channels.
+            return EncodedJSON(
+                statsJSON(
+                    self.broker,
+                    self.connections,
+                    version=NSQ_VERSION,
+                    health=health,
+                    startTime=int(self.startTime),
+                    memory=memory,
+                    topic=topic,
+                    channel=channel,
+                    includeClients=includeClients,
+                    now=now,
+                )
+            )
         stats = gatherStats(
             self.broker,
             self.connections,
@@ -543,24 +564,11 @@ class NSQDHTTPAPI:
             includeClients=includeClients,
             now=now,
         )
-        memory = memoryStats(self._gcPauses) if includeMem else None
-        health = self.health.text()
-        if params.get("format") != "json":
-            text = formatStatsText(stats, memory, health, self.startTime, now)
-            try:
-                return text.encode("utf-8", "surrogateescape")
-            except UnicodeEncodeError:
-                return text.encode("utf-8", "replace")
-        result: dict[str, Any] = {
-            "version": NSQ_VERSION,
-            "health": health,
-            "start_time": int(self.startTime),
-            "topics": stats.topics,
-        }
-        if memory is not None:
-            result["memory"] = memory
-        result["producers"] = stats.producers
-        return result
+        text = formatStatsText(stats, memory, health, self.startTime, now)
+        try:
+            return text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "replace")
 
     @routes.route("GET", "/metrics", RAW)
     def metricsPage(self, request: IRequest) -> RawResponse:

@@ -41,6 +41,7 @@ from typing import Any, Protocol, cast
 import attrs
 
 from txnsq._go.flags import daemonVersion
+from txnsq._go.json import encodeJSON, quoteString
 from txnsq._go.values import formatDurationNanoseconds
 from txnsq.nsqd._clientv2 import ClientV2, TLSConnection
 from txnsq.nsqd.state import Broker, Channel, Topic
@@ -58,6 +59,7 @@ __all__ = [
     "latencyJSON",
     "memoryStats",
     "nanosecondsToHuman",
+    "statsJSON",
 ]
 
 STATS_TEXT_VERSION = daemonVersion("nsqd")
@@ -312,6 +314,38 @@ def _topicStats(topic: Topic, channels: list[JSONObject], now: float) -> JSONObj
     }
 
 
+def _selectedTopics(broker: Broker, topic: str) -> list[Topic] | None:
+    # The topics a request asks for, by name (the broker's keys are the
+    # names: sorting them is cheaper than sorting by an attribute); None
+    # when the filter names an unknown topic.
+    if topic:
+        found = broker.topics.get(topic)
+        return None if found is None else [found]
+    topics = broker.topics
+    return [topics[name] for name in sorted(topics)]
+
+
+def _selectedChannels(topic: Topic, channel: str) -> list[Channel] | None:
+    # The topic's channels a request asks for; None when the filter names
+    # a channel the topic lacks (Go then leaves the topic out).
+    channels = topic.channels
+    if channel:
+        only = channels.get(channel)
+        return None if only is None else [only]
+    return [channels[name] for name in sorted(channels)]
+
+
+def _producers(
+    clients: Iterable[ClientCounters], includeClients: bool, topicFilter: str
+) -> list[JSONObject] | None:
+    if not includeClients:
+        return None
+    publishing = [c.client for c in clients if c.client.pubCounts]
+    publishing.sort(key=lambda client: client.connectTime)
+    # Go leaves the slice nil when no connection has published.
+    return [clientStats(client, topicFilter) for client in publishing] or None
+
+
 def gatherStats(
     broker: Broker,
     clients: Iterable[ClientCounters],
@@ -330,31 +364,167 @@ def gatherStats(
     @param channel: only this channel of each topic (C{""}: all).
     @param now: the time, for the latency windows.
     """
-    if topic:
-        found = broker.topics.get(topic)
-        if found is None:
-            return Stats(None, None)
-        topics = [found]
-    else:
-        topics = sorted(broker.topics.values(), key=lambda t: t.name)
+    topics = _selectedTopics(broker, topic)
+    if topics is None:
+        return Stats(None, None)
     topicStats = []
     for held in topics:
-        if channel:
-            only = held.channels.get(channel)
-            if only is None:
-                continue
-            channels = [only]
-        else:
-            channels = sorted(held.channels.values(), key=lambda c: c.name)
+        channels = _selectedChannels(held, channel)
+        if channels is None:
+            continue
         channelStats = [_channelStats(c, includeClients, topic, now) for c in channels]
         topicStats.append(_topicStats(held, channelStats, now))
-    producers = None
-    if includeClients:
-        publishing = [c.client for c in clients if c.client.pubCounts]
-        publishing.sort(key=lambda client: client.connectTime)
-        # Go leaves the slice nil when no connection has published.
-        producers = [clientStats(client, topic) for client in publishing] or None
-    return Stats(topicStats, producers)
+    return Stats(topicStats, _producers(clients, includeClients, topic))
+
+
+# JSON, written directly.
+#
+# At 1,000 topics x 5 channels, building a dict per topic, channel and
+# latency result and then encoding them took ~8 us a channel, 1.8x Go's
+# whole /stats.  statsJSON writes the same bytes from templates in Go's
+# field order instead: the counters are ints (%d writes what Go does), the
+# names go through Go's string quoting, and only what is rare or small
+# (clients, configured latency percentiles, memory, producers) is built as
+# objects and encoded by encodeJSON.  tests.nsqd.test_stats checks that
+# both ways give the same bytes.
+
+_CHANNEL_JSON = (
+    '{"channel_name":%s,"depth":%d,"backend_depth":%d,"in_flight_count":%d,'
+    '"deferred_count":%d,"message_count":%d,"requeue_count":%d,'
+    '"timeout_count":%d,"client_count":%d,"clients":%s,"paused":%s,'
+    '"e2e_processing_latency":%s}'
+)
+_TOPIC_JSON = (
+    '{"topic_name":%s,"channels":[%s],"depth":%d,"backend_depth":%d,'
+    '"message_count":%d,"message_bytes":%d,"paused":%s,'
+    '"e2e_processing_latency":%s}'
+)
+# latencyJSON without a window.
+_NO_LATENCY_JSON = '{"count":0,"percentiles":null}'
+
+
+def _encoded(value: Any) -> str:
+    return encodeJSON(value).decode("utf-8")
+
+
+def _channelJSON(
+    channel: Channel,
+    name: str,
+    includeClients: bool,
+    topicFilter: str,
+    now: float,
+) -> str:
+    # What encodeJSON(_channelStats(...)) gives; name is already quoted.
+    consumers = cast("list[ClientCounters]", channel.consumers)
+    if not includeClients:
+        clients = "null"
+    elif consumers:
+        clients = _encoded([clientStats(c.client, topicFilter) for c in consumers])
+    else:
+        clients = "[]"
+    window = channel.e2eLatency
+    return _CHANNEL_JSON % (
+        name,
+        channel.depth(),
+        channel.backendDepth(),
+        len(channel.inFlight),
+        channel.deferredCount(),
+        channel.messageCount,
+        channel.requeueCount,
+        channel.timeoutCount,
+        len(consumers),
+        clients,
+        "true" if channel.paused else "false",
+        _NO_LATENCY_JSON if window is None else _encoded(latencyJSON([window], now)),
+    )
+
+
+def _topicsJSON(
+    topics: list[Topic],
+    channel: str,
+    includeClients: bool,
+    topicFilter: str,
+    now: float,
+) -> str:
+    # What encodeJSON(gatherStats(...).topics) gives.
+    # Channel names repeat across topics: quote each once per call.
+    quoted: dict[str, str] = {}
+    parts = []
+    for topic in topics:
+        channels = _selectedChannels(topic, channel)
+        if channels is None:
+            continue
+        channelParts = []
+        for held in channels:
+            name = held.name
+            quotedName = quoted.get(name)
+            if quotedName is None:
+                quotedName = quoted[name] = quoteString(name)
+            channelParts.append(
+                _channelJSON(held, quotedName, includeClients, topicFilter, now)
+            )
+        windows = [
+            window
+            for window in map(_channelWindow, topic.channels.values())
+            if window is not None
+        ]
+        parts.append(
+            _TOPIC_JSON
+            % (
+                quoteString(topic.name),
+                ",".join(channelParts),
+                topic.depth(),
+                topic.backendDepth(),
+                topic.messageCount,
+                topic.messageBytes,
+                "true" if topic.paused else "false",
+                _encoded(latencyJSON(windows, now)) if windows else _NO_LATENCY_JSON,
+            )
+        )
+    return "[" + ",".join(parts) + "]"
+
+
+def statsJSON(
+    broker: Broker,
+    clients: Iterable[ClientCounters],
+    *,
+    version: str,
+    health: str,
+    startTime: int,
+    memory: JSONObject | None,
+    topic: str = "",
+    channel: str = "",
+    includeClients: bool = True,
+    now: float = 0.0,
+) -> bytes:
+    """
+    The JSON C{/stats} document: byte for byte what L{encodeJSON} gives
+    for C{version}, C{health}, C{start_time}, then L{gatherStats}' topics,
+    C{memory} (left out when L{None}) and producers, in that order, but
+    written directly (several times faster at thousands of channels).
+
+    The parameters are L{gatherStats}' and the document's fields.
+    """
+    topics = _selectedTopics(broker, topic)
+    if topics is None:
+        topicsText = "null"
+        producers = None
+    else:
+        topicsText = _topicsJSON(topics, channel, includeClients, topic, now)
+        producers = _producers(clients, includeClients, topic)
+    parts = [
+        '{"version":',
+        quoteString(version),
+        ',"health":',
+        quoteString(health),
+        f',"start_time":{startTime:d},"topics":',
+        topicsText,
+    ]
+    if memory is not None:
+        parts += [',"memory":', _encoded(memory)]
+    parts += [',"producers":', "null" if producers is None else _encoded(producers)]
+    parts.append("}")
+    return "".join(parts).encode("utf-8")
 
 
 # Memory.
