@@ -18,6 +18,7 @@ from txnsq.wire.commands import (
     CommandDecoder,
     CommandRecord,
     DPub,
+    FinBatch,
     Identify,
     MPub,
     MPubStart,
@@ -1136,3 +1137,39 @@ class DecoderControlTests(SynchronousTestCase):
         decoder = CommandDecoder(gate, 100, 100)
         decoder.feed(b"RDY x\nFIN 0123456789abcdef\nFIN 0123456789abcdef\nNOP\n")
         self.assertEqual([decoder.nextCommand(), decoder.nextCommand()], [Nop(), None])
+
+    def test_finRun(self) -> None:
+        """
+        A run of FIN lines, LF or CRLF ended and with any 16 bytes but a
+        newline as the ID (a CR included), is one record; it ends at the
+        first line that is not a well-formed FIN, which goes the common way
+        (here: an ID one byte too long is Go's invalid message ID).
+        """
+        decoder = CommandDecoder(lambda name: True, 100, 100)
+        decoder.feed(
+            b"FIN 0123456789abcdef\n"
+            b"FIN 0123456789abcde\r\r\n"
+            b"FIN 0123456789abcd\rf\n"
+            b"FIN 0123456789abcdef0\n"
+            b"FIN 0123456789abcdef\n"
+        )
+        self.assertEqual(
+            decoder.nextCommand(),
+            FinBatch([b"0123456789abcdef", b"0123456789abcde\r", b"0123456789abcd\rf"]),
+        )
+        error = decoder.nextCommand()
+        assert isinstance(error, ProtocolError)
+        self.assertEqual(error.wireText(), b"E_INVALID invalid message ID")
+
+    def test_finRunWaitsForTheLineEnd(self) -> None:
+        """
+        A FIN line still missing its newline is not part of the run; it is
+        read once complete.
+        """
+        decoder = CommandDecoder(lambda name: True, 100, 100)
+        decoder.feed(b"FIN 0123456789abcdef\nFIN 0123456789abcdef\nFIN 01234")
+        self.assertEqual(decoder.nextCommand(), FinBatch([b"0123456789abcdef"] * 2))
+        self.assertIsNone(decoder.nextCommand())
+        decoder.feed(b"56789abcdef\r\n")
+        self.assertEqual(decoder.nextCommand(), FinBatch([b"0123456789abcdef"]))
+        self.assertIsNone(decoder.nextCommand())
