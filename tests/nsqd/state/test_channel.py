@@ -394,6 +394,26 @@ class TimeoutTests(StateTestCase):
         self.assertFalse(channel.scan(100.0))
         self.assertEqual(channel.timeoutCount, 0)
 
+    def test_finishManyLeavesNoBucketEntry(self) -> None:
+        """
+        A batch FIN removes each message from the timeout bookkeeping
+        wherever it is: in the consumer's bucket, capped by
+        C{max_msg_timeout}, or delivered with a timeout the consumer no
+        longer has; none of them times out later.
+        """
+        broker = self.broker(max_msg_timeout=12.0)
+        channel, consumer = self.subscribe(broker, ready=3, msgTimeout=10.0)
+        broker.publish("t", [b"a", b"b"], 0.0)
+        consumer.msgTimeout = 5.0
+        broker.publish("t", [b"c"], 1.0)
+        ids = [m.id for m in consumer.received]
+        channel.touch(consumer, ids[0], 9.0)
+        consumer.msgTimeout = 10.0
+        self.assertEqual(channel.finishMany(consumer, ids, 2.0), [])
+        self.assertEqual(channel.inFlight, {})
+        self.assertFalse(channel.scan(100.0))
+        self.assertEqual(channel.timeoutCount, 0)
+
 
 class RequeueTests(StateTestCase):
     """
