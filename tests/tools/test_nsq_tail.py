@@ -145,6 +145,54 @@ class CommandLineTests(SynchronousTestCase):
         self.assertEqual(status, 1)
         self.assertEqual(logLines(err)[-1], "invalid topic name")
 
+    def test_namesBeforeAddresses(self) -> None:
+        """
+        Go checks each topic (go-nsq's C{NewConsumer}: the config, then
+        the topic and channel names) after logging it, and its addresses
+        after that: a bad name is reported before a bad address, but a
+        first topic's bad address before a second topic's bad name.  The
+        lines are Go 1.3.0's (go-nsq's own lines left out).
+        """
+        cases = [
+            (
+                ["--topic=a!", "--nsqd-tcp-address=foo"],
+                ["Adding consumer for topic: a!", "invalid topic name"],
+            ),
+            (
+                ["--topic=a!", "--lookupd-http-address=foo"],
+                ["Adding consumer for topic: a!", "invalid topic name"],
+            ),
+            (
+                ["--topic=good", "--channel=b!", "--nsqd-tcp-address=foo"],
+                ["Adding consumer for topic: good", "invalid channel name"],
+            ),
+            (
+                ["--topic=good", "--topic=a!", "--nsqd-tcp-address=foo"],
+                [
+                    "Adding consumer for topic: good",
+                    "dial tcp: address foo: missing port in address",
+                ],
+            ),
+            (
+                ["--topic=good", "--topic=a!", "--lookupd-http-address=foo"],
+                ["Adding consumer for topic: good", "missing port"],
+            ),
+            (
+                [
+                    "--topic=a!",
+                    "--nsqd-tcp-address=foo",
+                    "--consumer-opt=heartbeat_interval,2m",
+                ],
+                [
+                    "Adding consumer for topic: a!",
+                    "HeartbeatInterval 2m0s must be less than ReadTimeout 1m0s",
+                ],
+            ),
+        ]
+        for argv, lines in cases:
+            status, _, err = self.status(*argv)
+            self.assertEqual((status, logLines(err)), (1, lines), argv)
+
     def test_ephemeralChannel(self) -> None:
         """
         The default channel is Go's C{tail%06d#ephemeral}.

@@ -1065,6 +1065,37 @@ class CommandLineTests(SynchronousTestCase):
             r" couldn't create logger for new topic t: missing <REV>",
         )
 
+    def test_namesBeforeAddresses(self) -> None:
+        """
+        A topic or channel name go-nsq's C{NewConsumer} refuses is the
+        error logged for the topic, before its bad address would be (as
+        in Go, the tool logs and goes on until stopped).
+        """
+        cases = [
+            (
+                ["--topic=a!"],
+                "couldn't create logger for new topic a!: invalid topic name",
+            ),
+            (
+                ["--topic=t", "--channel=b!"],
+                "couldn't create logger for new topic t: invalid channel name",
+            ),
+            (
+                ["--topic=t"],
+                "couldn't create logger for new topic t:"
+                " dial tcp: address foo: missing port in address",
+            ),
+        ]
+        for argv, message in cases:
+            running = start(TOOL, [*argv, "--nsqd-tcp-address=foo"])
+            self.assertNoResult(running.result)
+            running.run.interrupt()
+            self.assertEqual(self.successResultOf(running.result), 0)
+            self.assertRegex(
+                running.stderr.getvalue(),
+                r"\A\[nsq_to_file\] \S+ \S+ ERROR: " + re.escape(message) + "\n\\Z",
+            )
+
     def test_appLog(self) -> None:
         """
         L{AppLog} writes Go's C{lg} lines with the prefix, above the level.

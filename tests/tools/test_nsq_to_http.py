@@ -437,6 +437,18 @@ class CommandLineTests(SynchronousTestCase):
                 ["--topic=t", nsqd, post, "--sample=2"],
                 "ERROR: --sample must be between 0.0 and 1.0",
             ),
+            # go-nsq's NewConsumer checks the names before ConnectToNSQDs
+            # and ConnectToNSQLookupds check the addresses.
+            (["--topic=a!", "--nsqd-tcp-address=foo", post], "invalid topic name"),
+            (
+                ["--topic=t", "--channel=b!", "--lookupd-http-address=foo", post],
+                "invalid channel name",
+            ),
+            (
+                ["--topic=t", "--nsqd-tcp-address=foo", post],
+                "dial tcp: address foo: missing port in address",
+            ),
+            (["--topic=t", "--lookupd-http-address=foo", post], "missing port"),
         ]
         for argv, message in cases:
             status, _, err = self.status(*argv)

@@ -353,6 +353,10 @@ class CommandLineTests(SynchronousTestCase):
         Go's checks, in Go's order, each a C{log.Fatal} with exit 1.
         """
         nsqd = "--nsqd-tcp-address=127.0.0.1:4150"
+        dest = "--destination-nsqd-tcp-address=127.0.0.1:4150"
+        consumerOpt = "--consumer-opt=heartbeat_interval,2m"
+        producerOpt = "--producer-opt=heartbeat_interval,2m"
+        heartbeat = "HeartbeatInterval 2m0s must be less than ReadTimeout 1m0s"
         cases = [
             ([], "--topic and --channel are required"),
             (["--topic=t", "--channel="], "--topic and --channel are required"),
@@ -364,6 +368,13 @@ class CommandLineTests(SynchronousTestCase):
             (["--topic=t", "--channel=a/b"], "--channel is invalid"),
             (["--topic=t"], "--nsqd-tcp-address or --lookupd-http-address required"),
             ([nsqd, "--topic=t"], "--destination-nsqd-tcp-address required"),
+            # NewProducer's config check (Go's Fatalf adds its words), then
+            # NewConsumer's.
+            (
+                [nsqd, "--topic=t", dest, consumerOpt, producerOpt],
+                "failed creating producer " + heartbeat,
+            ),
+            ([nsqd, "--topic=t", dest, consumerOpt], heartbeat),
         ]
         for argv, message in cases:
             status, _, err = self.status(*argv)

@@ -27,6 +27,7 @@ from txnsq._go.urls import parseURLHost, urlPort
 from txnsq._version import __version__
 from txnsq.tools._config import CONFIG_OPTION, GoNSQConfig, configFromFlag
 from txnsq.tools._runner import Fatal, ToolContext
+from txnsq.wire.names import isValidName
 
 __all__ = [
     "OPTION_DOC",
@@ -34,6 +35,7 @@ __all__ = [
     "channelFlag",
     "checkAddressChoice",
     "checkNSQDAddresses",
+    "consumerNameError",
     "consumerOptFlag",
     "dialError",
     "flagStrings",
@@ -244,6 +246,21 @@ def lookupdURLs(addresses: Sequence[str]) -> list[str]:
             raise ValueError("missing port")
         urls.append(url)
     return urls
+
+
+def consumerNameError(topic: str, channel: str) -> str | None:
+    """
+    go-nsq's C{NewConsumer} checks of the names, which Go's tools meet
+    before any address is checked (C{ConnectToNSQDs} and
+    C{ConnectToNSQLookupds} come after it).
+
+    @return: C{invalid topic name}, C{invalid channel name}, or L{None}.
+    """
+    if not isValidName(topic):
+        return "invalid topic name"
+    if not isValidName(channel):
+        return "invalid channel name"
+    return None
 
 
 def newConsumerError(text: str) -> str:

@@ -34,6 +34,7 @@ from txnsq.tools._common import (
     channelFlag,
     checkAddressChoice,
     checkNSQDAddresses,
+    consumerNameError,
     consumerOptFlag,
     dialError,
     lookupdHTTPAddressFlag,
@@ -149,8 +150,6 @@ async def run(context: ToolContext) -> int:
     # Don't ask for more messages than we want.
     if 0 < total < maxInFlight:
         maxInFlight = total
-    config = nsqConfig(context, "consumer-opt", maxInFlight)
-    nsqdAddresses = checkNSQDAddresses(nsqdAddresses)
 
     tail = _Tail(context, total, bool(values["print-topic"]))
 
@@ -163,6 +162,18 @@ async def run(context: ToolContext) -> int:
     try:
         for topic in topics:
             context.log(f"Adding consumer for topic: {topic}\n")
+            # Go's order for each topic: NewConsumer checks the config,
+            # then the names; ConnectToNSQDs and ConnectToNSQLookupds
+            # check the addresses after.
+            config = nsqConfig(context, "consumer-opt", maxInFlight)
+            nameError = consumerNameError(topic, channel)
+            if nameError is not None:
+                raise Fatal(nameError)
+            nsqds = checkNSQDAddresses(nsqdAddresses)
+            try:
+                lookupds = lookupdURLs(lookupdAddresses)
+            except ValueError as e:
+                raise Fatal(str(e))
             options = consumerOptions(config, context.reactor)
             options["endpointFactory"] = watchEndpoints(
                 options["endpointFactory"], unreachable, firstOnly=True
@@ -172,8 +183,8 @@ async def run(context: ToolContext) -> int:
                     topic,
                     channel,
                     tail.handler(topic),
-                    nsqdAddresses=nsqdAddresses,
-                    lookupdHTTPAddresses=lookupdURLs(lookupdAddresses),
+                    nsqdAddresses=nsqds,
+                    lookupdHTTPAddresses=lookupds,
                     **options,
                 )
             except ValueError as e:

@@ -60,6 +60,7 @@ from txnsq._go.log import formatLine
 from txnsq.client import Consumer
 from txnsq.tools._common import (
     channelFlag,
+    consumerNameError,
     consumerOptFlag,
     flagStrings,
     flagValue,
@@ -341,6 +342,12 @@ async def run(context: ToolContext) -> int:
         context.end(1)
 
     def startTopic(topic: str) -> bool:
+        # go-nsq's NewConsumer checks the names before ConnectToNSQDs
+        # checks the addresses (in makeConsumer).
+        nameError = consumerNameError(topic, channel)
+        if nameError is not None:
+            log("error", f"couldn't create logger for new topic {topic}: {nameError}")
+            return False
         writer = FileWriter(
             topic,
             channel,

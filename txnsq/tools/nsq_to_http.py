@@ -58,6 +58,7 @@ from txnsq.tools._common import (
     channelFlag,
     checkAddressChoice,
     checkNSQDAddresses,
+    consumerNameError,
     consumerOptFlag,
     dialError,
     flagStrings,
@@ -523,8 +524,17 @@ async def run(context: ToolContext) -> int:
         method, addresses = "POST", options.posts
     else:
         method, addresses = "GET", options.gets
+    # Go's order: NewConsumer checks the config, then the names;
+    # ConnectToNSQDs and ConnectToNSQLookupds check the addresses after.
     config = nsqConfig(context, "consumer-opt", options.maxInFlight)
+    nameError = consumerNameError(options.topic, options.channel)
+    if nameError is not None:
+        raise Fatal(nameError)
     nsqds = checkNSQDAddresses(options.nsqdTCPAddresses)
+    try:
+        lookupds = lookupdURLs(options.lookupdHTTPAddresses)
+    except ValueError as e:
+        raise Fatal(str(e))
 
     perAddressStatus = perAddressMetrics(addresses, options.statusEvery, context.log)
     clock = reactor.seconds
@@ -564,7 +574,7 @@ async def run(context: ToolContext) -> int:
             options.channel,
             handler,
             nsqdAddresses=nsqds,
-            lookupdHTTPAddresses=lookupdURLs(options.lookupdHTTPAddresses),
+            lookupdHTTPAddresses=lookupds,
             **consumerKwargs,
         )
     except ValueError as e:

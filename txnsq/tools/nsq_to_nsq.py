@@ -328,8 +328,12 @@ async def run(context: ToolContext) -> int:
     check(context, options)
     reactor = context.reactor
     destinations = options.destinationAddresses
+    # Go makes the producers (NewProducer checks their config) before the
+    # consumers (NewConsumer checks theirs).
+    producerConfig = nsqConfig(
+        context, "producer-opt", errorPrefix="failed creating producer "
+    )
     consumerConfig = nsqConfig(context, "consumer-opt", options.maxInFlight)
-    producerConfig = nsqConfig(context, "producer-opt")
     destinations = checkNSQDAddresses(destinations)
 
     # Each destination's first connection attempt, before consuming (Go's
