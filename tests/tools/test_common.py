@@ -605,7 +605,7 @@ class CommonTests(SynchronousTestCase):
         """
         The tools end with Go's error for an address Go refuses before
         connecting (to_nsq used to fail with a traceback for a port that
-        is not a number).
+        is not a number; as Go's, it dials at its first publish).
         """
         cases = [
             (
@@ -630,7 +630,7 @@ class CommonTests(SynchronousTestCase):
             ),
         ]
         for tool, argv, expected in cases:
-            running = start(tool, argv, io.BytesIO())
+            running = start(tool, argv, io.BytesIO(b"x\n"))
             self.assertEqual(self.successResultOf(running.result), 1, argv)
             self.assertEqual(logLines(running.stderr.getvalue())[-1:], [expected])
 
@@ -798,6 +798,25 @@ class RunnerTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(run.result), 1)
         self.assertEqual(cleanup, ["started", "done"])
         contexts[0].end(5)
+
+    def test_endWithinBody(self) -> None:
+        """
+        L{ToolContext.end} called by the body itself (a callback that fired
+        at once), which then returns or raises without waiting: the end is
+        the outcome.
+        """
+
+        async def returns(context: ToolContext) -> int:
+            context.end(Fatal("gone"))
+            return 0
+
+        async def raises(context: ToolContext) -> int:
+            context.end(7)
+            raise Fatal("later")
+
+        status, _, err = self.runTool(returns)
+        self.assertEqual((status, logLines(err)), (1, ["gone"]))
+        self.assertEqual(self.runTool(raises), (7, b"", ""))
 
     def test_interrupt(self) -> None:
         """

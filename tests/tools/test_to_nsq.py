@@ -259,10 +259,12 @@ class CommandLineTests(SynchronousTestCase):
     def test_emptyInput(self) -> None:
         """
         Nothing to publish, nothing dialed: status 0 even if nsqd is not
-        there (go-nsq connects at the first publish).
+        there, or its address cannot be dialed, or the topic name is bad
+        (go-nsq connects at the first publish, nsqd checks the name).
         """
-        status, err = self.status("--topic=t", "--nsqd-tcp-address=127.0.0.1:1")
-        self.assertEqual((status, err), (0, ""))
+        for address in ("127.0.0.1:1", "foo", "127.0.0.1:-1"):
+            status, err = self.status("--topic=a!", f"--nsqd-tcp-address={address}")
+            self.assertEqual((status, err), (0, ""), address)
 
 
 def _closedPort() -> str:
@@ -419,6 +421,62 @@ class PublishTests(TestCase):
             logLines(running.stderr.getvalue())[-1],
             f"dial tcp {address}: connect: connection refused",
         )
+
+    async def test_badAddress(self) -> None:
+        """
+        An address Go's C{net.Dial} refuses is its error at the first
+        publish, before the topic name (which nsqd checks) is.
+        """
+        for address, message in [
+            ("foo", "dial tcp: address foo: missing port in address"),
+            ("127.0.0.1:-1", "dial tcp: address -1: invalid port"),
+            ("127.0.0.1:abc", "dial tcp: address tcp/abc: unknown port"),
+        ]:
+            running = start(
+                TOOL,
+                ["--topic=a!", f"--nsqd-tcp-address={address}"],
+                io.BytesIO(b"x\n"),
+            )
+            self.assertEqual(await running.result, 1)
+            self.assertEqual(logLines(running.stderr.getvalue()), [message], address)
+
+    async def test_unreachableBeforeBadTopic(self) -> None:
+        """
+        With a bad topic name and an nsqd that cannot be reached, the dial
+        error is Go's (go-nsq dials before nsqd can refuse the name); a
+        port given as C{+N} is dialed, and reported, as C{N}.
+        """
+        address = _closedPort()
+        host, port = address.rsplit(":", 1)
+        for given in (address, f"{host}:+{port}"):
+            running = start(
+                TOOL, ["--topic=a!", "--nsqd-tcp-address", given], io.BytesIO(b"x\n")
+            )
+            self.assertEqual(await running.result, 1)
+            self.assertEqual(
+                logLines(running.stderr.getvalue()),
+                [f"dial tcp {address}: connect: connection refused"],
+            )
+
+    async def test_samePortTwoSpellings(self) -> None:
+        """
+        C{h:N} and C{h:+N} are two addresses to Go's C{to_nsq} (its
+        producers are keyed by the text given), so each message is
+        published twice to that nsqd; the same text twice is one producer.
+        """
+        nsqd = await startNSQD(self)
+        host, port = nsqd.tcp.rsplit(":", 1)
+        for topic, addresses in [
+            ("two", [nsqd.tcp, f"{host}:+{port}"]),
+            ("one", [nsqd.tcp, nsqd.tcp]),
+        ]:
+            argv = [f"--topic={topic}"]
+            argv += [f"--nsqd-tcp-address={address}" for address in addresses]
+            running = start(TOOL, argv, io.BytesIO(b"x\n"))
+            self.assertEqual(await running.result, 0)
+        stats = await getJSON(self, f"http://{nsqd.http}/stats?format=json")
+        counts = {t["topic_name"]: t["message_count"] for t in stats["topics"]}
+        self.assertEqual(counts, {"one": 1, "two": 2})
 
     async def test_rate(self) -> None:
         """

@@ -340,13 +340,22 @@ def _run(context: ToolContext, waitForCleanup: bool) -> Deferred[int]:
     done: Deferred[int] = Deferred()
     body = Deferred.fromCoroutine(context.tool.run(context))
 
+    bodyFirst = False
+
     def bodyEnded(result: int | Failure) -> None:
+        nonlocal bodyFirst
         if not context._ended.called:
+            bodyFirst = True
             context._ended.callback(0)
             finish(result)
 
     def ended(result: int | Failure) -> None:
         if body.called:
+            if not bodyFirst:
+                # end() was called from within the body, which then
+                # returned (or raised) before waiting on anything: the
+                # end is the outcome.
+                finish(result)
             return
         # Ended from a callback: stop the body where it waits.
         body.addErrback(lambda f: f.trap(CancelledError))

@@ -46,9 +46,9 @@ from twisted.python.failure import Failure
 from txnsq._go.flags import INT, STRING, Flag, FlagTable
 from txnsq.client import Producer
 from txnsq.tools._common import (
-    checkNSQDAddresses,
     dialError,
     nsqConfig,
+    nsqdAddress,
     nsqdTCPAddressFlag,
     producerOptFlag,
     topicFlag,
@@ -56,6 +56,7 @@ from txnsq.tools._common import (
 )
 from txnsq.tools._config import producerOptions
 from txnsq.tools._runner import Fatal, Tool, ToolContext, runTool
+from txnsq.wire.names import isValidName
 
 __all__ = [
     "PROGRESS_INTERVAL",
@@ -309,17 +310,32 @@ class _Publisher:
     """
 
     def __init__(
-        self, context: ToolContext, producers: list[Producer], topic: str
+        self,
+        context: ToolContext,
+        producers: list[Producer],
+        topic: str,
+        badAddress: str | None = None,
     ) -> None:
+        """
+        @param badAddress: Go's dial error for an C{--nsqd-tcp-address}
+            that cannot be dialed, which L{publish} raises (as L{Fatal}).
+        """
         self._context = context
         self._producers = producers
         self._topic = topic
+        self._badAddress = badAddress
+        # nsqd checks the topic name, once connected: the client's own
+        # check must not come before a connection error, as in Go.
+        self._connectFirst = not isValidName(topic)
         self._outstanding = 0
         self._started = False
         self._waiting: Deferred[None] | None = None
         self.progress: Progress | None = None
 
     def publish(self, chunk: bytes) -> None:
+        if self._badAddress is not None:
+            # Where go-nsq's Producer would dial it.
+            raise Fatal(self._badAddress)
         if not self._started:
             # go-nsq's Producer connects at the first Publish.
             self._started = True
@@ -330,10 +346,17 @@ class _Publisher:
                 producer.start()
         self._outstanding += 1
         answers = gatherResults(
-            [producer.publish(self._topic, chunk) for producer in self._producers],
+            [self._publishTo(producer, chunk) for producer in self._producers],
             consumeErrors=True,
         )
         answers.addCallbacks(self._answered, self._failed)
+
+    def _publishTo(self, producer: Producer, chunk: bytes) -> Deferred[None]:
+        if not self._connectFirst:
+            return producer.publish(self._topic, chunk)
+        return producer.connect().addCallback(
+            lambda _: producer.publish(self._topic, chunk)
+        )
 
     def _answered(self, _: object) -> None:
         self._outstanding -= 1
@@ -404,7 +427,15 @@ async def run(context: ToolContext) -> int:
     config = nsqConfig(
         context, "producer-opt", errorPrefix="failed to create nsq.Producer - "
     )
-    addresses = checkNSQDAddresses(addresses)
+    # Go's producers dial (and so check their address) at the first
+    # publish: with nothing to publish, a bad address is no error.
+    dialable: list[str] = []
+    badAddress: str | None = None
+    for address in addresses:
+        try:
+            dialable.append(nsqdAddress(address))
+        except ValueError as e:
+            badAddress = badAddress or f"dial tcp: {e}"
 
     def unreachable(address: str, reason: Failure) -> None:
         # go-nsq's Publish dials (again) when not connected, and to_nsq
@@ -412,7 +443,7 @@ async def run(context: ToolContext) -> int:
         context.end(Fatal(dialError(address, reason)))
 
     producers = []
-    for address in addresses:
+    for address in dialable:
         options = producerOptions(config, context.reactor)
         options["endpointFactory"] = watchEndpoints(
             options["endpointFactory"], unreachable
@@ -422,7 +453,7 @@ async def run(context: ToolContext) -> int:
     if rate >= 1:
         context.log(f"Throttling messages rate to max:{rate}/second")
         throttle = Throttle(context.reactor, rate)
-    publisher = _Publisher(context, producers, topic)
+    publisher = _Publisher(context, producers, topic, badAddress)
 
     def interrupted(_: object) -> None:
         publisher.finish()
