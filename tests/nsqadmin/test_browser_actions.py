@@ -19,6 +19,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from tests.integration._cluster import freePorts
+from tests.nsqadmin._acl import ADMIN_ONLY_TEST_IDS
 from tests.nsqadmin._browser import (
     CONSUMERS,
     MESSAGES,
@@ -484,20 +485,7 @@ class ACLTests(BrowserTestCase):
     """
 
     # Every button that changes the cluster, and the create form.
-    BUTTONS = ", ".join(
-        testid(name)
-        for name in (
-            "action-pause",
-            "action-unpause",
-            "action-empty",
-            "action-delete",
-            "node-action-pause",
-            "node-action-unpause",
-            "node-action-empty",
-            "action-tombstone",
-            "create-topic-form",
-        )
-    )
+    BUTTONS = ", ".join(testid(name) for name in ADMIN_ONLY_TEST_IDS)
 
     async def test_forbidden(self) -> None:
         """

@@ -18,6 +18,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 from twisted.web.template import flattenString
 
+from tests.nsqadmin._acl import ADMIN_ONLY_TEST_IDS
 from txnsq.nsqadmin import _clusterinfo as ci
 from txnsq.nsqadmin import _views as views
 from txnsq.nsqadmin._graphs import Graphs, sanitizeKey
@@ -1239,19 +1240,7 @@ class ActionTests(UITestCase):
         """
         self.config.admin_users = ["boss"]
         self.config.acl_http_header = "X-Auth-User"
-        buttons = [
-            "topic-actions",
-            "channel-actions",
-            "action-pause",
-            "action-unpause",
-            "action-empty",
-            "action-delete",
-            "node-action-pause",
-            "node-action-unpause",
-            "node-action-empty",
-            "action-tombstone",
-            "create-topic-form",
-        ]
+        buttons = ["topic-actions", "channel-actions", *ADMIN_ONLY_TEST_IDS]
         pages = ["/topics/t", "/topics/t/c", "/nodes/a.example:4151", "/lookup"]
 
         def shown(page: Page) -> list[str]:
