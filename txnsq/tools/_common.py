@@ -254,7 +254,7 @@ def consumerNameError(topic: str, channel: str) -> str | None:
     before any address is checked (C{ConnectToNSQDs} and
     C{ConnectToNSQLookupds} come after it).
 
-    @return: C{invalid topic name}, C{invalid channel name}, or L{None}.
+    @return: C{invalid topic name}, C{invalid channel name}, or C{None}.
     """
     if not isValidName(topic):
         return "invalid topic name"

@@ -46,7 +46,7 @@ _MADE_UP = ".literal.invalid"
 def literalHost(url: str) -> str | None:
     """
     The host of C{url} when it is an IPv6 literal (C{::1} for
-    C{http://[::1]:4161/}, a zone unescaped), else L{None}.
+    C{http://[::1]:4161/}, a zone unescaped), else C{None}.
     """
     try:
         host = urlsplit(url).hostname
@@ -105,7 +105,7 @@ class ToolHTTPClient:
         """
         @param reactor: the reactor to connect with.
         @param connectTimeout: seconds a connection may take (Go's
-            C{--http-client-connect-timeout}); L{None} for Twisted's
+            C{--http-client-connect-timeout}); C{None} for Twisted's
             default.
         @param persistentPerHost: connections kept alive per host, if not
             Twisted's default.
@@ -125,7 +125,7 @@ class ToolHTTPClient:
         """
         What to hand treq for C{url}: the URL itself, or for an IPv6
         literal the URL with a made-up host instead, and the C{Host}
-        header to send (L{None} when treq's is right).
+        header to send (C{None} when treq's is right).
         """
         literal = literalHost(url)
         if literal is None:
