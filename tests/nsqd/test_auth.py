@@ -43,7 +43,7 @@ from txnsq.nsqd.auth import (
     parseAuthReply,
 )
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.protocol import MagicSniffer, NSQDFactory
+from txnsq.nsqd.protocol import NSQDFactory, NSQDProtocol
 from txnsq.nsqd.state import Broker, Topic
 from txnsq.wire.commands import encodeCommand, encodeIdentify, encodeMPub
 from txnsq.wire.frames import (
@@ -109,7 +109,7 @@ class ClockedAuthTests(SynchronousTestCase):
         self.factory = NSQDFactory(Broker(config), config, self.clock)
         self.auth = ScriptedAuthClient()
         self.factory.authClient = self.auth  # type: ignore[assignment]
-        self.protocol: MagicSniffer = self.factory.buildProtocol(None)  # type: ignore[arg-type]
+        self.protocol: NSQDProtocol = self.factory.buildProtocol(None)  # type: ignore[arg-type]
         self.transport = StringTransport()
         self.protocol.makeConnection(self.transport)
         self.protocol.dataReceived(b"  V2")

@@ -15,7 +15,7 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.protocol import MagicSniffer, NSQDFactory
+from txnsq.nsqd.protocol import NSQDFactory, NSQDProtocol
 from txnsq.nsqd.state import Broker
 from txnsq.wire.commands import encodeCommand, encodeIdentify
 from txnsq.wire.compression import (
@@ -37,7 +37,7 @@ class UpgradeTests(SynchronousTestCase):
     compression, Go's way: JSON in plaintext, then C{OK} compressed.
     """
 
-    def connect(self, **config: object) -> tuple[MagicSniffer, StringTransport]:
+    def connect(self, **config: object) -> tuple[NSQDProtocol, StringTransport]:
         """
         A connection that has sent the magic.
         """
@@ -51,7 +51,7 @@ class UpgradeTests(SynchronousTestCase):
 
     def negotiate(
         self, request: dict[str, object], **config: object
-    ) -> tuple[MagicSniffer, StringTransport, dict[str, object], bytes]:
+    ) -> tuple[NSQDProtocol, StringTransport, dict[str, object], bytes]:
         """
         Send IDENTIFY; return the JSON reply and the bytes after it.
         """

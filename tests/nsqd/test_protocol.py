@@ -10,9 +10,16 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+from zope.interface.verify import verifyObject
+
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    ILoggingContext,
+    IProtocol,
+    IPushProducer,
+)
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
@@ -27,7 +34,7 @@ from txnsq.nsqd._clientv2 import (
 )
 from txnsq.nsqd._pump import MessagePump
 from txnsq.nsqd.config import NSQDConfig
-from txnsq.nsqd.protocol import MagicSniffer, NSQDFactory, NSQDProtocol
+from txnsq.nsqd.protocol import NSQDFactory, NSQDProtocol
 from txnsq.nsqd.state import Broker, Topic
 from txnsq.nsqd.state import channel as channelModule
 from txnsq.wire.commands import encodeCommand, encodeIdentify, encodeMPub
@@ -83,10 +90,10 @@ class Client:
     One connection to the protocol under test.
 
     @ivar connection: the protocol the factory built for it (which reads
-        the magic, then hands over to an L{NSQDProtocol}).
+        the magic, then serves protocol V2).
     """
 
-    def __init__(self, connection: MagicSniffer, transport: RecordingTransport) -> None:
+    def __init__(self, connection: NSQDProtocol, transport: RecordingTransport) -> None:
         self.connection = connection
         self.transport = transport
         self._decoder = FrameDecoder()
@@ -94,11 +101,9 @@ class Client:
     @property
     def protocol(self) -> NSQDProtocol:
         """
-        The V2 protocol the connection was handed to.
+        The connection (it reads its magic itself, then serves V2).
         """
-        protocol = self.connection.protocol
-        assert protocol is not None, "the magic has not been read"
-        return protocol
+        return self.connection
 
     @property
     def state(self) -> ClientV2:
@@ -275,21 +280,62 @@ class MagicTests(ProtocolTestCase):
         self.assertIs(producer.client, client.state)
         self.assertTrue(client.transport.streaming)
 
-    def test_handOver(self) -> None:
+    def test_magicThenV2(self) -> None:
         """
-        The magic hands the connection over to a V2 protocol on the same
-        transport, which gets every later byte and the connection's loss.
+        The connection the factory builds reads its magic itself, then the
+        same object serves V2 on the same transport (no sniffer wrapping
+        it, nor one handed over to): it becomes one of the factory's V2
+        connections, gets every later byte and the connection's loss.
         """
         client = self.connect(magic=False)
-        self.assertIsNone(client.connection.protocol)
+        connection = client.connection
+        self.assertIsInstance(connection, NSQDProtocol)
         self.assertEqual(self.factory.connections, set())
+        self.assertEqual(self.factory.accepted, {connection})
         client.send(b"  V2")
-        self.assertIs(client.protocol.transport, client.transport)
-        self.assertEqual(self.factory.connections, {client.protocol})
+        self.assertIs(connection.transport, client.transport)
+        self.assertEqual(self.factory.connections, {connection})
         client.send(encodeCommand(b"PUB", b"t", body=b"x"))
         self.assertEqual(client.frames(), [OK])
+        self.assertEqual(connection.client.pubCounts, {"t": 1})
         client.lose()
         self.assertEqual(self.factory.connections, set())
+        self.assertEqual(self.factory.accepted, set())
+
+    def test_protocolInterfaces(self) -> None:
+        """
+        Without Twisted's C{Protocol} as its base, the connection still
+        provides what Twisted's transports use: C{IProtocol},
+        C{ILoggingContext} and C{IHalfCloseableProtocol}.
+        """
+        connection = self.connect(magic=False).connection
+        verifyObject(IProtocol, connection)
+        verifyObject(ILoggingContext, connection)
+        verifyObject(IHalfCloseableProtocol, connection)
+        self.assertEqual(connection.logPrefix(), "NSQDProtocol")
+
+    def test_slots(self) -> None:
+        """
+        The objects an idle connection keeps are slotted, with no instance
+        C{__dict__}: thousands of idle consumers are what nsqd holds most
+        of (bench/README.md, per-connection memory).
+        """
+        client = self.connect()
+        client.send(encodeIdentify({"client_id": "c", "hostname": "h"}))
+        client.send(b"SUB t c\nRDY 1\n")
+        connection = client.connection
+        objects = [
+            connection,
+            connection.client,
+            connection._decoder,
+            connection._output,
+            connection._pump,
+            connection._heartbeats,
+        ]
+        for kept in objects:
+            self.assertFalse(
+                hasattr(kept, "__dict__"), f"{type(kept).__name__} has a __dict__"
+            )
 
     def test_heartbeatsStartWithMagic(self) -> None:
         """
@@ -1419,7 +1465,7 @@ class StuckTransport(RecordingTransport):
     def __init__(self, port: int) -> None:
         super().__init__(port)
         self.aborted = False
-        self.protocol: MagicSniffer | None = None
+        self.protocol: NSQDProtocol | None = None
 
     def abortConnection(self) -> None:
         self.aborted = True

@@ -1,8 +1,9 @@
 # -*- test-case-name: tests.nsqd.test_protocol -*-
 """
-Protocol V2: one client connection once its magic has been read.
+Protocol V2: one client connection, from its magic on.
 
-L{NSQDProtocol} is Go's C{protocolV2}: it feeds the bytes (decompressed,
+L{NSQDProtocol} reads the 4-byte magic (Go's C{tcpServer.Handle}), then is
+Go's C{protocolV2}: it feeds the bytes (decompressed,
 once IDENTIFY negotiated compression) to a L{CommandDecoder}, pulls the
 command records and runs each (Go's C{Exec}), writing replies through the
 connection's L{ClientOutput}.  The client's state is a L{ClientV2}, its
@@ -30,9 +31,12 @@ from twisted.internet.interfaces import (
     IConsumer,
     IDelayedCall,
     IHalfCloseableProtocol,
+    ILoggingContext,
+    IProtocol,
     IReactorTime,
+    ITransport,
 )
-from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.protocol import connectionDone
 from twisted.internet.ssl import CertificateOptions
 from twisted.python.failure import Failure
 from typing_extensions import assert_never
@@ -76,6 +80,7 @@ from txnsq.wire.errors import (
     E_AUTH_DISABLED,
     E_AUTH_FAILED,
     E_AUTH_FIRST,
+    E_BAD_PROTOCOL,
     E_DPUB_FAILED,
     E_FIN_FAILED,
     E_INVALID,
@@ -103,7 +108,17 @@ from txnsq.wire.identify import (
     negotiateIdentify,
 )
 
-__all__ = ["LOG_NAMESPACE", "HeldCommand", "NSQDProtocol", "V2Server", "hostPort"]
+__all__ = [
+    "LOG_NAMESPACE",
+    "MAGIC_V2",
+    "HeldCommand",
+    "NSQDProtocol",
+    "V2Server",
+    "hostPort",
+]
+
+#: The magic a V2 client sends first.
+MAGIC_V2 = b"  V2"
 
 #: The namespace of nsqd's TCP log events: the one they have always had, so
 #: that observers and filters keyed on it keep working.
@@ -115,7 +130,11 @@ class V2Server(FlushScheduler, TypingProtocol):
     What a V2 connection uses of the server that accepted it (Go's
     C{*NSQD}); L{txnsq.nsqd.protocol.NSQDFactory} provides it.
 
-    @ivar connections: the open V2 connections, for C{/stats} and shutdown.
+    @ivar connections: the open V2 connections, for C{/stats}.
+    @ivar accepted: every open connection (V2 or still reading its magic),
+        for shutdown.
+    @ivar stopping: whether nsqd is stopping (connections then end
+        without a complaint).
     @ivar dirty: the outputs with message frames waiting for L{flushAll}.
     @ivar heartbeats: the heartbeats and read deadlines of every connection.
     """
@@ -127,6 +146,8 @@ class V2Server(FlushScheduler, TypingProtocol):
     tlsOptions: CertificateOptions | None
     authClient: AuthClient | None
     connections: set[NSQDProtocol]
+    accepted: set[NSQDProtocol]
+    stopping: bool
     dirty: set[ClientOutput]
     heartbeats: HeartbeatScheduler
 
@@ -162,17 +183,48 @@ class HeldCommand:
     authorized: bool = False
 
 
-@implementer(IHalfCloseableProtocol)
-class NSQDProtocol(Protocol):
+@implementer(IProtocol, ILoggingContext, IHalfCloseableProtocol)
+class NSQDProtocol:
     """
-    One client connection speaking protocol V2.
+    One client connection: its 4-byte magic (Go's C{tcpServer.Handle}),
+    then protocol V2.
 
-    A client may shut down its sending side and still read: what it sent
-    is answered before the connection closes, as Go's read loop answers
-    each command before it reads the end of the stream.
+    The magic is read by the connection itself: a client that sends the V2
+    magic (two spaces, then C{V2}) is served from then on; any other gets
+    C{E_BAD_PROTOCOL} and is closed.  A client may shut down its sending
+    side and still read: what it sent is answered before the connection
+    closes, as Go's read loop answers each command before it reads the end
+    of the stream.
 
+    One per connection, and most connections are idle: its state is in
+    slots (no instance C{__dict__}), and it is not a subclass of Twisted's
+    C{Protocol}, whose instances keep a dict even in a slotted subclass.
+    The decoder, output, pump and heartbeats are made once the magic has
+    been read.
+
+    @ivar server: the factory that accepted the connection.
     @ivar client: the client's state, read by C{/stats}.
+    @ivar transport: the connection's transport, once made.
     """
+
+    __slots__ = (
+        "_abortCall",
+        "_closed",
+        "_decode",
+        "_decoder",
+        "_exitError",
+        "_heartbeats",
+        "_held",
+        "_magic",
+        "_output",
+        "_pump",
+        "_readDone",
+        "broker",
+        "client",
+        "clock",
+        "server",
+        "transport",
+    )
 
     _log = Logger(namespace=LOG_NAMESPACE)
 
@@ -182,18 +234,16 @@ class NSQDProtocol(Protocol):
     _pump: MessagePump
     _heartbeats: Heartbeats
 
-    def __init__(self, server: V2Server, connectTime: float) -> None:
-        """
-        @param connectTime: when the connection was made (before its magic
-            was read).
-        """
+    def __init__(self, server: V2Server) -> None:
         self.server = server
         self.broker = server.broker
         self.clock = server.clock
-        self._connectTime = connectTime
-        self._authClient = server.authClient
+        self.transport: ITransport | None = None
+        # The magic read so far; None once it named protocol V2.
+        self._magic: bytes | None = b""
         self._decode: StreamCodec | None = None
         self._held: HeldCommand | None = None
+        # Closing (or refused): nothing more is read.
         self._closed = False
         # The client sent its last byte: once nothing waits, close.
         self._readDone = False
@@ -205,24 +255,88 @@ class NSQDProtocol(Protocol):
 
     # Connection life cycle.
 
+    def makeConnection(self, transport: ITransport) -> None:
+        """
+        The connection is made over C{transport} (C{IProtocol}).
+        """
+        self.transport = transport
+        self.connectionMade()
+
+    def logPrefix(self) -> str:
+        """
+        How Twisted's log lines name this connection (C{ILoggingContext}).
+        """
+        return self.__class__.__name__
+
     def connectionMade(self) -> None:
         """
-        Start serving: the client's state, its output and deliveries, and
-        the heartbeats (which Go starts once the magic has been read).
+        Note the connection (named after its peer until IDENTIFY), and
+        disable Nagle's algorithm.
         """
         server = self.server
-        config = server.config
+        transport = self.transport
+        assert transport is not None
+        host, port = hostPort(transport.getPeer())
+        client = self.client = ClientV2.connected(
+            server.config, host, port, server.clock.seconds()
+        )
+        server.accepted.add(self)
+        self._log.info("TCP: new client({client})", client=client.remoteAddress)
+        # Go sets TCP_NODELAY on every connection; without it Nagle's
+        # algorithm and delayed ACKs add tens of milliseconds per round trip.
+        setNoDelay = getattr(transport, "setTcpNoDelay", None)
+        if setNoDelay is not None:
+            setNoDelay(True)
+
+    def _readMagic(self, data: bytes) -> None:
+        magic = (self._magic or b"") + data
+        if len(magic) < 4:
+            self._magic = magic
+            return
+        client = self.client
+        self._log.info(
+            "CLIENT({client}): desired protocol magic '{magic}'",
+            client=client.remoteAddress,
+            magic=_shown(magic[:4]),
+        )
+        if magic[:4] != MAGIC_V2:
+            self._refuse(magic[:4])
+            return
+        self._magic = None
+        self._startV2()
+        if len(magic) > 4:
+            self.dataReceived(magic[4:])
+
+    def _refuse(self, magic: bytes) -> None:
+        self._closed = True
+        self._magic = b""
         assert self.transport is not None
-        host, port = hostPort(self.transport.getPeer())
-        client = self.client = ClientV2.connected(config, host, port, self._connectTime)
+        error = ProtocolError(E_BAD_PROTOCOL)
+        self.transport.write(encodeError(error.wireText()))
+        self.transport.loseConnection()
+        self._log.error(
+            "client({client}) bad protocol magic '{magic}'",
+            client=self.client.remoteAddress,
+            magic=_shown(magic),
+        )
+
+    def _startV2(self) -> None:
+        # The magic named V2: start serving, with the heartbeats (which Go
+        # starts once the magic has been read).
+        server = self.server
+        config = server.config
+        client = self.client
         self._decoder = CommandDecoder(
             client.admitCommand,
             config.max_msg_size,
             config.max_body_size,
             int(config.max_req_timeout * 1000),
         )
+        assert self.transport is not None
         self._output = ClientOutput(client, server, self.transport)
-        self._pump = MessagePump(client, self._output, self.clock, self._channelClosed)
+        self._pump = MessagePump(
+            client, self._output, server.clock, self._channelClosed
+        )
         self._heartbeats = server.heartbeats.connection(self, client)
         server.connections.add(self)
         self._heartbeats.start(client.heartbeatInterval)
@@ -232,12 +346,24 @@ class NSQDProtocol(Protocol):
         Leave the channel; in-flight messages stay in flight until they time
         out, as in Go.
         """
+        server = self.server
+        server.accepted.discard(self)
+        if self._magic is not None:
+            if not self._closed and not server.stopping:
+                # Go's io.ReadFull of the magic: nothing read is io.EOF, a
+                # part of it io.ErrUnexpectedEOF.
+                self._log.error(
+                    "failed to read protocol version - {error}",
+                    error="unexpected EOF" if self._magic else "EOF",
+                )
+            self._closed = True
+            return
         self._closed = True
         abortCall, self._abortCall = self._abortCall, None
         if abortCall is not None and abortCall.active():
             abortCall.cancel()
         self._logExit()
-        self.server.connections.discard(self)
+        server.connections.discard(self)
         self._output.discard()
         self._heartbeats.stop()
         self._decoder.halt()
@@ -246,26 +372,44 @@ class NSQDProtocol(Protocol):
         if channel is not None:
             pump.channel = None
             channel.removeConsumer(pump)
-            if not self.broker.closing:
-                self.broker.consumerLeft(channel)
+            if not server.broker.closing:
+                server.broker.consumerLeft(channel)
 
     def dataReceived(self, data: bytes) -> None:
         """
-        Run the commands C{data} completes.
+        Read the magic, then run the commands C{data} completes.
         """
         if self._closed:
             return
-        self._heartbeats.lastRead = self.clock.seconds()
-        if self._feed(data):
-            self._readCommands()
+        if self._magic is not None:
+            self._readMagic(data)
+            return
+        server = self.server
+        self._heartbeats.lastRead = server.clock.seconds()
+        # Responses wait for the end of the read, then everything marked
+        # goes out together.
+        server.reading += 1
+        try:
+            if self._feed(data):
+                self._readCommands()
+        finally:
+            server.reading -= 1
+            if not server.reading and server.dirty:
+                server.flushAll()
 
     def readConnectionLost(self) -> None:
         """
         The client shut down its sending side (Go's read loop sees
         C{io.EOF}): the commands it completed are answered (a held one
         first), one the end cut short gets Go's C{failed to read} error,
-        and the connection closes once the replies are written.
+        and the connection closes once the replies are written.  Before
+        the magic is complete Go gives up silently (C{failed to read
+        protocol version}).
         """
+        if self._magic is not None:
+            if self.transport is not None:
+                self.transport.loseConnection()
+            return
         self._readDone = True
         if not self._closed and self._held is None:
             self._readCommands()
@@ -274,6 +418,10 @@ class NSQDProtocol(Protocol):
         """
         Nothing more can be written: close.
         """
+        if self._magic is not None:
+            if self.transport is not None:
+                self.transport.loseConnection()
+            return
         self._close()
 
     def _feed(self, data: bytes) -> bool:
@@ -500,7 +648,7 @@ class NSQDProtocol(Protocol):
         server is asked again, and C{command} is held until it answers, then
         checked against the new answer.
         """
-        if self._authClient is None:
+        if self.server.authClient is None:
             return True
         client = self.client
         held = self._held
@@ -530,7 +678,7 @@ class NSQDProtocol(Protocol):
         if self.client.authorized():
             self._fatal(ProtocolError(E_INVALID, "AUTH already set"))
             return
-        if self._authClient is None:
+        if self.server.authClient is None:
             self._fatal(ProtocolError(E_AUTH_DISABLED, "AUTH disabled"))
             return
         self.client.authSecret = command.secret
@@ -540,7 +688,7 @@ class NSQDProtocol(Protocol):
     def _askAuthServer(self) -> None:
         # The held command, and every command after it, waits in the decoder
         # while the auth server is asked; other connections are unaffected.
-        authClient = self._authClient
+        authClient = self.server.authClient
         assert authClient is not None
         client = self.client
         assert self.transport is not None
@@ -709,6 +857,11 @@ class NSQDProtocol(Protocol):
             self._pump.touch(command.messageID, self.clock.seconds())
         except ChannelError as e:
             self._inFlightError(E_TOUCH_FAILED, "TOUCH", command.messageID, e)
+
+
+def _shown(magic: bytes) -> str:
+    # Go prints the four bytes as they are (%s).
+    return magic.decode("utf-8", "replace")
 
 
 def _upgrades(result: IdentifyResult) -> list[str]:
