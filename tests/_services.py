@@ -6,10 +6,11 @@ with the real reactor; each is stopped when its test ends.
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from txnsq.nsqd.config import NSQDConfig
 from txnsq.nsqd.service import NSQDService
@@ -18,18 +19,28 @@ from txnsq.nsqlookupd.config import LookupdConfig
 from txnsq.nsqlookupd.service import NSQLookupdService
 
 
-async def startLookupd(testCase: TestCase) -> tuple[NSQLookupdService, int, int]:
+def requireIPv6Loopback() -> None:
     """
-    A running nsqlookupd; with its TCP and HTTP ports.
+    Skip the test on a machine without an IPv6 loopback.
     """
-    lookupd = NSQLookupdService(
-        LookupdConfig(
-            tcp_address="127.0.0.1:0",
-            http_address="127.0.0.1:0",
-            broadcast_address="127.0.0.1",
-        ),
-        reactor,
-    )
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        raise SkipTest("no IPv6 loopback here") from None
+
+
+async def startLookupd(
+    testCase: TestCase, **config: Any
+) -> tuple[NSQLookupdService, int, int]:
+    """
+    A running nsqlookupd (on 127.0.0.1 unless C{config} says otherwise);
+    with its TCP and HTTP ports.
+    """
+    config.setdefault("tcp_address", "127.0.0.1:0")
+    config.setdefault("http_address", "127.0.0.1:0")
+    config.setdefault("broadcast_address", "127.0.0.1")
+    lookupd = NSQLookupdService(LookupdConfig(**config), reactor)
     lookupd.startService()
     testCase.addCleanup(lookupd.stopService)
     tcp = (await lookupd.whenTCPListening()).getHost().port  # type: ignore[attr-defined]
