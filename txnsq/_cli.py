@@ -32,6 +32,7 @@ from txnsq import NSQ_VERSION, __version__
 from txnsq._go.exit import fatalText
 from txnsq._go.flags import ConfigFileError, FlagError, FlagTable, HelpRequested
 from txnsq._go.log import GoLogObserver, LogRoute, formatLine, logLevelFromName
+from txnsq._tlsimport import withoutTLS
 from txnsq.tools import ALIASES, TOOLS
 
 __all__ = ["main", "run"]
@@ -55,6 +56,8 @@ class _Daemon:
     @ivar asProcess: prepares a service for being the whole process (not
         a test's or an embedding program's guest): nsqd tunes the garbage
         collector once started, as under C{twistd}.
+    @ivar noTLS: whether a config needs no TLS at all, so that the process
+        can do without pyOpenSSL (L{txnsq._tlsimport}).
     """
 
     name: str
@@ -65,6 +68,7 @@ class _Daemon:
     fatalPrefix: str
     stopFailed: Callable[[list[Any]], bool] = lambda services: False
     asProcess: Callable[[Any], None] = lambda service: None
+    noTLS: Callable[[Any], bool] = lambda config: False
 
 
 def _nsqdStopFailed(services: list[Any]) -> bool:
@@ -107,6 +111,12 @@ def _nsqdConfigure(values: Mapping[str, object]) -> Any:
     from txnsq.nsqd.options import configure
 
     return configure(values)
+
+
+def _nsqdNoTLS(config: Any) -> bool:
+    from txnsq.nsqd.options import usesTLS
+
+    return not usesTLS(config)
 
 
 def _nsqdService(config: Any, reactor: Any) -> IService:
@@ -195,6 +205,7 @@ _DAEMONS = {
             "[nsqd] ",
             _nsqdStopFailed,
             _nsqdAsProcess,
+            _nsqdNoTLS,
         ),
         _Daemon(
             "nsqlookupd",
@@ -203,6 +214,8 @@ _DAEMONS = {
             _lookupdService,
             lambda config: [_lookupdRoute(config)],
             "[nsqlookupd] ",
+            # nsqlookupd has no TLS.
+            noTLS=lambda config: True,
         ),
         _Daemon(
             "nsqadmin",
@@ -313,6 +326,9 @@ def run(
 
     observer = GoLogObserver(err, daemon.routes(config))
     if reactor is None:
+        if daemon.noTLS(config):
+            # Before the reactor's first import: see txnsq._tlsimport.
+            withoutTLS()
         reactor = _installReactor()
         globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
         return _serve(daemon, config, reactor, err, ownProcess=True)

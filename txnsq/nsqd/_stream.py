@@ -10,7 +10,7 @@ encrypted; the compression C{OK} compressed.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.interfaces import (
     ISSLTransport,
@@ -18,13 +18,17 @@ from twisted.internet.interfaces import (
     ITLSTransport,
     ITransport,
 )
-from twisted.internet.ssl import CertificateOptions
 
 from txnsq.nsqd._clientv2 import ClientV2, TLSConnection
 from txnsq.nsqd._output import ClientOutput
 from txnsq.wire.compression import StreamCodec, streamCodecs
 from txnsq.wire.frames import RESPONSE_OK
 from txnsq.wire.identify import IdentifyResult
+
+if TYPE_CHECKING:
+    # Only a type: the TLS stack is imported when TLS is configured
+    # (txnsq._tlsimport).
+    from twisted.internet.ssl import CertificateOptions
 
 __all__ = ["peerCommonName", "upgradeStream"]
 

@@ -2,27 +2,27 @@
 """
 TLS settings shared by nsqd's TCP upgrade and its HTTPS listener, built
 from Go's flags with Twisted's TLS (pyOpenSSL).
+
+pyOpenSSL and Twisted's TLS modules are imported only when a certificate
+and key are configured (L{serverTLSOptions}), so that an nsqd without TLS
+does not load them (see L{txnsq._tlsimport}).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from OpenSSL import SSL
-from twisted.internet.ssl import (
-    Certificate,
-    CertificateOptions,
-    PrivateCertificate,
-    TLSVersion,
-)
+from typing import TYPE_CHECKING, Any
 
 from txnsq.nsqd.config import NSQDConfig
 
+if TYPE_CHECKING:
+    from twisted.internet.ssl import CertificateOptions
+
+# --tls-min-version -> the name of Twisted's TLSVersion constant.
 _VERSIONS = {
-    "tls1.0": TLSVersion.TLSv1_0,
-    "tls1.1": TLSVersion.TLSv1_1,
-    "tls1.2": TLSVersion.TLSv1_2,
-    "tls1.3": TLSVersion.TLSv1_3,
+    "tls1.0": "TLSv1_0",
+    "tls1.1": "TLSv1_1",
+    "tls1.2": "TLSv1_2",
+    "tls1.3": "TLSv1_3",
 }
 
 TLS_VERSION_NAMES = {
@@ -45,14 +45,23 @@ def serverTLSOptions(config: NSQDConfig) -> CertificateOptions | None:
     """
     if not config.tlsEnabled:
         return None
+    from OpenSSL import SSL
+    from twisted.internet.ssl import (
+        Certificate,
+        CertificateOptions,
+        PrivateCertificate,
+        TLSVersion,
+    )
+
     with open(config.tls_cert, "rb") as f:
         certData = f.read()
     with open(config.tls_key, "rb") as f:
         keyData = f.read()
     identity = PrivateCertificate.loadPEM(certData + b"\n" + keyData)
-    minimum = _VERSIONS.get(config.tls_min_version)
-    if minimum is None:
+    versionName = _VERSIONS.get(config.tls_min_version)
+    if versionName is None:
         raise ValueError(f"unknown tls-min-version {config.tls_min_version!r}")
+    minimum = TLSVersion.lookupByName(versionName)
     caCerts = None
     verify = False
     if config.tls_root_ca_file:

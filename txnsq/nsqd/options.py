@@ -44,6 +44,7 @@ __all__ = [
     "Options",
     "configure",
     "nsqdConfigFromFlags",
+    "usesTLS",
     "validate",
     "versionString",
 ]
@@ -549,6 +550,30 @@ def configure(
     config = nsqdConfigFromFlags(values, table)
     validate(config)
     return config
+
+
+def usesTLS(config: NSQDConfig) -> bool:
+    """
+    Whether an nsqd with this config may use TLS: any C{--tls-*} flag that
+    asks for it (a certificate, key or root CA file, a client auth policy,
+    C{--tls-required}), or an auth server reached over HTTPS.  When not,
+    the daemon's entry points keep pyOpenSSL out of the process
+    (L{txnsq._tlsimport}).
+    """
+    if (
+        config.tls_cert
+        or config.tls_key
+        or config.tls_root_ca_file
+        or config.tls_client_auth_policy
+        or config.tls_required != TLS_NOT_REQUIRED
+    ):
+        return True
+    # A bare host:port means http://host:port/auth; any other scheme than
+    # plain HTTP may need TLS.
+    return any(
+        "://" in address and not address.lower().startswith("http://")
+        for address in config.auth_http_addresses
+    )
 
 
 class Options(GoFlagOptions):

@@ -16,7 +16,6 @@ from twisted.application.internet import TimerService
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, fail, gatherResults
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorTime
-from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from txnsq._endpoints import ListeningService, ipPort, listeningService
 from txnsq._logging import Logger, setLogLevel
@@ -167,6 +166,9 @@ class NSQDService(MultiService):
             self.httpService.whenListening().addCallbacks(self._httpListening, _ignore)
         tlsOptions = self.factory.tlsOptions
         if config.https_address and tlsOptions is not None:
+            # Imported only with TLS configured (txnsq._tlsimport).
+            from twisted.protocols.tls import TLSMemoryBIOFactory
+
             self.httpsService = listeningService(
                 self._reactor,
                 config.https_address,
