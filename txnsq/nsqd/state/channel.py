@@ -376,7 +376,9 @@ class Channel:
         cap = message.deliveredAt + self._maxMsgTimeout
         if deadline <= cap:
             message.deadline = deadline
-            bucket.move_to_end(messageID)
+            # To the end of the bucket (what works for a plain dict too).
+            del bucket[messageID]
+            bucket[messageID] = message
             return
         message.deadline = cap
         del bucket[messageID]
@@ -390,12 +392,20 @@ class Channel:
         """
         dirty = False
         for bucket in self._timeouts.values():
-            while bucket:
-                messageID, message = next(iter(bucket.items()))
+            # The expired entries, in one pass from the front, then removed
+            # (a bucket cannot change while it is iterated).  A plain dict
+            # would do as well as an OrderedDict here: its front entries
+            # left by FINs are skipped in C within this one pass, where a
+            # fresh iterator per entry would skip them again each time.
+            expired = []
+            for message in bucket.values():
                 if message.deadline > now:
                     break
-                del bucket[messageID]
+                expired.append(message)
+            for message in expired:
+                del bucket[message.id]
                 self._timedOut(message)
+            if expired:
                 dirty = True
         capped = self._capped
         while capped and capped[0][0] <= now:
