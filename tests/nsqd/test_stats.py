@@ -32,6 +32,7 @@ from txnsq.nsqd.stats import (
     memoryStats,
     nanosecondsToHuman,
     statsJSON,
+    statsText,
 )
 
 
@@ -352,6 +353,8 @@ _TOPIC = st.fixed_dictionaries(
         "channels": st.dictionaries(_NAMES, _CHANNEL, max_size=3),
     }
 )
+# Figures of every memory key, fixed (a new memoryStats() differs).
+_MEMORY = memoryStats(None)
 _STATE = st.fixed_dictionaries(
     {
         "percentiles": st.sampled_from([[], [1.0, 0.99], [0.5]]),
@@ -363,7 +366,7 @@ _STATE = st.fixed_dictionaries(
         ),
         "includeClients": st.booleans(),
         "memory": st.none()
-        | st.just(memoryStats(None))
+        | st.just(_MEMORY)
         | st.just({"heap_objects": 1, "next_gc_bytes": 2**40}),
         "health": st.sampled_from(["OK", 'NOK - disk <full> & \u2028 "bad"'])
         | _ODD_TEXT,
@@ -424,16 +427,17 @@ def _brokerFor(state: dict[str, Any]) -> tuple[Broker, list[FakeClient]]:
     return broker, connections
 
 
-class StatsJSONTests(SynchronousTestCase):
+class WrittenDirectlyTests(SynchronousTestCase):
     """
-    L{statsJSON} writes the bytes that encoding L{gatherStats}' objects
-    gives.
+    L{statsJSON} and L{statsText} write what encoding L{gatherStats}'
+    objects (with L{encodeJSON} and L{formatStatsText}) gives.
     """
 
     def assertSameAsObjects(self, state: dict[str, Any]) -> bytes:
         """
         C{statsJSON} for the broker in C{state} equals L{encodeJSON} of the
-        C{/stats} document built from L{gatherStats}; return it.
+        C{/stats} document built from L{gatherStats}, and C{statsText}
+        equals L{formatStatsText} of it; return the JSON.
         """
         broker, connections = _brokerFor(state)
         filters: dict[str, Any] = {
@@ -462,13 +466,34 @@ class StatsJSONTests(SynchronousTestCase):
             **filters,
         )
         self.assertEqual(written, encodeJSON(document))
+        # The text page needs every memory key.
+        memory = None if state["memory"] is None else _MEMORY
+        text = statsText(
+            broker,
+            connections,
+            memory=memory,
+            health=state["health"],
+            startTime=NOW - 3600,
+            **filters,
+        )
+        self.assertEqual(
+            text,
+            formatStatsText(
+                stats,
+                memory,
+                state["health"],
+                NOW - 3600,
+                NOW + 1,
+            ),
+        )
         return written
 
     @given(_filteredStates())
-    def test_sameBytes(self, state: dict[str, Any]) -> None:
+    def test_same(self, state: dict[str, Any]) -> None:
         """
         For random topics, channels, counters, consumers, producers,
-        latencies, filters and odd names, the bytes are the same.
+        latencies, filters and odd names, the JSON bytes and the text are
+        the same.
         """
         self.assertSameAsObjects(state)
 

@@ -120,10 +120,10 @@ from txnsq.nsqd.stats import (
     GCPauseRecorder,
     Health,
     Stats,
-    formatStatsText,
     gatherStats,
     memoryStats,
     statsJSON,
+    statsText,
 )
 from txnsq.wire.names import isValidName
 
@@ -556,15 +556,17 @@ class NSQDHTTPAPI:
                     now=now,
                 )
             )
-        stats = gatherStats(
+        text = statsText(
             self.broker,
             self.connections,
+            memory=memory,
+            health=health,
+            startTime=self.startTime,
+            now=now,
             topic=topic,
             channel=channel,
             includeClients=includeClients,
-            now=now,
         )
-        text = formatStatsText(stats, memory, health, self.startTime, now)
         try:
             return text.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:
