@@ -11,6 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txnsq.nsqd._authorizations import Authorization, Authorizations
 from txnsq.nsqd._clientv2 import (
+    IDENTIFIED,
     STATE_CLOSING,
     STATE_INIT,
     STATE_SUBSCRIBED,
@@ -128,6 +129,18 @@ class AdmitCommandTests(SynchronousTestCase):
             },
         )
 
+    def test_callable(self) -> None:
+        """
+        A client is its decoder's gate: calling it admits as
+        L{ClientV2.admitCommand} does (so the decoder keeps no bound
+        method).
+        """
+        made = client(STATE_INIT)
+        self.assertIs(made(b"SUB"), True)
+        error = made(b"FIN")
+        assert isinstance(error, ProtocolError)
+        self.assertEqual(error.wireText(), b"E_INVALID cannot FIN in current state")
+
     def test_subscribed(self) -> None:
         """
         After SUB: IDENTIFY, AUTH and SUB are refused, everything else is
@@ -203,7 +216,7 @@ class IdentifyTests(SynchronousTestCase):
         """
         Negotiate C{body} against default limits and apply it.
         """
-        result = negotiateIdentify(body, IdentifyLimits(), made.identity)
+        result = negotiateIdentify(body, IdentifyLimits(), made.lastIdentify())
         return made.applyIdentify(result)
 
     def test_first(self) -> None:
@@ -248,6 +261,61 @@ class IdentifyTests(SynchronousTestCase):
         self.assertFalse(first)
         self.assertEqual((made.clientID, made.heartbeatInterval), ("again", 7.0))
         self.assertEqual((made.sampleRate, made.msgTimeout), (10, 2.0))
+
+    def test_lastIdentify(self) -> None:
+        """
+        What a later IDENTIFY keeps of the latest one (where it sends a
+        zero): nothing before IDENTIFY; after the first, its settings,
+        rebuilt from the client's own fields (no result is kept); after
+        more, the latest one's.
+        """
+        made = client()
+        self.assertIsNone(made.lastIdentify())
+        self.identify(
+            made,
+            b'{"heartbeat_interval":5000,"output_buffer_size":128,'
+            b'"output_buffer_timeout":100,"msg_timeout":2000}',
+        )
+        self.assertIs(made._identity, IDENTIFIED)
+        last = made.lastIdentify()
+        assert last is not None
+        self.assertEqual(
+            (
+                last.heartbeatInterval,
+                last.outputBufferSize,
+                last.outputBufferTimeout,
+                last.msgTimeout,
+            ),
+            (5000, 128, 100, 2000),
+        )
+        self.identify(made, b'{"msg_timeout":3000}')
+        self.identify(made, b"{}")
+        last = made.lastIdentify()
+        assert last is not None
+        self.assertEqual(
+            (
+                last.heartbeatInterval,
+                last.outputBufferSize,
+                last.outputBufferTimeout,
+                last.msgTimeout,
+            ),
+            (5000, 128, 100, 3000),
+        )
+        # The message pump's settings stay the first IDENTIFY's.
+        self.assertEqual((made.msgTimeout, made.heartbeatInterval), (2.0, 5.0))
+
+    def test_sharedSeconds(self) -> None:
+        """
+        Clients with the same settings share their float objects (each
+        would otherwise cost 24 bytes a connection).
+        """
+        one, two = client(), client()
+        self.assertIs(one.heartbeatInterval, two.heartbeatInterval)
+        for made in (one, two):
+            self.identify(made, b'{"heartbeat_interval":5000,"msg_timeout":2000}')
+        self.assertIs(one.heartbeatInterval, two.heartbeatInterval)
+        self.assertIs(one.msgTimeout, two.msgTimeout)
+        self.assertIs(one.outputBufferTimeout, two.outputBufferTimeout)
 
 
 class CountersTests(SynchronousTestCase):

@@ -32,9 +32,13 @@ class MessagePumpTests(SynchronousTestCase):
         self.transport = CallsTransport()
         self.output = ClientOutput(self.client, self.scheduler, self.transport)
         self.closed: list[None] = []
-        self.pump = MessagePump(
-            self.client, self.output, self.clock, lambda: self.closed.append(None)
-        )
+        self.pump = MessagePump(self.client, self.output, self.clock, self)
+
+    def channelClosed(self) -> None:
+        """
+        The pump's connection (L{PumpOwner}) is told the channel closed.
+        """
+        self.closed.append(None)
 
     def test_interfaces(self) -> None:
         """

@@ -25,6 +25,7 @@ from txnsq.wire.errors import E_INVALID, ProtocolError
 from txnsq.wire.identify import IdentifyResult
 
 __all__ = [
+    "IDENTIFIED",
     "STATE_CLOSING",
     "STATE_INIT",
     "STATE_SUBSCRIBED",
@@ -61,6 +62,41 @@ _DEFAULT_OUTPUT_BUFFER_SIZE = 16384
 # never written to (L{ClientV2.published} gives a client its own dict), so
 # that an idle consumer holds no dict of its own.
 _NO_PUBLISHES: dict[str, int] = {}
+
+# The outcome of a client's first IDENTIFY, once applied: the settings a
+# later IDENTIFY needs of it (its defaults) are the client's own fields, so
+# nothing more is kept per client (L{ClientV2.lastIdentify} rebuilds them).
+IDENTIFIED = IdentifyResult(
+    clientID=None,
+    hostname=None,
+    userAgent="",
+    featureNegotiation=False,
+    heartbeatInterval=0,
+    outputBufferSize=0,
+    outputBufferTimeout=0,
+    sampleRate=0,
+    msgTimeout=0,
+    tls=False,
+    snappy=False,
+    deflate=False,
+    deflateLevel=0,
+)
+
+# Timeouts and intervals in seconds, shared: most clients have the same
+# few, and each would otherwise hold float objects of its own (24 bytes
+# each, thousands of idle connections).  Bounded: the values are the
+# clients' to choose.
+_SHARED_SECONDS: dict[float, float] = {}
+_MAX_SHARED_SECONDS = 256
+
+
+def _shared(seconds: float) -> float:
+    shared = _SHARED_SECONDS.get(seconds)
+    if shared is not None:
+        return shared
+    if len(_SHARED_SECONDS) < _MAX_SHARED_SECONDS:
+        _SHARED_SECONDS[seconds] = seconds
+    return seconds
 
 
 class TLSConnection(Protocol):
@@ -121,8 +157,9 @@ class ClientV2:
     @ivar deflateLevel: the deflate level, when deflate is on.
     @ivar authSecret: the secret AUTH sent.
     @ivar authorizations: the auth server's latest answer for it.
-    @ivar identity: the latest IDENTIFY's outcome (a later IDENTIFY keeps
-        what a zero leaves unchanged, as Go applies IDENTIFY in place).
+    @ivar _identity: L{None} before IDENTIFY; L{IDENTIFIED} after one (its
+        settings are this client's fields); after more, the latest one's
+        outcome.  Read it with L{lastIdentify}.
     """
 
     remoteAddress: str
@@ -150,7 +187,7 @@ class ClientV2:
     deflateLevel: int = 0
     authSecret: bytes = b""
     authorizations: Authorizations | None = None
-    identity: IdentifyResult | None = None
+    _identity: IdentifyResult | None = None
 
     @classmethod
     def connected(
@@ -166,7 +203,7 @@ class ClientV2:
             clientID=host,
             hostname=host,
             msgTimeout=config.msg_timeout,
-            heartbeatInterval=config.client_timeout / 2,
+            heartbeatInterval=_shared(config.client_timeout / 2),
             outputBufferTimeout=config.output_buffer_timeout,
             tlsRequired=config.tls_required != 0,
         )
@@ -211,6 +248,10 @@ class ClientV2:
             return _wrongState(name)
         return True
 
+    # A client is its connection's command gate: the decoder keeps the
+    # client rather than a bound method of it (64 bytes less a connection).
+    __call__ = admitCommand
+
     def applyIdentify(self, result: IdentifyResult) -> bool:
         """
         Take IDENTIFY's outcome.  Go applies every IDENTIFY to the client in
@@ -224,15 +265,46 @@ class ClientV2:
         self.clientID = result.clientID or ""
         self.hostname = result.hostname or ""
         self.userAgent = result.userAgent
-        self.heartbeatInterval = result.heartbeatInterval / 1000.0
-        first = self.identity is None
-        self.identity = result
+        self.heartbeatInterval = _shared(result.heartbeatInterval / 1000.0)
+        first = self._identity is None
         if first:
             self.outputBufferSize = result.outputBufferSize
-            self.outputBufferTimeout = result.outputBufferTimeout / 1000.0
+            self.outputBufferTimeout = _shared(result.outputBufferTimeout / 1000.0)
             self.sampleRate = result.sampleRate
-            self.msgTimeout = result.msgTimeout / 1000.0
+            self.msgTimeout = _shared(result.msgTimeout / 1000.0)
+            # Nothing more to keep: the fields above are its settings.
+            self._identity = IDENTIFIED
+        else:
+            self._identity = result
         return first
+
+    def lastIdentify(self) -> IdentifyResult | None:
+        """
+        The settings the latest IDENTIFY gave this client, which a later
+        one keeps where it sends a zero, as Go applies IDENTIFY in place
+        (C{negotiateIdentify}'s C{current}); L{None} before IDENTIFY.
+
+        After the first IDENTIFY they are rebuilt from this client's fields
+        (without C{featureNegotiation}, which nothing reads back).
+        """
+        identity = self._identity
+        if identity is not IDENTIFIED:
+            return identity
+        return IdentifyResult(
+            clientID=self.clientID,
+            hostname=self.hostname,
+            userAgent=self.userAgent,
+            featureNegotiation=False,
+            heartbeatInterval=round(self.heartbeatInterval * 1000),
+            outputBufferSize=self.outputBufferSize,
+            outputBufferTimeout=round(self.outputBufferTimeout * 1000),
+            sampleRate=self.sampleRate,
+            msgTimeout=round(self.msgTimeout * 1000),
+            tls=self.tls,
+            snappy=self.snappy,
+            deflate=self.deflate,
+            deflateLevel=self.deflateLevel,
+        )
 
     def published(self, topic: str, count: int) -> None:
         """

@@ -104,6 +104,10 @@ class HeartbeatScheduler:
     def _arm(self) -> None:
         # The timer is set for the earliest entry, or cancelled.
         heap = self._heap
+        if not self._live:
+            # Only replaced entries are left (a connection restarted onto an
+            # earlier event, then stopped): no timer for them.
+            heap.clear()
         call = self._call
         if not heap:
             if call is not None:
@@ -176,14 +180,20 @@ class Heartbeats:
         The deadline then follows the client's current heartbeat interval,
         which a later IDENTIFY may change (Go's ticker keeps the first).
         """
-        self.stop()
         if interval <= 0:
+            self.stop()
             return
         self._interval = interval
         now = self._scheduler._clock.seconds()
         self.lastRead = now
         self._nextTick = now + interval
-        self._schedule()
+        entry = self._entry
+        if entry is None or entry[0] > self._nextEvent():
+            self._schedule()
+        # Otherwise the entry waited on comes due first (the usual first
+        # IDENTIFY, restarting the ticker on the same or a longer
+        # interval): it finds nothing due then and schedules the next
+        # event, so no second entry is made for the heap to carry.
 
     def intervalChanged(self) -> None:
         """
@@ -205,7 +215,7 @@ class Heartbeats:
         if self._entry is not None:
             self._scheduler._drop(self)
 
-    def _schedule(self) -> None:
+    def _nextEvent(self) -> float:
         # The next tick, or the read deadline when it comes first.
         when = self._nextTick
         interval = self._client.heartbeatInterval
@@ -213,7 +223,10 @@ class Heartbeats:
             deadline = self.lastRead + 2 * interval
             if deadline < when:
                 when = deadline
-        self._scheduler._push(self, when)
+        return when
+
+    def _schedule(self) -> None:
+        self._scheduler._push(self, self._nextEvent())
 
     def _due(self, when: float, now: float) -> None:
         # Called by the scheduler when this connection's entry, for C{when},

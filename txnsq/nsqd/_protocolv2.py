@@ -135,6 +135,8 @@ class V2Server(FlushScheduler, TypingProtocol):
     What a V2 connection uses of the server that accepted it (Go's
     C{*NSQD}); L{txnsq.nsqd.protocol.NSQDFactory} provides it.
 
+    @ivar maxReqTimeoutMs: C{--max-req-timeout} in milliseconds (one int
+        for every connection's decoder).
     @ivar connections: the open V2 connections, for C{/stats}.
     @ivar accepted: every open connection (V2 or still reading its magic),
         for shutdown.
@@ -150,6 +152,7 @@ class V2Server(FlushScheduler, TypingProtocol):
     identifyLimits: IdentifyLimits
     tlsOptions: CertificateOptions | None
     authClient: AuthClient | None
+    maxReqTimeoutMs: int
     connections: set[NSQDProtocol]
     accepted: set[NSQDProtocol]
     stopping: bool
@@ -331,17 +334,13 @@ class NSQDProtocol:
         server = self.server
         config = server.config
         client = self.client
+        # The client is the gate (a bound method would cost 64 bytes).
         self._decoder = CommandDecoder(
-            client.admitCommand,
-            config.max_msg_size,
-            config.max_body_size,
-            int(config.max_req_timeout * 1000),
+            client, config.max_msg_size, config.max_body_size, server.maxReqTimeoutMs
         )
         assert self.transport is not None
         self._output = ClientOutput(client, server, self.transport)
-        self._pump = MessagePump(
-            client, self._output, server.clock, self._channelClosed
-        )
+        self._pump = MessagePump(client, self._output, server.clock, self)
         self._heartbeats = server.heartbeats.connection(self, client)
         server.connections.add(self)
         self._heartbeats.start(client.heartbeatInterval)
@@ -581,9 +580,11 @@ class NSQDProtocol:
         if abortConnection is not None:
             abortConnection()
 
-    def _channelClosed(self) -> None:
-        # The broker deleted the channel: what waits is written, then the
-        # connection closes.
+    def channelClosed(self) -> None:
+        """
+        The broker deleted the channel: what waits is written, then the
+        connection closes (L{txnsq.nsqd._pump.PumpOwner}).
+        """
         self._output.flush()
         self._close()
 
@@ -749,7 +750,7 @@ class NSQDProtocol:
             "[{client}] IDENTIFY: {data}", client=client.remoteAddress, data=shown
         )
         try:
-            result = negotiateIdentify(data, limits, client.identity)
+            result = negotiateIdentify(data, limits, client.lastIdentify())
         except ProtocolError as error:
             self._fatal(error)
             return

@@ -14,7 +14,7 @@ offered nothing until it drains, instead of growing nsqd's memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 from zope.interface import implementer
 
@@ -24,7 +24,19 @@ from txnsq.nsqd._clientv2 import STATE_SUBSCRIBED, ClientV2
 from txnsq.nsqd._output import ClientOutput
 from txnsq.nsqd.state import REQUEUED, Channel, ChannelError, Message
 
-__all__ = ["MessagePump"]
+__all__ = ["MessagePump", "PumpOwner"]
+
+
+class PumpOwner(Protocol):
+    """
+    The connection a pump delivers to.
+    """
+
+    def channelClosed(self) -> None:
+        """
+        The broker deleted the channel (or shuts down): the connection must
+        close.
+        """
 
 
 @implementer(IPushProducer)
@@ -37,8 +49,8 @@ class MessagePump:
     """
 
     __slots__ = (
-        "_channelClosed",
         "_clock",
+        "_connection",
         "_output",
         "_paused",
         "_registered",
@@ -51,17 +63,18 @@ class MessagePump:
         client: ClientV2,
         output: ClientOutput,
         clock: IReactorTime,
-        channelClosed: Callable[[], None],
+        connection: PumpOwner,
     ) -> None:
         """
-        @param channelClosed: called when the broker deletes the channel
-            (or shuts down): the connection must close.
+        @param connection: told when the broker deletes the channel (or
+            shuts down); the pump keeps it rather than a bound method of it,
+            which would cost 64 bytes a connection.
         """
         self.client = client
         self.channel: Channel | None = None
         self._output = output
         self._clock = clock
-        self._channelClosed = channelClosed
+        self._connection = connection
         self._paused = False
         self._registered = False
 
@@ -141,7 +154,7 @@ class MessagePump:
         The channel was deleted (or nsqd is exiting).
         """
         self.channel = None
-        self._channelClosed()
+        self._connection.channelClosed()
 
     # What the client's commands do to its messages.
 

@@ -102,6 +102,7 @@ class NSQDFactory(Factory):
         self.config = config
         self.clock = clock
         self.identifyLimits = identifyLimits(config)
+        self.maxReqTimeoutMs = int(config.max_req_timeout * 1000)
         self.tlsOptions = serverTLSOptions(config)
         self.authClient = AuthClient(config, clock) if config.authEnabled else None
         self.connections: set[NSQDProtocol] = set()
