@@ -291,16 +291,16 @@ class MagicTests(ProtocolTestCase):
         connection = client.connection
         self.assertIsInstance(connection, NSQDProtocol)
         self.assertEqual(self.factory.connections, set())
-        self.assertEqual(self.factory.accepted, {connection})
+        self.assertEqual(self.factory.awaitingMagic, {connection})
         client.send(b"  V2")
         self.assertIs(connection.transport, client.transport)
         self.assertEqual(self.factory.connections, {connection})
+        self.assertEqual(self.factory.awaitingMagic, set())
         client.send(encodeCommand(b"PUB", b"t", body=b"x"))
         self.assertEqual(client.frames(), [OK])
         self.assertEqual(connection.client.pubCounts, {"t": 1})
         client.lose()
         self.assertEqual(self.factory.connections, set())
-        self.assertEqual(self.factory.accepted, set())
 
     def test_protocolInterfaces(self) -> None:
         """

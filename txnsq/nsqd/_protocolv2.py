@@ -137,9 +137,10 @@ class V2Server(FlushScheduler, TypingProtocol):
 
     @ivar maxReqTimeoutMs: C{--max-req-timeout} in milliseconds (one int
         for every connection's decoder).
-    @ivar connections: the open V2 connections, for C{/stats}.
-    @ivar accepted: every open connection (V2 or still reading its magic),
-        for shutdown.
+    @ivar connections: the open V2 connections, for C{/stats} and shutdown.
+    @ivar awaitingMagic: the open connections still reading their magic,
+        for shutdown (a connection is in one set or the other, not both:
+        a set entry is ~33 bytes).
     @ivar stopping: whether nsqd is stopping (connections then end
         without a complaint).
     @ivar dirty: the outputs with message frames waiting for L{flushAll}.
@@ -154,7 +155,7 @@ class V2Server(FlushScheduler, TypingProtocol):
     authClient: AuthClient | None
     maxReqTimeoutMs: int
     connections: set[NSQDProtocol]
-    accepted: set[NSQDProtocol]
+    awaitingMagic: set[NSQDProtocol]
     stopping: bool
     dirty: set[ClientOutput]
     heartbeats: HeartbeatScheduler
@@ -227,9 +228,7 @@ class NSQDProtocol:
         "_output",
         "_pump",
         "_readDone",
-        "broker",
         "client",
-        "clock",
         "server",
         "transport",
     )
@@ -244,8 +243,6 @@ class NSQDProtocol:
 
     def __init__(self, server: V2Server) -> None:
         self.server = server
-        self.broker = server.broker
-        self.clock = server.clock
         self.transport: ITransport | None = None
         # The magic read so far; None once it named protocol V2.
         self._magic: bytes | None = b""
@@ -260,6 +257,20 @@ class NSQDProtocol:
         # Why the connection ends, as Go's tcpServer logs it ("client(<addr>)
         # - <this>"); None for a client that simply left.
         self._exitError: str | None = None
+
+    @property
+    def broker(self) -> Broker:
+        """
+        The server's broker (not a slot of each connection's own).
+        """
+        return self.server.broker
+
+    @property
+    def clock(self) -> IReactorTime:
+        """
+        The server's clock (not a slot of each connection's own).
+        """
+        return self.server.clock
 
     # Connection life cycle.
 
@@ -288,7 +299,7 @@ class NSQDProtocol:
         client = self.client = ClientV2.connected(
             server.config, host, port, server.clock.seconds()
         )
-        server.accepted.add(self)
+        server.awaitingMagic.add(self)
         self._log.info("TCP: new client({client})", client=client.remoteAddress)
         # Go sets TCP_NODELAY on every connection; without it Nagle's
         # algorithm and delayed ACKs add tens of milliseconds per round trip.
@@ -342,6 +353,7 @@ class NSQDProtocol:
         self._output = ClientOutput(client, server, self.transport)
         self._pump = MessagePump(client, self._output, server.clock, self)
         self._heartbeats = server.heartbeats.connection(self, client)
+        server.awaitingMagic.discard(self)
         server.connections.add(self)
         self._heartbeats.start(client.heartbeatInterval)
 
@@ -351,8 +363,8 @@ class NSQDProtocol:
         out, as in Go.
         """
         server = self.server
-        server.accepted.discard(self)
         if self._magic is not None:
+            server.awaitingMagic.discard(self)
             if not self._closed and not server.stopping:
                 # Go's io.ReadFull of the magic: nothing read is io.EOF, a
                 # part of it io.ErrUnexpectedEOF.

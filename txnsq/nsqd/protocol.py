@@ -90,7 +90,8 @@ class NSQDFactory(Factory):
     Makes an L{NSQDProtocol} per connection, all sharing one broker, and flushes their coalesced output once per reactor turn.
 
     @ivar connections: the V2 connections (those past their magic).
-    @ivar accepted: every open connection, for shutdown.
+    @ivar awaitingMagic: the connections still reading their magic (each
+        open connection is in one of the two sets).
     @ivar dirty: the outputs with frames waiting for L{flushAll}.
     @ivar reading: non-zero while a connection's received bytes are
         handled; the connection flushes every dirty output once that is
@@ -106,7 +107,7 @@ class NSQDFactory(Factory):
         self.tlsOptions = serverTLSOptions(config)
         self.authClient = AuthClient(config, clock) if config.authEnabled else None
         self.connections: set[NSQDProtocol] = set()
-        self.accepted: set[NSQDProtocol] = set()
+        self.awaitingMagic: set[NSQDProtocol] = set()
         self.dirty: set[ClientOutput] = set()
         # One timer for every connection's heartbeats and read deadline.
         self.heartbeats = HeartbeatScheduler(clock)
@@ -167,6 +168,6 @@ class NSQDFactory(Factory):
         """
         self.stopping = True
         self.flushAll()
-        for connection in list(self.accepted):
+        for connection in [*self.awaitingMagic, *self.connections]:
             if connection.transport is not None:
                 connection.transport.loseConnection()
