@@ -125,6 +125,16 @@ def _channelWindow(channel: Channel) -> LatencyWindow | None:
     return channel.e2eLatency
 
 
+def _topicWindows(topic: Topic) -> list[LatencyWindow]:
+    # A topic's latency merges all its channels' windows, whatever the
+    # channel filter (as Go's does).
+    return [
+        window
+        for channel in topic.channels.values()
+        if (window := channel.e2eLatency) is not None
+    ]
+
+
 def latencyJSON(windows: Sequence[LatencyWindow], now: float) -> JSONObject:
     """
     Go's C{quantile.Result} for C{windows} merged: C{count} and
@@ -298,11 +308,7 @@ def _channelStats(
 
 
 def _topicStats(topic: Topic, channels: list[JSONObject], now: float) -> JSONObject:
-    windows = [
-        window
-        for window in map(_channelWindow, topic.channels.values())
-        if window is not None
-    ]
+    windows = _topicWindows(topic)
     return {
         "topic_name": topic.name,
         "channels": channels,
@@ -456,11 +462,7 @@ def _topicsJSON(
             channelParts.append(
                 _channelJSON(held, quotedName, includeClients, topicFilter, now)
             )
-        windows = [
-            window
-            for window in map(_channelWindow, topic.channels.values())
-            if window is not None
-        ]
+        windows = _topicWindows(topic)
         latency = _encoded(latencyJSON(windows, now)) if windows else _NO_LATENCY_JSON
         parts.append(
             f'{{"topic_name":{quoteString(topic.name)},'
@@ -839,11 +841,7 @@ def statsText(
         channels = _selectedChannels(held, channel)
         if channels is None:
             continue
-        windows = [
-            window
-            for window in map(_channelWindow, held.channels.values())
-            if window is not None
-        ]
+        windows = _topicWindows(held)
         topicLines.append(
             _topicLine(
                 held.name,
