@@ -15,6 +15,7 @@ from txnsq._http import (
     _router,
     _routes,
     _site,
+    _treq,
 )
 
 
@@ -27,7 +28,16 @@ class ExportTests(SynchronousTestCase):
         """
         Every name in C{__all__} is the object its private module defines.
         """
-        modules = (_client, _params, _paths, _responses, _router, _routes, _site)
+        modules = (
+            _client,
+            _params,
+            _paths,
+            _responses,
+            _router,
+            _routes,
+            _site,
+            _treq,
+        )
         for name in txnsq._http.__all__:
             [home] = [module for module in modules if name in module.__all__]
             self.assertIs(getattr(txnsq._http, name), getattr(home, name), name)

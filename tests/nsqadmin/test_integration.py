@@ -16,9 +16,10 @@ from twisted.trial.unittest import TestCase
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from tests._services import startLookupd, startNSQD
+from tests._services import requireIPv6Loopback, startLookupd, startNSQD
 from tests.golden import httpRequest
 from tests.integration._cluster import freePorts, until
+from txnsq._http import TreqClient
 from txnsq.nsqadmin.config import AdminConfig
 from txnsq.nsqadmin.service import NSQAdminService
 
@@ -250,6 +251,88 @@ class ClusterTests(TestCase):
         status, body = await _call(down, "GET", "/api/nodes")
         self.assertEqual(status, 502)
         self.assertTrue(body["message"].startswith("UPSTREAM_ERROR: "), body)
+
+
+class IPv6Tests(TestCase):
+    """
+    nsqadmin reads nodes given, or broadcast, as IPv6 literals
+    (C{--lookupd-http-address=[::1]:4161}): an nsqlookupd and an nsqd on
+    C{::1} ports 0, the nsqd broadcasting C{::1}.
+    """
+
+    async def _cluster(self) -> tuple[str, str, int]:
+        """
+        The nsqlookupd and the nsqd, registered, with topic C{t} and
+        channel C{c}; their HTTP addresses (C{[::1]:port}) and the nsqd's
+        HTTP port.
+        """
+        requireIPv6Loopback()
+        _, lookupdTCP, lookupdHTTP = await startLookupd(
+            self, tcp_address="[::1]:0", http_address="[::1]:0", broadcast_address="::1"
+        )
+        nsqd, _ = await startNSQD(
+            self,
+            tcp_address="[::1]:0",
+            http_address="[::1]:0",
+            broadcast_address="::1",
+            nsqlookupd_tcp_addresses=[f"[::1]:{lookupdTCP}"],
+        )
+        nsqdHTTP: int = (await nsqd.whenHTTPListening()).getHost().port  # type: ignore[attr-defined]
+        lookupd, node = f"[::1]:{lookupdHTTP}", f"[::1]:{nsqdHTTP}"
+        client = TreqClient(reactor)
+        self.addCleanup(client.close)
+        for path in ("topic/create?topic=t", "channel/create?topic=t&channel=c"):
+            response = await client.post(f"http://{node}/{path}")
+            body = await response.content()
+            self.assertEqual(response.code, 200, body)
+
+        async def registered() -> tuple[bool, Any]:
+            response = await client.get(f"http://{lookupd}/lookup?topic=t")
+            body = await response.json()
+            return len(body.get("producers") or []) == 1, body
+
+        await until(registered, "the nsqd registered t")
+        return lookupd, node, nsqdHTTP
+
+    async def _check(self, admin: int, nsqdHTTP: int) -> None:
+        """
+        nsqadmin lists topic C{t}, the nsqd with it, and the topic's
+        channel from the nsqd's own C{/stats}, with no warning.
+        """
+        self.assertEqual(
+            await _call(admin, "GET", "/api/topics"),
+            (200, {"topics": ["t"], "message": ""}),
+        )
+        status, nodes = await _call(admin, "GET", "/api/nodes")
+        self.assertEqual((status, nodes["message"]), (200, ""))
+        [node] = nodes["nodes"]
+        self.assertEqual(
+            (node["broadcast_address"], node["http_port"], node["topics"]),
+            ("::1", nsqdHTTP, [{"topic": "t", "tombstoned": False}]),
+        )
+        status, detail = await _call(admin, "GET", "/api/topics/t")
+        self.assertEqual((status, detail["message"]), (200, ""), detail)
+        self.assertEqual([n["node"] for n in detail["nodes"]], [f"[::1]:{nsqdHTTP}"])
+        self.assertEqual(
+            [c["channel_name"] for c in detail["nodes"][0]["channels"]], ["c"]
+        )
+
+    async def test_lookupdAddress(self) -> None:
+        """
+        Given C{--lookupd-http-address=[::1]:port}, nsqadmin asks the
+        nsqlookupd, then the nsqd at the C{::1} it broadcasts.
+        """
+        lookupd, _, nsqdHTTP = await self._cluster()
+        admin = await _startAdmin(self, lookupd_http_addresses=[lookupd])
+        await self._check(admin, nsqdHTTP)
+
+    async def test_nsqdAddress(self) -> None:
+        """
+        Given C{--nsqd-http-address=[::1]:port}, nsqadmin asks the nsqd.
+        """
+        _, node, nsqdHTTP = await self._cluster()
+        admin = await _startAdmin(self, nsqd_http_addresses=[node])
+        await self._check(admin, nsqdHTTP)
 
 
 class _Receiver(Resource):

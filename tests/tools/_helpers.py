@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,13 +24,12 @@ from twisted.internet.defer import Deferred
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from tests import _services as services
+from tests._services import requireIPv6Loopback
 from txnsq.client import Consumer, Message, Producer
-from txnsq.nsqlookupd.config import LookupdConfig
-from txnsq.nsqlookupd.service import NSQLookupdService
 from txnsq.tools._runner import Tool, ToolRun, startTool
 
 
@@ -196,17 +194,6 @@ async def startLookupd(testCase: TestCase) -> tuple[int, str]:
     return tcp, f"127.0.0.1:{http}"
 
 
-def requireIPv6Loopback() -> None:
-    """
-    Skip the test on a machine without an IPv6 loopback.
-    """
-    try:
-        with socket.socket(socket.AF_INET6) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        raise SkipTest("no IPv6 loopback here") from None
-
-
 async def startIPv6Cluster(testCase: TestCase) -> tuple[str, NSQD]:
     """
     An nsqlookupd and an nsqd registered with it, both listening on ::1
@@ -215,16 +202,12 @@ async def startIPv6Cluster(testCase: TestCase) -> tuple[str, NSQD]:
     @return: the nsqlookupd's HTTP address (C{[::1]:port}) and the nsqd.
     """
     requireIPv6Loopback()
-    lookupd = NSQLookupdService(
-        LookupdConfig(
-            tcp_address="[::1]:0", http_address="[::1]:0", broadcast_address="::1"
-        ),
-        reactor,
+    _, lookupdTCP, lookupdHTTP = await services.startLookupd(
+        testCase,
+        tcp_address="[::1]:0",
+        http_address="[::1]:0",
+        broadcast_address="::1",
     )
-    lookupd.startService()
-    testCase.addCleanup(lookupd.stopService)
-    lookupdTCP = (await lookupd.whenTCPListening()).getHost().port  # type: ignore[attr-defined]
-    lookupdHTTP = (await lookupd.whenHTTPListening()).getHost().port  # type: ignore[attr-defined]
     service, port = await services.startNSQD(
         testCase,
         tcp_address="[::1]:0",

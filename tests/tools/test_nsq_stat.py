@@ -24,7 +24,7 @@ from tests.tools._helpers import (
     startNSQD,
     waitFor,
 )
-from txnsq.tools._http import ToolHTTPClient
+from txnsq._http import TreqClient
 from txnsq.tools.nsq_stat import (
     FLAGS,
     HEADER,
@@ -421,7 +421,7 @@ class IPv6Tests(TestCase):
 
     async def setUp(self) -> None:  # type: ignore[override]
         self.lookupd, self.nsqd = await startIPv6Cluster(self)
-        client = ToolHTTPClient(reactor)
+        client = TreqClient(reactor)
         self.addCleanup(client.close)
         for path in ("topic/create?topic=t", "channel/create?topic=t&channel=c"):
             response = await client.post(f"http://{self.nsqd.http}/{path}", b"")
@@ -453,7 +453,7 @@ class IPv6Tests(TestCase):
         """
 
         async def registered() -> bool:
-            client = ToolHTTPClient(reactor)
+            client = TreqClient(reactor)
             try:
                 response = await client.get(f"http://{self.lookupd}/lookup?topic=t")
                 body = await response.json()

@@ -19,13 +19,13 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.server import Request, Site
 
+from tests._services import requireIPv6Loopback
 from tests.tools._helpers import (
     NSQD,
     Running,
     channelClients,
     logLines,
     publish,
-    requireIPv6Loopback,
     start,
     startNSQD,
     waitFor,

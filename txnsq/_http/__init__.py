@@ -30,6 +30,10 @@ them:
   - L{quietAgent} is an HTTP client whose connections leave no
     C{Starting factory} lines in the log (nsqd's calls to nsqlookupd and
     the auth server).
+  - L{TreqClient} is the treq client of the rest (the client's
+    nsqlookupd polling, the tools, nsqadmin): quiet too, and it reaches
+    hosts given as IPv6 literals (C{[::1]:4161}), which treq alone
+    refuses, and servers behind a client endpoint.
 
 The V1 conventions (L{respondV1}): JSON data gets C{application/json;
 charset=utf-8}; a string is sent as is with the type Go's
@@ -91,6 +95,7 @@ from txnsq._http._responses import (
 from txnsq._http._router import GoRouter
 from txnsq._http._routes import BoundRoute, Route, Routes, RouteTable
 from txnsq._http._site import GoSite
+from txnsq._http._treq import TreqClient, literalHost
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -111,9 +116,11 @@ __all__ = [
     "Route",
     "RouteTable",
     "Routes",
+    "TreqClient",
     "cleanPath",
     "contentLength",
     "formValue",
+    "literalHost",
     "parseQuery",
     "quietAgent",
     "readBody",

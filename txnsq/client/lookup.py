@@ -11,8 +11,10 @@ jittered interval so that many consumers started together do not poll in
 step.
 
 HTTP goes through treq: an injectable L{HTTPClient} (by default
-C{treq.client.HTTPClient} over an C{Agent} on the given reactor, with its
-own connection pool), so tests pass C{treq.testing.StubTreq}.
+txnsq's L{TreqClient<txnsq._http.TreqClient>} on the given reactor, with
+its own quiet connection pool, which also reaches nsqlookupds given as
+IPv6 literals such as C{[::1]:4161}), so tests pass
+C{treq.testing.StubTreq}.
 
 An nsqlookupd may also be given as a Twisted client endpoint description
 (C{tcp:host=h:port=4161}, C{unix:path=/run/nsqlookupd-http.sock}) or an
@@ -25,15 +27,12 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 from typing import Protocol as TypingProtocol
-from urllib.parse import quote, urlsplit
-
-from zope.interface import implementer
+from urllib.parse import quote
 
 import treq
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import (
     IDelayedCall,
     IReactorTime,
@@ -43,6 +42,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txnsq._endpoints import splitHostPort
+from txnsq._http import TreqClient
 from txnsq.client._connection import clientEndpoint
 
 __all__ = [
@@ -152,82 +152,6 @@ def _isURLOrHostPort(address: str) -> bool:
     return port.isdigit()
 
 
-def _ipv6Endpoint(clock: Any, address: str) -> IStreamClientEndpoint | None:
-    """
-    A connection to an nsqlookupd given by an IPv6 literal (C{[::1]:4161},
-    C{https://[::1]:4161}), which treq cannot request: hyperlink's IDNA
-    encoding refuses the host.  L{None} for any other address.
-    """
-    if "://" not in address:
-        address = f"http://{address}"
-    try:
-        parts = urlsplit(address)
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return None
-    if host is None or ":" not in host:
-        return None
-    secure = parts.scheme.lower() == "https"
-    endpoint: IStreamClientEndpoint = HostnameEndpoint(
-        clock, host, port or (443 if secure else 80)
-    )
-    if secure:
-        from twisted.web.client import BrowserLikePolicyForHTTPS
-
-        creator = BrowserLikePolicyForHTTPS().creatorForNetloc(
-            host.encode(), port or 443
-        )
-        endpoint = wrapClientTLS(creator, endpoint)
-    return endpoint
-
-
-class _EndpointsByHost:
-    """
-    The C{IAgentEndpointFactory} of the default client: the configured
-    endpoint for the made-up host of an nsqlookupd given as an endpoint,
-    else a TCP (and for C{https}, TLS) connection to the URL's host.
-    """
-
-    def __init__(self, reactor: Any, endpoints: dict[bytes, IStreamClientEndpoint]):
-        self._reactor = reactor
-        self._endpoints = endpoints
-
-    def endpointForURI(self, uri: Any) -> IStreamClientEndpoint:
-        endpoint = self._endpoints.get(uri.host)
-        if endpoint is not None:
-            return endpoint
-        from twisted.web.client import BrowserLikePolicyForHTTPS
-
-        tcp: IStreamClientEndpoint = HostnameEndpoint(self._reactor, uri.host, uri.port)
-        if uri.scheme == b"https":
-            creator = BrowserLikePolicyForHTTPS().creatorForNetloc(uri.host, uri.port)
-            return wrapClientTLS(creator, tcp)
-        return tcp
-
-
-def _defaultHTTPClient(
-    reactor: Any, endpoints: dict[bytes, IStreamClientEndpoint] | None = None
-) -> tuple[HTTPClient, Any]:
-    from treq.client import HTTPClient as TreqClient
-    from twisted.web.client import Agent
-    from twisted.web.iweb import IAgentEndpointFactory
-
-    from txnsq._http import QuietConnectionPool
-
-    # A pool of our own: treq's global pool is not for libraries.  Quiet, so
-    # polling leaves no "Starting factory" lines in the application's log.
-    pool = QuietConnectionPool(reactor, persistent=True)
-    if endpoints:
-        factory = implementer(IAgentEndpointFactory)(_EndpointsByHost)(
-            reactor, endpoints
-        )
-        agent = Agent.usingEndpointFactory(reactor, factory, pool=pool)
-    else:
-        agent = Agent(reactor, pool=pool)
-    client: Any = TreqClient(agent)
-    return cast(HTTPClient, client), pool
-
-
 class LookupdPoller:
     """
     Polls nsqlookupds for the nsqds that have a topic.
@@ -268,40 +192,32 @@ class LookupdPoller:
             raise ValueError("no nsqlookupd addresses")
         if not 0 <= jitter <= 1:
             raise ValueError(f"jitter must be between 0 and 1: {jitter}")
-        # Endpoints get a made-up host name their requests go to.
-        endpoints: dict[bytes, IStreamClientEndpoint] = {}
+        # The default client, closed by stop(); it reaches IPv6 literals
+        # (which treq alone refuses) and sends the requests for an
+        # nsqlookupd given as an endpoint to a made-up host it maps back.
+        # A pool of its own (treq's global pool is not for libraries),
+        # quiet: polling leaves no "Starting factory" lines in the log.
+        self._default: TreqClient | None = None
+        if httpClient is None:
+            self._default = TreqClient(clock)
+            httpClient = self._default
         self.addresses: list[str] = []
-        # What an address given as an IPv6 literal is requested through
-        # (its made-up host), while logs keep the address as given.
-        self._via: dict[str, str] = {}
-        for index, address in enumerate(addresses):
+        for address in addresses:
             if isinstance(address, str) and _isURLOrHostPort(address):
                 self.addresses.append(address)
-                ipv6 = None if httpClient else _ipv6Endpoint(clock, address)
-                if ipv6 is not None:
-                    host = f"nsqlookupd-{index}.endpoint.invalid"
-                    endpoints[host.encode()] = ipv6
-                    path = urlsplit(address if "://" in address else f"//{address}")
-                    self._via[address] = f"http://{host}{path.path}"
                 continue
+            if self._default is None:
+                raise ValueError("nsqlookupd endpoints need the default httpClient")
             if isinstance(address, str):
                 endpoint = clientEndpoint(clock, address)
             else:
                 endpoint = address
-            host = f"nsqlookupd-{index}.endpoint.invalid"
-            endpoints[host.encode()] = endpoint
-            self.addresses.append(f"http://{host}")
+            self.addresses.append(self._default.endpointURL(endpoint))
         self.topic = topic
         self.producers: set[str] = set()
         self._answers: dict[str, set[str]] = {}
         self._found = found
         self._clock = clock
-        # The connection pool of the default client, closed by stop().
-        self._pool: Any = None
-        if httpClient is None:
-            httpClient, self._pool = _defaultHTTPClient(clock, endpoints)
-        elif endpoints:
-            raise ValueError("nsqlookupd endpoints need the default httpClient")
         self._http = httpClient
         self._interval = interval
         self._jitter = jitter
@@ -333,9 +249,8 @@ class LookupdPoller:
         self._call = None
         if self._polling is not None:
             self._polling.cancel()
-        if self._pool is not None:
-            closed: Deferred[None] = self._pool.closeCachedConnections()
-            return closed
+        if self._default is not None:
+            return self._default.close()
         return succeed(None)
 
     def nextDelay(self) -> float:
@@ -376,10 +291,9 @@ class LookupdPoller:
 
     def _query(self, address: str) -> Deferred[None]:
         url = lookupURL(address, self.topic)
-        requestURL = lookupURL(self._via.get(address, address), self.topic)
 
         async def query() -> None:
-            response = await self._http.get(requestURL, headers=_ACCEPT)
+            response = await self._http.get(url, headers=_ACCEPT)
             body = await treq.content(response)
             self._answers[address] = parseLookupResponse(response.code, body)
 

@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.nsqadmin.test_integration -*-
 """
 Go's C{internal/clusterinfo}, the I/O half: every nsqlookupd and nsqd is
-asked at once over HTTP (treq, on its own quiet connection pool) and the
-answers go to the pure aggregation of L{txnsq.nsqadmin._clusterinfo}.
+asked at once over HTTP (a L{TreqClient}: treq on its own quiet
+connection pool, which also reaches nodes given or broadcast as IPv6
+literals, C{[::1]:4151}) and the answers go to the pure aggregation of
+L{txnsq.nsqadmin._clusterinfo}.
 
 Errors follow Go's: a failure of some of the nodes asked is a
 L{PartialError} (the answer still carries what the others said, and
@@ -18,24 +20,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
-from zope.interface import implementer
-
 import treq
-from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
-from twisted.internet.endpoints import (
-    HostnameEndpoint,
-    TCP4ClientEndpoint,
-    TCP6ClientEndpoint,
-    wrapClientTLS,
-)
-from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
-from twisted.web.client import URI, Agent, BrowserLikePolicyForHTTPS
+from twisted.web.client import URI
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgentEndpointFactory, IPolicyForHTTPS
+from twisted.web.iweb import IPolicyForHTTPS
 
-from txnsq._http import QuietConnectionPool
+from txnsq._http import QuietConnectionPool, TreqClient
 from txnsq._logging import Logger
 from txnsq.nsqadmin import _clusterinfo as ci
 
@@ -102,45 +95,6 @@ def _httpsURL(url: str, body: bytes) -> str:
 _PER_HOST = 8
 
 
-@implementer(IAgentEndpointFactory)
-class _Endpoints:
-    """
-    Where the HTTP client connects: TCP to an IP address as is (Twisted's
-    default would resolve even an address in a thread, for every new
-    connection), a host name through the resolver, TLS for C{https}.
-    """
-
-    def __init__(
-        self, reactor: Any, tlsPolicy: IPolicyForHTTPS, connectTimeout: float
-    ) -> None:
-        self._reactor = reactor
-        self._tlsPolicy = tlsPolicy
-        self._timeout = connectTimeout
-
-    def endpointForURI(self, uri: URI) -> IStreamClientEndpoint:
-        """
-        The endpoint for C{uri}'s host and port.
-        """
-        host = uri.host.decode("ascii")
-        endpoint: IStreamClientEndpoint
-        if isIPAddress(host):
-            endpoint = TCP4ClientEndpoint(
-                self._reactor, host, uri.port, timeout=self._timeout
-            )
-        elif isIPv6Address(host):
-            endpoint = TCP6ClientEndpoint(
-                self._reactor, host, uri.port, timeout=self._timeout
-            )
-        else:
-            endpoint = HostnameEndpoint(
-                self._reactor, uri.host, uri.port, timeout=self._timeout
-            )
-        if uri.scheme == b"https":
-            creator = self._tlsPolicy.creatorForNetloc(uri.host, uri.port)
-            endpoint = wrapClientTLS(creator, endpoint)
-        return endpoint
-
-
 class UpstreamError(Exception):
     """
     No node answered (Go's plain C{error} from clusterinfo).
@@ -194,24 +148,12 @@ class Cluster:
         self._pool = QuietConnectionPool(reactor)
         self._pool.maxPersistentPerHost = _PER_HOST
         self._limits: dict[tuple[bytes, int], DeferredSemaphore] = {}
-        self._http = treq.client.HTTPClient(
-            Agent.usingEndpointFactory(
-                reactor,
-                _Endpoints(
-                    reactor, tlsPolicy or BrowserLikePolicyForHTTPS(), connectTimeout
-                ),
-                pool=self._pool,
-            )
+        self._http = TreqClient(
+            reactor, connectTimeout, tlsPolicy=tlsPolicy, pool=self._pool
         )
         # Go's graphite proxy: its own transport, the timeouts but not the
         # TLS options, and redirects passed to the browser.
-        self._plain = treq.client.HTTPClient(
-            Agent.usingEndpointFactory(
-                reactor,
-                _Endpoints(reactor, BrowserLikePolicyForHTTPS(), connectTimeout),
-                pool=self._pool,
-            )
-        )
+        self._plain = TreqClient(reactor, connectTimeout, pool=self._pool)
 
     def _limit(self, url: str) -> DeferredSemaphore:
         parsed = URI.fromBytes(url.encode("utf-8"))

@@ -33,7 +33,7 @@ from twisted.internet.defer import CancelledError, Deferred, DeferredList, succe
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from txnsq.tools._http import ToolHTTPClient
+from txnsq._http import TreqClient
 
 __all__ = [
     "LookupdTopics",
@@ -95,7 +95,7 @@ def topicPattern(pattern: str) -> Callable[[str], bool]:
 
 class LookupdTopics:
     """
-    Asks nsqlookupds for their topics over HTTP (a L{ToolHTTPClient}, with
+    Asks nsqlookupds for their topics over HTTP (a L{TreqClient}, with
     Go's C{--http-client-*-timeout}s).
     """
 
@@ -111,7 +111,7 @@ class LookupdTopics:
         """
         @param addresses: C{--lookupd-http-address}es.
         @param httpClient: a treq C{HTTPClient} (tests pass a
-            C{StubTreq}); by default a L{ToolHTTPClient}.
+            C{StubTreq}); by default a L{TreqClient}.
         """
         self.addresses = list(addresses)
         self._reactor = reactor
@@ -119,7 +119,7 @@ class LookupdTopics:
         self._pool: Any = None
         if httpClient is None:
             # Reaches nsqlookupds given as IPv6 literals too.
-            client = ToolHTTPClient(reactor, connectTimeout)
+            client = TreqClient(reactor, connectTimeout)
             self._pool = client.pool
             httpClient = client
         self._http = httpClient

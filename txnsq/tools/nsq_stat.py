@@ -50,6 +50,7 @@ from txnsq._go.flags import (
     FlagValueError,
 )
 from txnsq._go.values import NumError, goQuote, parseInt
+from txnsq._http import TreqClient
 from txnsq.tools._common import (
     channelFlag,
     checkAddressChoice,
@@ -57,7 +58,6 @@ from txnsq.tools._common import (
     topicFlag,
     versionFlag,
 )
-from txnsq.tools._http import ToolHTTPClient
 from txnsq.tools._runner import Fatal, Tool, ToolContext, runTool
 
 __all__ = ["FLAGS", "TOOL", "ChannelStats", "StatLoop", "main"]
@@ -228,7 +228,7 @@ def _joinHostPort(host: str, port: int) -> str:
 class ClusterInfo:
     """
     The part of Go's C{internal/clusterinfo} C{nsq_stat} uses, over a
-    L{ToolHTTPClient}.
+    L{TreqClient}.
     """
 
     def __init__(
@@ -237,7 +237,7 @@ class ClusterInfo:
         self._reactor = reactor
         self._requestTimeout = requestTimeout
         # Reaches nsqlookupds and nsqds given as IPv6 literals too.
-        self._http = ToolHTTPClient(reactor, connectTimeout)
+        self._http = TreqClient(reactor, connectTimeout)
         self.pool = self._http.pool
 
     async def getV1(self, url: str) -> Any:

@@ -53,6 +53,7 @@ from txnsq._go.flags import (
     FlagValueError,
 )
 from txnsq._go.values import NumError, formatFloat, parseFloat
+from txnsq._http import TreqClient
 from txnsq.client import Consumer, Message
 from txnsq.tools._common import (
     channelFlag,
@@ -75,7 +76,6 @@ from txnsq.tools._common import (
 )
 from txnsq.tools._config import consumerOptions
 from txnsq.tools._hostpool import HostPool, hostPoolFor
-from txnsq.tools._http import ToolHTTPClient
 from txnsq.tools._runner import Fatal, Tool, ToolContext, runTool
 from txnsq.tools._timermetrics import TimerMetrics, perAddressMetrics
 
@@ -354,7 +354,7 @@ async def _nothing() -> None:
 
 class HTTPPublisher:
     """
-    Makes Go's POST or GET requests with a L{ToolHTTPClient} (treq, on a
+    Makes Go's POST or GET requests with a L{TreqClient} (treq, on a
     connection pool of its own).
     """
 
@@ -375,7 +375,7 @@ class HTTPPublisher:
         @param headers: the C{--header}s.
         @param concurrency: connections kept alive per host.
         @param httpClient: a treq C{HTTPClient}; by default a
-            L{ToolHTTPClient}.
+            L{TreqClient}.
         """
         self.method = method
         self._reactor = reactor
@@ -393,7 +393,7 @@ class HTTPPublisher:
         self._pool: Any = None
         if httpClient is None:
             # Reaches addresses given as IPv6 literals too.
-            client = ToolHTTPClient(
+            client = TreqClient(
                 reactor, connectTimeout, persistentPerHost=max(concurrency, 2)
             )
             self._pool = client.pool
