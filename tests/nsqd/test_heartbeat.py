@@ -88,7 +88,7 @@ class HeartbeatsTests(SchedulerTestCase):
         timed out two intervals after the start (before the tick due at
         the same time); then nothing more comes, and no timer is left.
         """
-        self.heartbeats.start(1.0)
+        self.heartbeats.startHeartbeats(1.0)
         self.clock.pump([0.5] * 10)
         self.assertEqual(self.events, [("beat", 1.0), ("timed out", 2.0)])
         self.assertEqual(self.clock.getDelayedCalls(), [])
@@ -99,7 +99,7 @@ class HeartbeatsTests(SchedulerTestCase):
         The deadline is two intervals after the last read; the ticker keeps
         its rhythm.
         """
-        self.heartbeats.start(1.0)
+        self.heartbeats.startHeartbeats(1.0)
         self.clock.pump([0.5] * 3)
         self.heartbeats.lastRead = self.clock.seconds()
         self.clock.pump([0.5] * 5)
@@ -114,7 +114,7 @@ class HeartbeatsTests(SchedulerTestCase):
         follows the client's current heartbeat interval (a later IDENTIFY
         may change it, as in Go).
         """
-        self.heartbeats.start(1.0)
+        self.heartbeats.startHeartbeats(1.0)
         self.client.heartbeatInterval = 3.0
         self.clock.pump([1.0] * 6)
         self.assertEqual(
@@ -128,18 +128,18 @@ class HeartbeatsTests(SchedulerTestCase):
         deadline forward, between two ticks of the ticker it started with;
         one that lengthens it moves the deadline back when it comes due.
         """
-        self.heartbeats.start(4.0)
+        self.heartbeats.startHeartbeats(4.0)
         self.client.heartbeatInterval = 4.0
         self.clock.advance(4.0)
         self.heartbeats.lastRead = self.clock.seconds()
         self.client.heartbeatInterval = 1.0
-        self.heartbeats.intervalChanged()
+        self.heartbeats.heartbeatIntervalChanged()
         self.clock.pump([0.5] * 8)
         self.assertEqual(self.events, [("beat", 4.0), ("timed out", 6.0)])
         self.log.clear()
-        self.heartbeats.start(1.0)
+        self.heartbeats.startHeartbeats(1.0)
         self.client.heartbeatInterval = 5.0
-        self.heartbeats.intervalChanged()
+        self.heartbeats.heartbeatIntervalChanged()
         self.clock.pump([1.0] * 10)
         self.assertEqual(
             self.events,
@@ -152,9 +152,9 @@ class HeartbeatsTests(SchedulerTestCase):
         heartbeats are disabled there is no deadline, and it comes back
         with them.
         """
-        self.heartbeats.start(0)
+        self.heartbeats.startHeartbeats(0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
-        self.heartbeats.start(1.0)
+        self.heartbeats.startHeartbeats(1.0)
         self.client.heartbeatInterval = -1
         self.clock.advance(1.0)
         self.clock.advance(1.0)
@@ -171,7 +171,7 @@ class HeartbeatsTests(SchedulerTestCase):
         tick, and the ticker goes on from then.
         """
         self.client.heartbeatInterval = -1
-        self.heartbeats.start(1.0)
+        self.heartbeats.startHeartbeats(1.0)
         self.clock.advance(3.5)
         self.clock.advance(1.0)
         self.assertEqual(self.events, [("beat", 3.5), ("beat", 4.5)])
@@ -183,13 +183,13 @@ class HeartbeatsTests(SchedulerTestCase):
         waited on, rather than adding one to the heap: when that comes due
         nothing happens but the timer moving on to the new event.
         """
-        self.heartbeats.start(1.0)
-        self.heartbeats.start(2.0)
+        self.heartbeats.startHeartbeats(1.0)
+        self.heartbeats.startHeartbeats(2.0)
         self.assertEqual(len(self.scheduler._heap), 1)
         self.clock.advance(1.0)
         self.assertEqual(self.events, [])
         self.assertEqual([c.getTime() for c in self.clock.getDelayedCalls()], [2.0])
-        self.heartbeats.stop()
+        self.heartbeats.stopHeartbeats()
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.clock.advance(10)
         self.assertEqual(self.events, [])
@@ -211,7 +211,7 @@ class SchedulerTests(SchedulerTestCase):
         for i in range(10000):
             self.clock.advance(0.0001)
             heartbeats, _, _ = self.connection(f"c{i}", 30.0)
-            heartbeats.start(30.0)
+            heartbeats.startHeartbeats(30.0)
             connections.append(heartbeats)
         calls = self.clock.getDelayedCalls()
         self.assertEqual(len(calls), 1)
@@ -248,9 +248,9 @@ class SchedulerTests(SchedulerTestCase):
         A connection due before the timer moves the timer forward.
         """
         slow, _, _ = self.connection("slow", 10.0)
-        slow.start(10.0)
+        slow.startHeartbeats(10.0)
         fast, _, _ = self.connection("fast", 1.0)
-        fast.start(1.0)
+        fast.startHeartbeats(1.0)
         self.assertEqual([c.getTime() for c in self.clock.getDelayedCalls()], [1.0])
         self.clock.advance(1.0)
         self.assertEqual(self.log, [("fast", "beat", 1.0)])
@@ -265,11 +265,11 @@ class SchedulerTests(SchedulerTestCase):
         second, _, _ = self.connection("second")
         third, _, _ = self.connection("third")
         for heartbeats in (first, second, third):
-            heartbeats.start(1.0)
+            heartbeats.startHeartbeats(1.0)
 
         def closeOthers() -> None:
-            first.stop()
-            second.stop()
+            first.stopHeartbeats()
+            second.stopHeartbeats()
 
         firstOwner.onBeat = closeOthers
         self.clock.advance(1.0)
@@ -289,8 +289,8 @@ class SchedulerTests(SchedulerTestCase):
         owner (nothing does that today, but nothing breaks either).
         """
         heartbeats, _, owner = self.connection()
-        owner.onTimeout = lambda: heartbeats.start(1.0)
-        heartbeats.start(1.0)
+        owner.onTimeout = lambda: heartbeats.startHeartbeats(1.0)
+        heartbeats.startHeartbeats(1.0)
         self.clock.pump([1.0] * 3)
         self.assertEqual(
             self.events, [("beat", 1.0), ("timed out", 2.0), ("beat", 3.0)]
@@ -303,12 +303,12 @@ class SchedulerTests(SchedulerTestCase):
         they are dropped rather than kept until they come due.
         """
         keep, _, _ = self.connection("keep", 100.0)
-        keep.start(100.0)
+        keep.startHeartbeats(100.0)
         churn, _, _ = self.connection("churn", 100.0)
         for _ in range(1000):
-            churn.start(100.0)
+            churn.startHeartbeats(100.0)
         self.assertLessEqual(len(self.scheduler._heap), 2 * 2 + 64)
-        churn.stop()
+        churn.stopHeartbeats()
         self.assertEqual(len(self.scheduler), 1)
         self.clock.advance(100.0)
         self.assertEqual(self.log, [("keep", "beat", 100.0)])

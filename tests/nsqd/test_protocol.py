@@ -330,7 +330,6 @@ class MagicTests(ProtocolTestCase):
             connection._decoder,
             connection._output,
             connection._pump,
-            connection._heartbeats,
         ]
         for kept in objects:
             self.assertFalse(

@@ -7,7 +7,7 @@ Go's C{protocolV2}: it feeds the bytes (decompressed,
 once IDENTIFY negotiated compression) to a L{CommandDecoder}, pulls the
 command records and runs each (Go's C{Exec}), writing replies through the
 connection's L{ClientOutput}.  The client's state is a L{ClientV2}, its
-deliveries a L{MessagePump}, its timers L{Heartbeats}.
+deliveries a L{MessagePump}; it is its own L{Heartbeats}.
 
 Where Go's handler blocks (on the auth server, or on a new topic learning
 its channels from nsqlookupd), the connection holds the command
@@ -193,7 +193,7 @@ class HeldCommand:
 
 
 @implementer(IProtocol, ILoggingContext, IHalfCloseableProtocol)
-class NSQDProtocol:
+class NSQDProtocol(Heartbeats):
     """
     One client connection: its 4-byte magic (Go's C{tcpServer.Handle}),
     then protocol V2.
@@ -222,7 +222,6 @@ class NSQDProtocol:
         "_decode",
         "_decoder",
         "_exitError",
-        "_heartbeats",
         "_held",
         "_magic",
         "_output",
@@ -239,7 +238,6 @@ class NSQDProtocol:
     _decoder: CommandDecoder
     _output: ClientOutput
     _pump: MessagePump
-    _heartbeats: Heartbeats
 
     def __init__(self, server: V2Server) -> None:
         self.server = server
@@ -352,10 +350,10 @@ class NSQDProtocol:
         assert self.transport is not None
         self._output = ClientOutput(client, server, self.transport)
         self._pump = MessagePump(client, self._output, server.clock, self)
-        self._heartbeats = server.heartbeats.connection(self, client)
+        self.initHeartbeats()
         server.awaitingMagic.discard(self)
         server.connections.add(self)
-        self._heartbeats.start(client.heartbeatInterval)
+        self.startHeartbeats(client.heartbeatInterval)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """
@@ -381,7 +379,7 @@ class NSQDProtocol:
         self._logExit()
         server.connections.discard(self)
         self._output.discard()
-        self._heartbeats.stop()
+        self.stopHeartbeats()
         self._decoder.halt()
         pump = self._pump
         channel = pump.channel
@@ -401,7 +399,7 @@ class NSQDProtocol:
             self._readMagic(data)
             return
         server = self.server
-        self._heartbeats.lastRead = server.clock.seconds()
+        self.lastRead = server.clock.seconds()
         # Responses wait for the end of the read, then everything marked
         # goes out together.
         server.reading += 1
@@ -572,7 +570,7 @@ class NSQDProtocol:
         """
         self._closed = True
         self._output.close()
-        self._heartbeats.stop()
+        self.stopHeartbeats()
         if self.transport is None:
             return
         if self._abortCall is None:
@@ -600,16 +598,29 @@ class NSQDProtocol:
         self._output.flush()
         self._close()
 
+    def heartbeatScheduler(self) -> HeartbeatScheduler:
+        """
+        The server's scheduler, which this connection's heartbeats are on
+        (L{Heartbeats}).
+        """
+        return self.server.heartbeats
+
+    def heartbeatInterval(self) -> float:
+        """
+        The client's current heartbeat interval (L{Heartbeats}).
+        """
+        return self.client.heartbeatInterval
+
     def sendHeartbeat(self) -> None:
         """
-        Write a heartbeat (L{txnsq.nsqd._heartbeat.HeartbeatOwner}).
+        Write a heartbeat (L{Heartbeats}).
         """
         self._output.writeFrame(RESPONSE_HEARTBEAT)
 
     def readTimedOut(self) -> None:
         """
         Go's read deadline (twice the heartbeat interval) expired: close
-        (L{txnsq.nsqd._heartbeat.HeartbeatOwner}).
+        (L{Heartbeats}).
         """
         assert self.transport is not None
         self._exitError = (
@@ -767,9 +778,9 @@ class NSQDProtocol:
             self._fatal(error)
             return
         if client.applyIdentify(result):
-            self._heartbeats.start(client.heartbeatInterval)
+            self.startHeartbeats(client.heartbeatInterval)
         else:
-            self._heartbeats.intervalChanged()
+            self.heartbeatIntervalChanged()
         if not result.featureNegotiation:
             self._output.writeFrame(RESPONSE_OK)
             return
