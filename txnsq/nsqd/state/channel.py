@@ -114,10 +114,15 @@ class Channel:
         else:
             self._enqueue(message)
 
-    def putMany(self, messages: list[Message], now: float) -> None:
+    def putMany(
+        self, messages: list[Message], now: float, deferred: bool | None = None
+    ) -> None:
         """
         L{put} for a batch (a topic's fan-out): messages go to the memory
         queue in one step when none is deferred and they fit.
+
+        @param deferred: whether any message has a DPUB delay, when the
+            caller knows (L{None}: look).
         """
         memory = self._memory
         if len(messages) == 1:
@@ -132,9 +137,9 @@ class Channel:
             else:
                 self._backend.put(message.encode())
             return
-        if len(memory) + len(messages) <= self._memQueueSize and not any(
-            message.deferMs for message in messages
-        ):
+        if deferred is None:
+            deferred = any(message.deferMs for message in messages)
+        if not deferred and len(memory) + len(messages) <= self._memQueueSize:
             self.messageCount += len(messages)
             memory.extend(messages)
             return

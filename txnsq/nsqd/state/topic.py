@@ -127,7 +127,7 @@ class Topic:
                 )
             ]
             self.messageCount += len(messages)
-            self.messageBytes += sum(len(body) for body in bodies)
+            self.messageBytes += sum(map(len, bodies))
         channels = self.channels
         if (
             channels
@@ -139,7 +139,7 @@ class Topic:
             if len(channels) == 1:
                 # The single channel takes the originals (see _fanOut).
                 for channel in channels.values():
-                    channel.putMany(messages, now)
+                    channel.putMany(messages, now, bool(deferMs))
                     channel.pump(now)
                 return
             self._fanOut(messages, now, bool(deferMs))
@@ -174,8 +174,8 @@ class Topic:
             # deadline: every channel but the first needs its own copies
             # now; the first takes the originals.
             for channel in channels[1:]:
-                channel.putMany([message.copy() for message in messages], now)
-            channels[0].putMany(messages, now)
+                channel.putMany([message.copy() for message in messages], now, True)
+            channels[0].putMany(messages, now, True)
         else:
             # The channels share the objects while they wait in memory; each
             # channel copies a message when it takes it for delivery
@@ -185,7 +185,7 @@ class Topic:
             for message in messages:
                 message.shares = shares
             for channel in channels:
-                channel.putMany(messages, now)
+                channel.putMany(messages, now, False)
         for channel in channels:
             channel.pump(now)
 
