@@ -119,13 +119,9 @@ class Topic:
             self.messageCount += 1
             self.messageBytes += len(body)
         else:
-            fresh = Message.fresh
-            messages = [
-                fresh(messageID, body, nowNs, deferMs)
-                for messageID, body in zip(
-                    self._guid.nextIDs(len(bodies), nowNs), bodies
-                )
-            ]
+            messages = Message.freshMany(
+                self._guid.nextIDs(len(bodies), nowNs), bodies, nowNs, deferMs
+            )
             self.messageCount += len(messages)
             self.messageBytes += sum(map(len, bodies))
         channels = self.channels
