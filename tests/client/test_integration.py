@@ -15,6 +15,7 @@ from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from tests import _services as services
@@ -44,23 +45,19 @@ def subscribersClosed(service: NSQDService) -> Deferred[Any]:
     """
     Fires once nsqd has seen every current subscribed connection end (so
     it has read everything those consumers sent before closing).
+
+    nsqd's connections are slotted objects (no per-instance hooks), so this
+    watches the factory's set of live connections, which a connection
+    leaves in its C{connectionLost}.
     """
-    waiting = []
-    for connection in list(service.factory.connections):
-        if connection.client.state == STATE_INIT:
-            continue
-        lost: Deferred[None] = Deferred()
-        original = connection.connectionLost
+    connections = service.factory.connections
+    waiting = [c for c in list(connections) if c.client.state != STATE_INIT]
 
-        def connectionLost(
-            reason: Any, original: Any = original, lost: Any = lost
-        ) -> None:
-            original(reason)
-            lost.callback(None)
+    async def gone() -> None:
+        while any(c in connections for c in waiting):
+            await deferLater(reactor, 0.01, lambda: None)
 
-        connection.connectionLost = connectionLost  # type: ignore[method-assign, assignment]
-        waiting.append(lost)
-    return gatherResults(waiting)
+    return Deferred.fromCoroutine(gone())
 
 
 async def startNSQD(testCase: TestCase, **config: Any) -> tuple[NSQDService, str]:
