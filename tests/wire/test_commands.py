@@ -471,6 +471,34 @@ class LargeBodyTests(SynchronousTestCase):
                 chunk,
             )
 
+    def test_mpubMixedSizes(self) -> None:
+        """
+        An MPUB of small and large bodies (small ones are sliced from a
+        shared copy of part of the buffer, large ones copied alone), longer
+        than that copy, gives every body whole and in order, however the
+        reads cut it.
+        """
+        pattern = bytes(range(256)) * 300
+        sizes = [1, 2047, 2048, 2049, 5, 40000] + [200 + n for n in range(300)]
+        sizes += [2047, 70000, 3, 2048, 1]
+        bodies = []
+        offset = 0
+        for length in sizes:
+            bodies.append(pattern[offset % 256 : offset % 256 + length])
+            offset += 7
+        data = encodeMPub(b"t", bodies) + b"NOP\n"
+        for chunk in (65536, 65535, 1 << 20, 7777, 1001, 4):
+            records = self.decodeChunks(data, chunk)
+            self.assertEqual(len(records), 3, chunk)
+            start, mpub, nop = records
+            self.assertEqual((start, nop), (MPubStart("t"), Nop()), chunk)
+            assert isinstance(mpub, MPub)
+            # Compared without a diff of 300 bodies when they differ.
+            self.assertEqual(
+                [len(body) for body in mpub.bodies], [len(b) for b in bodies], chunk
+            )
+            self.assertTrue(mpub.bodies == bodies, chunk)
+
     def test_finishAndHalt(self) -> None:
         """
         The end of the stream during a large body is Go's C{failed to read
@@ -1173,3 +1201,40 @@ class DecoderControlTests(SynchronousTestCase):
         decoder.feed(b"56789abcdef\r\n")
         self.assertEqual(decoder.nextCommand(), FinBatch([b"0123456789abcdef"]))
         self.assertIsNone(decoder.nextCommand())
+
+    def test_finRunLong(self) -> None:
+        """
+        A long run of FIN lines is one record, in order, of 2048 lines at
+        most; the rest follows in the next.
+        """
+        ids = [b"%016x" % i for i in range(2100)]
+        decoder = CommandDecoder(lambda name: True, 100, 100)
+        decoder.feed(b"".join(b"FIN " + i + b"\n" for i in ids) + b"NOP\n")
+        self.assertEqual(decoder.nextCommand(), FinBatch(ids[:2048]))
+        self.assertEqual(decoder.nextCommand(), FinBatch(ids[2048:]))
+        self.assertEqual(decoder.nextCommand(), Nop())
+
+    def test_finRunEndsAtAnotherLine(self) -> None:
+        """
+        A run of FIN lines ends at a line that is not one, though it has a
+        FIN line's length: one starting otherwise, or with a newline where
+        the ID would be.
+        """
+        fin = b"FIN 0123456789abcdef\n"
+        decoder = CommandDecoder(lambda name: True, 100, 100)
+        decoder.feed(fin * 2 + b"FIN 0123456\n89abcdef\n" + fin)
+        self.assertEqual(decoder.nextCommand(), FinBatch([b"0123456789abcdef"] * 2))
+        error = decoder.nextCommand()
+        assert isinstance(error, ProtocolError)
+        self.assertEqual(error.wireText(), b"E_INVALID invalid message ID")
+        decoder = CommandDecoder(lambda name: True, 100, 100)
+        decoder.feed(fin + b"NOP 456789abcdef0123\n" + fin)
+        self.assertEqual(
+            [decoder.nextCommand() for _ in range(4)],
+            [
+                FinBatch([b"0123456789abcdef"]),
+                Nop(),
+                FinBatch([b"0123456789abcdef"]),
+                None,
+            ],
+        )

@@ -13,14 +13,19 @@ from txnsq.wire.errors import E_BAD_BODY, E_BAD_MESSAGE, ProtocolError
 
 _INT32 = struct.Struct(">i")
 
+# MPUB bodies smaller than this are sliced from a shared copy of up to
+# _WINDOW bytes of the buffer; larger ones are copied on their own.
+_SMALL = 2048
+_WINDOW = 32 * 1024
+
 
 class MPubReader:
     """
     Reads one MPUB body from a buffer that grows between calls.
 
     Go parses MPUB by its inner count and sizes; the outer size is checked
-    against the limit and then only bounds the single copy the bodies are
-    sliced from: it is never reconciled with the inner sizes.
+    against the limit and then ignored: it is never reconciled with the
+    inner sizes.
     """
 
     __slots__ = (
@@ -28,7 +33,6 @@ class MPubReader:
         "_maxBodySize",
         "_maxMsgSize",
         "_nextSize",
-        "_outerLeft",
         "_outerSize",
         "_remaining",
     )
@@ -37,7 +41,6 @@ class MPubReader:
         self._maxMsgSize = maxMsgSize
         self._maxBodySize = maxBodySize
         self._outerSize: int | None = None
-        self._outerLeft = 0
         # -1 until the count has been read.
         self._remaining = -1
         self._nextSize: int | None = None
@@ -67,8 +70,6 @@ class MPubReader:
                     E_BAD_BODY, f"MPUB body too big {size} > {self._maxBodySize}"
                 )
             self._outerSize = size
-            # What is left of the outer size, once the count is read.
-            self._outerLeft = size - 4
             pos += 4
         if self._remaining < 0:
             if end - pos < 4:
@@ -111,65 +112,78 @@ class MPubReader:
     def _messages(
         self, buf: bytearray, pos: int
     ) -> tuple[int, list[bytes] | ProtocolError | None]:
+        # One iteration per message of a large MPUB (200 of 200 B in a
+        # 40 KB read is the common shape): the hot path is one unpack, one
+        # range check, one comparison and one slice.  Locals in the loop;
+        # the state is written back however it ends.
         unpack = _INT32.unpack_from
         bodies = self._bodies
-        # Locals in the loop (one message per iteration in a large MPUB);
-        # the state is written back however the loop ends.
+        append = bodies.append
         remaining = self._remaining
         size = self._nextSize
         maxMsgSize = self._maxMsgSize
         end = len(buf)
-        # The bodies complete in this call are sliced from one bytes copy of
-        # what is buffered from the first of them up to the outer size
-        # (which normally ends the MPUB): slicing bytes is half the cost of
-        # a memoryview slice copied to bytes per message.  The copy is made
-        # once a body is complete, so that a body arriving over many reads
-        # is not copied again on each; the copy of a single body is the
-        # body itself.  A body past the outer size (a size that disagrees
-        # with it, which Go tolerates) is copied on its own.
-        outerLeft = self._outerLeft
-        blob: bytes | None = None
-        base = limit = pos
+        # Small bodies are sliced from a bytes copy of a window of the
+        # buffer (slicing bytes is half the cost of a memoryview slice
+        # copied to bytes); the window is made once a body is complete, so
+        # a body arriving over many reads is not copied again on each.  A
+        # body of _SMALL bytes or more is copied on its own, once.
+        blob = b""
+        base = blobEnd = 0
         error: ProtocolError | None = None
         try:
-            with memoryview(buf) as view:
-                while remaining:
-                    if size is None:
-                        if end - pos < 4:
-                            return pos, None
-                        (size,) = unpack(buf, pos)
-                        if size <= 0:
-                            error = ProtocolError(
-                                E_BAD_MESSAGE,
-                                f"MPUB invalid message({len(bodies)}) body size {size}",
-                            )
-                            break
-                        if size > maxMsgSize:
-                            error = ProtocolError(
-                                E_BAD_MESSAGE,
-                                f"MPUB message too big {size} > {maxMsgSize}",
-                            )
-                            break
-                        pos += 4
-                        outerLeft -= 4
-                    if end - pos < size:
-                        return pos, None
-                    if blob is None and size <= outerLeft:
-                        base = pos
-                        limit = min(end, pos + outerLeft)
-                        blob = view[base:limit].tobytes()
-                    if blob is not None and pos + size <= limit:
-                        bodies.append(blob[pos - base : pos - base + size])
+            if size is not None:
+                # A body whose size was read by an earlier call.
+                if end - pos < size:
+                    return pos, None
+                bodies.append(_copy(buf, pos, size))
+                pos += size
+                remaining -= 1
+                size = None
+            while remaining:
+                # struct.error when fewer than 4 bytes are left (the
+                # handler costs nothing until it runs).
+                (size,) = unpack(buf, pos)
+                if not 0 < size <= maxMsgSize:
+                    if size <= 0:
+                        text = f"MPUB invalid message({len(bodies)}) body size {size}"
                     else:
-                        bodies.append(view[pos : pos + size].tobytes())
-                    pos += size
-                    outerLeft -= size
-                    size = None
-                    remaining -= 1
+                        text = f"MPUB message too big {size} > {maxMsgSize}"
+                    error = ProtocolError(E_BAD_MESSAGE, text)
+                    break
+                pos += 4
+                stop = pos + size
+                if stop <= blobEnd:
+                    append(blob[pos - base : stop - base])
+                elif stop > end:
+                    return pos, None
+                elif size < _SMALL:
+                    base = pos
+                    blobEnd = min(end, pos + _WINDOW)
+                    with memoryview(buf) as view:
+                        blob = view[base:blobEnd].tobytes()
+                    append(blob[: stop - base])
+                else:
+                    append(_copy(buf, pos, size))
+                pos = stop
+                size = None
+                remaining -= 1
+        except struct.error:
+            size = None
         finally:
             self._remaining = remaining
             self._nextSize = size
-            self._outerLeft = outerLeft
         if error is not None:
             return pos + 4, error
+        if remaining:
+            return pos, None
         return pos, bodies
+
+
+def _copy(buf: bytearray, pos: int, size: int) -> bytes:
+    """
+    One body out of the buffer, copied once (slicing the bytearray first
+    would copy it twice).
+    """
+    with memoryview(buf) as view:
+        return view[pos : pos + size].tobytes()
