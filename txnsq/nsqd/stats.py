@@ -46,7 +46,7 @@ from txnsq._go.flags import daemonVersion
 from txnsq._go.json import encodeJSON, quoteString
 from txnsq._go.values import formatDurationNanoseconds
 from txnsq.nsqd._clientv2 import ClientV2, TLSConnection
-from txnsq.nsqd.state import Broker, Channel, Topic
+from txnsq.nsqd.state import Broker, Channel, Consumer, Topic
 from txnsq.nsqd.state.quantile import LatencyWindow, mergedResult
 
 __all__ = [
@@ -405,39 +405,10 @@ def _encoded(value: Any) -> str:
     return encodeJSON(value).decode("utf-8")
 
 
-def _channelJSON(
-    channel: Channel,
-    name: str,
-    includeClients: bool,
-    topicFilter: str,
-    now: float,
-) -> str:
-    # What encodeJSON(_channelStats(...)) gives; name is already quoted.
-    # (An f-string formats the ints a third faster than %-formatting.)
+def _clientsJSON(consumers: list[Consumer], topicFilter: str) -> str:
     # The TCP protocol's consumers are the connections' message pumps.
-    consumers = cast("list[ClientCounters]", channel.consumers)
-    if not includeClients:
-        clients = "null"
-    elif consumers:
-        clients = _encoded([clientStats(c.client, topicFilter) for c in consumers])
-    else:
-        clients = "[]"
-    window = channel.e2eLatency
-    latency = (
-        _NO_LATENCY_JSON if window is None else _encoded(latencyJSON([window], now))
-    )
-    return (
-        f'{{"channel_name":{name},"depth":{channel.depth()},'
-        f'"backend_depth":{channel.backendDepth()},'
-        f'"in_flight_count":{len(channel.inFlight)},'
-        f'"deferred_count":{channel.deferredCount()},'
-        f'"message_count":{channel.messageCount},'
-        f'"requeue_count":{channel.requeueCount},'
-        f'"timeout_count":{channel.timeoutCount},'
-        f'"client_count":{len(consumers)},"clients":{clients},'
-        f'"paused":{"true" if channel.paused else "false"},'
-        f'"e2e_processing_latency":{latency}}}'
-    )
+    pumps = cast("list[ClientCounters]", consumers)
+    return _encoded([clientStats(pump.client, topicFilter) for pump in pumps])
 
 
 def _topicsJSON(
@@ -456,13 +427,37 @@ def _topicsJSON(
         if channels is None:
             continue
         channelParts = []
+        # Each channel as encodeJSON(_channelStats(...)) writes it, in one
+        # f-string, inline: a function call per channel cost a tenth.
         for held in channels:
             name = held.name
             quotedName = quoted.get(name)
             if quotedName is None:
                 quotedName = quoted[name] = quoteString(name)
+            consumers = held.consumers
+            if not includeClients:
+                clients = "null"
+            elif consumers:
+                clients = _clientsJSON(consumers, topicFilter)
+            else:
+                clients = "[]"
+            window = held.e2eLatency
+            latency = (
+                _NO_LATENCY_JSON
+                if window is None
+                else _encoded(latencyJSON([window], now))
+            )
             channelParts.append(
-                _channelJSON(held, quotedName, includeClients, topicFilter, now)
+                f'{{"channel_name":{quotedName},"depth":{held.depth()},'
+                f'"backend_depth":{held.backendDepth()},'
+                f'"in_flight_count":{len(held.inFlight)},'
+                f'"deferred_count":{held.deferredCount()},'
+                f'"message_count":{held.messageCount},'
+                f'"requeue_count":{held.requeueCount},'
+                f'"timeout_count":{held.timeoutCount},'
+                f'"client_count":{len(consumers)},"clients":{clients},'
+                f'"paused":{"true" if held.paused else "false"},'
+                f'"e2e_processing_latency":{latency}}}'
             )
         windows = _topicWindows(topic)
         latency = _encoded(latencyJSON(windows, now)) if windows else _NO_LATENCY_JSON
