@@ -333,6 +333,29 @@ class CountersTests(SynchronousTestCase):
         made.published("b", 3)
         self.assertEqual(list(made.pubCounts.items()), [("b", 5), ("a", 1)])
 
+    def test_upgradesShared(self) -> None:
+        """
+        A client's stream upgrades and auth answer read as its own
+        attributes; until one is set (to anything but its default) the
+        client shares one object of defaults with every other client.
+        """
+        one, two = client(), client()
+        one.tls = False
+        one.authorizations = None
+        self.assertIs(one._upgrades, two._upgrades)
+        one.deflate = True
+        one.deflateLevel = 3
+        one.authSecret = b"s"
+        self.assertIsNot(one._upgrades, two._upgrades)
+        self.assertEqual(
+            (one.deflate, one.deflateLevel, one.authSecret), (True, 3, b"s")
+        )
+        self.assertEqual(
+            (two.deflate, two.deflateLevel, two.authSecret), (False, 0, b"")
+        )
+        one.deflate = False
+        self.assertFalse(one.deflate)
+
     def test_authorized(self) -> None:
         """
         A client is authorized once the auth server granted anything.

@@ -122,6 +122,25 @@ class TLSConnection(Protocol):
 
 
 @attrs.define(eq=False)
+class _Upgrades:
+    """
+    What few clients have (L{ClientV2}'s properties of the same names).
+    """
+
+    tls: bool = False
+    tlsConnection: TLSConnection | None = None
+    snappy: bool = False
+    deflate: bool = False
+    deflateLevel: int = 0
+    authSecret: bytes = b""
+    authorizations: Authorizations | None = None
+
+
+# The upgrades of every client that has none: shared, never written to.
+_NO_UPGRADES = _Upgrades()
+
+
+@attrs.define(eq=False)
 class ClientV2:
     """
     One client's state, as Go's C{clientV2} holds it.
@@ -149,14 +168,6 @@ class ClientV2:
     @ivar outputBufferTimeout: IDENTIFY's C{output_buffer_timeout}.
     @ivar tlsRequired: whether nsqd refuses every command but IDENTIFY
         until TLS has started (C{--tls-required}).
-    @ivar tls: whether TLS has started.
-    @ivar tlsConnection: the TLS connection once TLS has started, for the
-        cipher and version C{/stats} shows.
-    @ivar snappy: whether the stream is snappy-compressed.
-    @ivar deflate: whether the stream is deflate-compressed.
-    @ivar deflateLevel: the deflate level, when deflate is on.
-    @ivar authSecret: the secret AUTH sent.
-    @ivar authorizations: the auth server's latest answer for it.
     @ivar _identity: L{None} before IDENTIFY; L{IDENTIFIED} after one (its
         settings are this client's fields); after more, the latest one's
         outcome.  Read it with L{lastIdentify}.
@@ -180,14 +191,103 @@ class ClientV2:
     sampleRate: int = 0
     outputBufferSize: int = _DEFAULT_OUTPUT_BUFFER_SIZE
     tlsRequired: bool = False
-    tls: bool = False
-    tlsConnection: TLSConnection | None = None
-    snappy: bool = False
-    deflate: bool = False
-    deflateLevel: int = 0
-    authSecret: bytes = b""
-    authorizations: Authorizations | None = None
     _identity: IdentifyResult | None = None
+    _upgrades: _Upgrades = _NO_UPGRADES
+
+    # The stream upgrades and the auth server's answer, which most clients
+    # never have: one shared object of defaults until one is set (7 slots
+    # less a client).
+
+    def _ownUpgrades(self) -> _Upgrades:
+        upgrades = self._upgrades
+        if upgrades is _NO_UPGRADES:
+            upgrades = self._upgrades = _Upgrades()
+        return upgrades
+
+    @property
+    def tls(self) -> bool:
+        """
+        Whether TLS has started.
+        """
+        return self._upgrades.tls
+
+    @tls.setter
+    def tls(self, value: bool) -> None:
+        if value or self._upgrades is not _NO_UPGRADES:
+            self._ownUpgrades().tls = value
+
+    @property
+    def tlsConnection(self) -> TLSConnection | None:
+        """
+        The TLS connection once TLS has started, for the cipher and version
+        C{/stats} shows.
+        """
+        return self._upgrades.tlsConnection
+
+    @tlsConnection.setter
+    def tlsConnection(self, value: TLSConnection | None) -> None:
+        if value is not None or self._upgrades is not _NO_UPGRADES:
+            self._ownUpgrades().tlsConnection = value
+
+    @property
+    def snappy(self) -> bool:
+        """
+        Whether the stream is snappy-compressed.
+        """
+        return self._upgrades.snappy
+
+    @snappy.setter
+    def snappy(self, value: bool) -> None:
+        if value or self._upgrades is not _NO_UPGRADES:
+            self._ownUpgrades().snappy = value
+
+    @property
+    def deflate(self) -> bool:
+        """
+        Whether the stream is deflate-compressed.
+        """
+        return self._upgrades.deflate
+
+    @deflate.setter
+    def deflate(self, value: bool) -> None:
+        if value or self._upgrades is not _NO_UPGRADES:
+            self._ownUpgrades().deflate = value
+
+    @property
+    def deflateLevel(self) -> int:
+        """
+        The deflate level, when deflate is on.
+        """
+        return self._upgrades.deflateLevel
+
+    @deflateLevel.setter
+    def deflateLevel(self, value: int) -> None:
+        if value or self._upgrades is not _NO_UPGRADES:
+            self._ownUpgrades().deflateLevel = value
+
+    @property
+    def authSecret(self) -> bytes:
+        """
+        The secret AUTH sent.
+        """
+        return self._upgrades.authSecret
+
+    @authSecret.setter
+    def authSecret(self, value: bytes) -> None:
+        if value or self._upgrades is not _NO_UPGRADES:
+            self._ownUpgrades().authSecret = value
+
+    @property
+    def authorizations(self) -> Authorizations | None:
+        """
+        The auth server's latest answer for the secret.
+        """
+        return self._upgrades.authorizations
+
+    @authorizations.setter
+    def authorizations(self, value: Authorizations | None) -> None:
+        if value is not None or self._upgrades is not _NO_UPGRADES:
+            self._ownUpgrades().authorizations = value
 
     @classmethod
     def connected(
