@@ -5,6 +5,7 @@ Tests for L{txnsq._go.json}: JSON as Go 1.19's C{json.Marshal} writes it.
 from __future__ import annotations
 
 import enum
+from decimal import Decimal
 from typing import Any, Callable
 
 from hypothesis import given
@@ -198,6 +199,28 @@ class EncodeJSONTests(SynchronousTestCase):
         exact: list[str] = []
         _encode(value, exact)
         self.assertEqual(encodeJSON(value), "".join(exact).encode("utf-8"))
+
+
+class FormatFloatTests(SynchronousTestCase):
+    """
+    L{formatFloat}'s fast path for whole floats.
+    """
+
+    @given(
+        st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1).map(float)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.sampled_from([0.0, -0.0, 2.0**53, -(2.0**53), 1e20, 9.5])
+    )
+    def test_wholeFloats(self, value: float) -> None:
+        """
+        Below 1e21, every float is written as Python's shortest repr
+        through C{Decimal} writes it without an exponent.
+        """
+        if value != 0 and (abs(value) < 1e-6 or abs(value) >= 1e21):
+            return
+        self.assertEqual(
+            formatFloat(value), format(Decimal(repr(value)).normalize(), "f")
+        )
 
 
 class EncodedTextTests(SynchronousTestCase):

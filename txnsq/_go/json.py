@@ -142,6 +142,10 @@ class EncodedJSON:
         return f"EncodedJSON({self.data!r})"
 
 
+# Whole floats of smaller magnitude are exact integers in binary.
+_EXACT_WHOLE = 2.0**53
+
+
 def formatFloat(value: float) -> str:
     """
     A float64 as Go's JSON encoder prints it.
@@ -157,6 +161,13 @@ def formatFloat(value: float) -> str:
         # precision; Go then trims "e-07" to "e-7".
         text = repr(value)
         return re.sub(r"e([+-])0(\d)$", r"e\1\2", text)
+    if magnitude < _EXACT_WHOLE and value.is_integer():
+        # Exact in binary, so its digits are the shortest form too; ten
+        # times faster than through Decimal (latency values are whole
+        # nanoseconds, thousands of them in a /stats).
+        if value == 0 and math.copysign(1.0, value) < 0:
+            return "-0"
+        return str(int(value))
     return format(Decimal(repr(value)).normalize(), "f")
 
 
