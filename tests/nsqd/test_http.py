@@ -1079,6 +1079,19 @@ class StatsTests(APITestCase):
         """
         self.assertError("GET", "/stats?format=%zz", 400, "INVALID_REQUEST")
 
+    def test_unencodable(self) -> None:
+        """
+        A figure JSON cannot hold (a NaN) is the 500 any V1 answer gets for
+        one, with Go's message.
+        """
+        config = NSQDConfig(e2e_processing_latency_percentiles=[float("nan")])
+        self.broker = Broker(config)
+        self.broker.getChannel("t", "c", self.clock.seconds())
+        self.makeAPI()
+        self.assertError(
+            "GET", "/stats?format=json", 500, "json: unsupported value: NaN"
+        )
+
 
 class ConfigTests(APITestCase):
     """

@@ -87,7 +87,7 @@ from txnsq._go.flags import (
     FlagTable,
     FlagType,
 )
-from txnsq._go.json import EncodedJSON
+from txnsq._go.json import EncodedJSON, UnsupportedValueError
 from txnsq._go.values import goQuote, parseBool, parseInt
 from txnsq._http import (
     JSON_CONTENT_TYPE,
@@ -542,8 +542,8 @@ class NSQDHTTPAPI:
         if params.get("format") == "json":
             # Written directly rather than as objects for encodeJSON: the
             # same bytes, several times faster at thousands of channels.
-            return EncodedJSON(
-                statsJSON(
+            try:
+                document = statsJSON(
                     self.broker,
                     self.connections,
                     version=NSQ_VERSION,
@@ -555,7 +555,10 @@ class NSQDHTTPAPI:
                     includeClients=includeClients,
                     now=now,
                 )
-            )
+            except UnsupportedValueError as error:
+                # A NaN: the 500 encodeJSON's failure gives any V1 answer.
+                raise HTTPError(500, str(error)) from None
+            return EncodedJSON(document)
         text = statsText(
             self.broker,
             self.connections,
