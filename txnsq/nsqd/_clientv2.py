@@ -168,7 +168,7 @@ class ClientV2:
     @ivar outputBufferTimeout: IDENTIFY's C{output_buffer_timeout}.
     @ivar tlsRequired: whether nsqd refuses every command but IDENTIFY
         until TLS has started (C{--tls-required}).
-    @ivar _identity: L{None} before IDENTIFY; L{IDENTIFIED} after one (its
+    @ivar _identity: C{None} before IDENTIFY; L{IDENTIFIED} after one (its
         settings are this client's fields); after more, the latest one's
         outcome.  Read it with L{lastIdentify}.
     """
@@ -382,7 +382,7 @@ class ClientV2:
         """
         The settings the latest IDENTIFY gave this client, which a later
         one keeps where it sends a zero, as Go applies IDENTIFY in place
-        (C{negotiateIdentify}'s C{current}); L{None} before IDENTIFY.
+        (C{negotiateIdentify}'s C{current}); C{None} before IDENTIFY.
 
         After the first IDENTIFY they are rebuilt from this client's fields
         (without C{featureNegotiation}, which nothing reads back).
