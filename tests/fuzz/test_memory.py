@@ -44,7 +44,8 @@ class MemoryBoundTests(SynchronousTestCase):
         buffer seen.
         """
         sniffer.dataReceived(head)  # type: ignore[attr-defined]
-        decoder = sniffer.protocol._decoder  # type: ignore[attr-defined]
+        # The connection reads its magic itself and then decodes commands.
+        decoder = sniffer._decoder  # type: ignore[attr-defined]
         largest = len(decoder._buffer)
         chunk = b"x" * CHUNK
         for _ in range(PUSHED // CHUNK):
