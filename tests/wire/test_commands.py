@@ -499,6 +499,48 @@ class LargeBodyTests(SynchronousTestCase):
             )
             self.assertTrue(mpub.bodies == bodies, chunk)
 
+    def test_wanted(self) -> None:
+        """
+        L{CommandDecoder.wanted} is how many more bytes the pending body
+        needs: 0 until its size is read, and once it is complete.
+        """
+        decoder = CommandDecoder(lambda name: True, 8 << 20, 8 << 20)
+        self.assertEqual(decoder.wanted, 0)
+        data = encodeCommand(b"PUB", b"t", body=b"p" * 100000)
+        decoder.feed(data[:9])
+        self.assertIsNone(decoder.nextCommand())
+        self.assertEqual(decoder.wanted, 0)
+        decoder.feed(data[9:1000])
+        self.assertIsNone(decoder.nextCommand())
+        self.assertEqual(decoder.wanted, len(data) - 1000)
+        decoder.feed(data[1000:] + b"NOP\n")
+        self.assertEqual(decoder.nextCommand(), Pub("t", b"p" * 100000))
+        self.assertEqual(decoder.wanted, 0)
+        self.assertEqual(decoder.nextCommand(), Nop())
+
+    def test_wantedMPub(self) -> None:
+        """
+        An MPUB wants the rest of its outer size, or of a message running
+        past it (which Go reads whole).
+        """
+        decoder = CommandDecoder(lambda name: True, 8 << 20, 8 << 20)
+        data = encodeMPub(b"t", [b"a" * 50000, b"b" * 70000])
+        decoder.feed(data[:10])
+        self.assertEqual(decoder.nextCommand(), MPubStart("t"))
+        self.assertIsNone(decoder.nextCommand())
+        self.assertEqual(decoder.wanted, 0)
+        decoder.feed(data[10:60000])
+        self.assertIsNone(decoder.nextCommand())
+        self.assertEqual(decoder.wanted, len(data) - 60000)
+        decoder.feed(data[60000:])
+        self.assertEqual(decoder.nextCommand(), MPub("t", [b"a" * 50000, b"b" * 70000]))
+        self.assertEqual(decoder.wanted, 0)
+        # An outer size of 20 with a message of 90,000 bytes.
+        decoder.feed(b"MPUB t\n" + size(20) + size(1) + size(90000) + b"c" * 10)
+        self.assertEqual(decoder.nextCommand(), MPubStart("t"))
+        self.assertIsNone(decoder.nextCommand())
+        self.assertEqual(decoder.wanted, 89990)
+
     def test_finishAndHalt(self) -> None:
         """
         The end of the stream during a large body is Go's C{failed to read

@@ -30,6 +30,7 @@ class MPubReader:
 
     __slots__ = (
         "_bodies",
+        "_consumed",
         "_maxBodySize",
         "_maxMsgSize",
         "_nextSize",
@@ -41,6 +42,8 @@ class MPubReader:
         self._maxMsgSize = maxMsgSize
         self._maxBodySize = maxBodySize
         self._outerSize: int | None = None
+        # Bytes read so far, from the outer size on.
+        self._consumed = 0
         # -1 until the count has been read.
         self._remaining = -1
         self._nextSize: int | None = None
@@ -56,6 +59,27 @@ class MPubReader:
             once the last one is complete, the error that ends the
             connection, or L{None} while more bytes are needed.
         """
+        reached, outcome = self._read(buf, pos)
+        self._consumed += reached - pos
+        return reached, outcome
+
+    def wanted(self, available: int) -> int:
+        """
+        How many bytes, beyond the C{available} ones after the position
+        last returned, the MPUB still needs at least (0 until its size is
+        known): a hint for how much to read.
+        """
+        if self._outerSize is None:
+            return 0
+        missing = 4 + self._outerSize - self._consumed - available
+        if self._nextSize is not None:
+            # A message may run past the outer size (Go reads it whole).
+            missing = max(missing, self._nextSize - available)
+        return max(missing, 0)
+
+    def _read(
+        self, buf: bytearray, pos: int
+    ) -> tuple[int, list[bytes] | ProtocolError | None]:
         end = len(buf)
         if self._outerSize is None:
             if end - pos < 4:

@@ -312,6 +312,21 @@ class CommandDecoder:
         """
         return self._halted
 
+    @property
+    def wanted(self) -> int:
+        """
+        How many more bytes the body being read needs at least (0 when none
+        is, or its size is not read yet): its owner may read that much at
+        once rather than in small reads.
+        """
+        available = len(self._buffer) - self._pos
+        if self._bodyKind is not None:
+            size = self._bodySize
+            return 0 if size is None else max(size - available, 0)
+        if self._mpub is not None:
+            return self._mpub.wanted(available)
+        return 0
+
     def halt(self) -> None:
         """
         Stop decoding for good (the connection is being closed).
