@@ -472,10 +472,11 @@ class StuckClientTests(TestCase):
 
     def test_timedOutWithFullSocket(self) -> Deferred[None]:
         """
-        Heartbeat 1 s, 4 KB messages, a client that never reads: within
-        5 s it is gone from the server's connections (C{/stats}) and its
-        channel, and its in-flight messages are delivered again (attempts
-        2) to another consumer once their 1 s timeout has passed.
+        Heartbeat 1 s, 4 KB messages, a client that never reads: it is
+        gone from the server's connections (C{/stats}) and its channel (its
+        read deadline is 2 s; the wait allows 30 s for a loaded machine),
+        and its in-flight messages are delivered again (attempts 2) to
+        another consumer once their 1 s timeout has passed.
         """
 
         async def run() -> None:
@@ -491,12 +492,13 @@ class StuckClientTests(TestCase):
             producer = await connectClient(self, self.server)
             for _ in range(25):
                 producer.send(encodeMPub(b"t", [b"m" * 4096] * 100))
-            self.assertEqual(await producer.frames(25), [OK] * 25)
+            self.assertEqual(await producer.frames(25, 30.0), [OK] * 25)
             connections = self.server.factory.connections
             channel = self.server.broker.topics["t"].channels["c"]
-            self.assertEqual(len(connections), 2)
+            # (On a loaded machine the stuck client may be gone already.)
+            self.assertLessEqual(len(connections), 2)
             start = reactor.seconds()
-            while len(connections) > 1 and reactor.seconds() - start < 5:
+            while len(connections) > 1 and reactor.seconds() - start < 30:
                 await deferLater(reactor, 0.1)
             self.assertEqual(len(connections), 1, "the stuck client is still listed")
             self.assertEqual(len(channel.consumers), 0)
@@ -506,7 +508,7 @@ class StuckClientTests(TestCase):
             self.assertEqual(await other.frame(), OK)
             attempts: set[int] = set()
             while 2 not in attempts:
-                frame = await other.frame(5.0)
+                frame = await other.frame(30.0)
                 assert frame is not None, f"no redelivery; attempts {attempts}"
                 self.assertEqual(frame[0], FRAME_TYPE_MESSAGE)
                 _, attempt, messageID, _ = decodeMessage(frame[1])
