@@ -341,6 +341,27 @@ class RoundTripTests(SynchronousTestCase):
         receiver, _ = decode([encodeCommand(b"DPUB", b"t", b"3600000", body=b"x")])
         self.assertEqual(receiver.calls[-1], ("dpub", "t", 3600000, b"x"))
 
+    def test_manyTopics(self) -> None:
+        """
+        Valid topic names are remembered (a bounded number of them): PUBs to
+        more topics than are remembered, again and again, each get their
+        own topic; an invalid name is refused every time.
+        """
+        names = [b"topic-%d" % (n,) for n in range(3000)]
+        data = b"".join(encodeCommand(b"PUB", name, body=b"x") for name in names)
+        for _ in range(2):
+            receiver, _ = decode([data])
+            self.assertEqual(
+                [call[1] for call in receiver.calls if call[0] == "pub"],
+                [name.decode() for name in names],
+            )
+        for _ in range(2):
+            receiver, _ = decode([encodeCommand(b"PUB", b"bad!", body=b"x")])
+            self.assertEqual(
+                receiver.calls[-1],
+                ("error", "E_BAD_TOPIC", 'PUB topic name "bad!" is not valid', False),
+            )
+
     def test_mpubOuterSizeUpperBound(self) -> None:
         """
         MPUB is parsed by its inner count and sizes; the outer size is only

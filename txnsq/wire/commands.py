@@ -555,6 +555,17 @@ class CommandDecoder:
         topic = _topicParam("PUB", params, E_BAD_TOPIC)
         if isinstance(topic, ProtocolError):
             return self._fail(topic)
+        # The common case, a valid size and the whole body already read,
+        # without the pending-body state; anything else goes through it.
+        buf = self._buffer
+        pos = self._pos
+        if len(buf) - pos >= 4:
+            (size,) = _INT32.unpack_from(buf, pos)
+            start = pos + 4
+            if 0 < size <= self._maxMsgSize and len(buf) - start >= size:
+                self._pos = start + size
+                with memoryview(buf) as view:
+                    return Pub(topic, view[start : start + size].tobytes())
         self._expectBody(_PUB, topic)
         return None
 
@@ -705,6 +716,12 @@ def _messageID(name: str, params: list[bytes], count: int) -> bytes | ProtocolEr
     return params[1]
 
 
+# Topic names already found valid, and their text: a publisher names the
+# same topic in every PUB.  Bounded: emptied when full.
+_TOPICS: dict[bytes, str] = {}
+_TOPICS_LIMIT = 1024
+
+
 def _topicParam(name: str, params: list[bytes], code: str) -> str | ProtocolError:
     """
     The topic of PUB, DPUB or MPUB.
@@ -712,13 +729,20 @@ def _topicParam(name: str, params: list[bytes], code: str) -> str | ProtocolErro
     if len(params) < 2:
         return ProtocolError(E_INVALID, f"{name} insufficient number of parameters")
     topic = params[1]
+    known = _TOPICS.get(topic)
+    if known is not None:
+        return known
     if not isValidName(topic):
         # Go's MPUB repeats the code inside its text; kept for fidelity.
         prefix = "E_BAD_TOPIC " if name == "MPUB" else ""
         return ProtocolError(
             code, f"{prefix}{name} topic name {goQuote(topic)} is not valid"
         )
-    return topic.decode("ascii")
+    text = topic.decode("ascii")
+    if len(_TOPICS) >= _TOPICS_LIMIT:
+        _TOPICS.clear()
+    _TOPICS[topic] = text
+    return text
 
 
 # Encoders, for clients.
