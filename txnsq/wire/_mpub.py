@@ -57,7 +57,7 @@ class MPubReader:
 
         @return: the position reached and the outcome: every message body
             once the last one is complete, the error that ends the
-            connection, or L{None} while more bytes are needed.
+            connection, or C{None} while more bytes are needed.
         """
         reached, outcome = self._read(buf, pos)
         self._consumed += reached - pos

@@ -260,7 +260,7 @@ class CommandDecoder:
     Incremental decoder of the commands a client sends after the magic.
 
     Call L{feed} with bytes as they arrive, then L{nextCommand} until it
-    returns L{None}.  The decoder never raises and never buffers a body
+    returns C{None}.  The decoder never raises and never buffers a body
     before checking its size against the limits: malformed input becomes
     one L{ProtocolError} record, after which the decoder is halted.
     """
@@ -353,7 +353,7 @@ class CommandDecoder:
         error Go answers for a command that end cut short, if any, after
         which the decoder is halted.
 
-        Call it once L{nextCommand} has returned L{None}.  Go reads a
+        Call it once L{nextCommand} has returned C{None}.  Go reads a
         command's size and body after its line, so a cut-short size or body
         gets that command's C{failed to read ...} error; a cut-short line
         is dropped silently (Go's C{ReadSlice} sees C{io.EOF} and its
@@ -391,7 +391,7 @@ class CommandDecoder:
 
     def nextCommand(self) -> CommandRecord | None:
         """
-        The next complete record, or L{None} until more bytes arrive (and
+        The next complete record, or C{None} until more bytes arrive (and
         for ever once halted).
         """
         if self._halted:
@@ -623,7 +623,7 @@ class CommandDecoder:
 
     def _bodyStep(self) -> CommandRecord | None:
         """
-        Advance the pending sized body: its record when complete, L{None}
+        Advance the pending sized body: its record when complete, C{None}
         while more bytes are needed.
         """
         kind = self._bodyKind
