@@ -468,6 +468,35 @@ class DiskQueueTests(QueueTestCase):
         self.assertEqual(self.loggedWith("WARNING"), [])
         self.assertEqual([n for n in os.listdir(path) if n.endswith(".bad")], [])
 
+    def test_runsOfEqualRecords(self) -> None:
+        """
+        L{DiskQueue.getMany} returns runs of equal-length records (read in
+        one piece) and records of other lengths between them in order,
+        across segments and the write buffer, at any batch size.
+        """
+        rng = random.Random(4321)
+        path = self.newDirectory()
+        queue = self.openQueue(path, maxBytesPerFile=2000)
+        model: deque[bytes] = deque()
+        index = 0
+        for _ in range(300):
+            if rng.random() < 0.6:
+                size = rng.choice([26, 40, 100])
+                for _ in range(rng.randrange(1, 60)):
+                    data = record(index, size)
+                    index += 1
+                    queue.put(data)
+                    model.append(data)
+                if rng.random() < 0.5:
+                    queue.flush()
+            else:
+                got = queue.getMany(rng.randrange(1, 200))
+                self.assertEqual(got, [model.popleft() for _ in got])
+            self.assertEqual(queue.depth(), len(model))
+        self.assertEqual(queue.getMany(len(model) + 1), list(model))
+        queue.close()
+        self.assertEqual(self.loggedWith("ERROR"), [])
+
     def test_failedFlushBeforePut(self) -> None:
         """
         When the buffer must be flushed before a put and the write fails,

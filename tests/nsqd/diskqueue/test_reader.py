@@ -109,6 +109,56 @@ class SegmentReaderTests(SegmentTestCase):
         reader.readMany(10, 67, records)
         self.assertEqual((records, reader.pos, reader.behind), ([b"r" * 30], 34, True))
 
+    def test_readManyRuns(self) -> None:
+        """
+        Records of one length in a row are read as a run; a record of
+        another length ends the run and starts the next, in order.
+        """
+        lengths = [26] * 10 + [27, 40, 40] + [30] * 9
+        records = [bytes([65 + i % 26]) * n for i, n in enumerate(lengths)]
+        data = b"".join(packLength(len(r)) + r for r in records)
+        writeBytes(self.fileName(0), data)
+        reader = self.newReader(self.newWriter(1))
+        reader.open()
+        read: list[bytes] = []
+        reader.readMany(100, len(data), read)
+        self.assertEqual(read, records)
+        self.assertEqual((reader.pos, reader.behind), (len(data), False))
+
+    def test_readManyRunLimits(self) -> None:
+        """
+        A run stops at C{limit} and before C{end}, and the next call goes on
+        from there.
+        """
+        records = [bytes([65 + i]) * 26 for i in range(20)]
+        data = b"".join(packLength(26) + r for r in records)
+        writeBytes(self.fileName(0), data)
+        reader = self.newReader(self.newWriter(1))
+        reader.open()
+        read: list[bytes] = []
+        reader.readMany(7, len(data), read)
+        self.assertEqual((read, reader.pos), (records[:7], 7 * 30))
+        reader.readMany(100, 16 * 30 + 3, read)
+        self.assertEqual(
+            (read, reader.pos, reader.behind), (records[:16], 16 * 30, False)
+        )
+        reader.readMany(100, len(data), read)
+        self.assertEqual((read, reader.pos), (records, len(data)))
+
+    def test_readManyRunStopsAtInvalid(self) -> None:
+        """
+        An invalid length inside a run of records stops the run before it,
+        as L{SegmentReader.readMany} stops one by one.
+        """
+        data = recordBytes(30) * 8 + recordBytes(5) + recordBytes(30) * 8
+        writeBytes(self.fileName(0), data)
+        reader = self.newReader(self.newWriter(1))
+        reader.open()
+        records: list[bytes] = []
+        reader.readMany(100, len(data), records)
+        self.assertEqual(records, [b"r" * 30] * 8)
+        self.assertEqual((reader.pos, reader.behind), (8 * 34, True))
+
     def test_readManyError(self) -> None:
         """
         When reading fails, the error is raised and the position is past the

@@ -18,6 +18,63 @@ from txnsq.nsqd.diskqueue._writer import SegmentWriter
 
 READ_BUFFER_SIZE = 64 * 1024
 
+#: Records of one size in a row (what a producer of same-sized messages
+#: writes) are read in one piece of at most this many bytes, at least
+#: L{MIN_RUN} of them (see L{_readRun}).
+RUN_BYTES = 64 * 1024
+MIN_RUN = 4
+
+
+def _readRun(
+    file: io.BufferedReader[io.FileIO],
+    header: bytes,
+    stride: int,
+    count: int,
+    records: list[bytes],
+) -> int:
+    """
+    Read up to C{count} records that repeat C{header} (so each has the
+    length already checked), C{stride} bytes apart, appending them to
+    C{records}, and leave C{file} just past the last one taken.
+
+    Consuming from disk, two C{read} calls per record were about half of
+    nsqd's work per message; here the lengths of a whole run are compared
+    at once, a header byte at a time over strided slices, and the records
+    are sliced out of one read.
+
+    @return: how many were taken: those before the first record of
+        another length, or before a short read's end.
+    """
+    start = file.tell()
+    chunk = file.read(stride * count)
+    whole = len(chunk) // stride
+    # Byte i of every header is chunk[i::stride]; the run is the longest
+    # prefix in which all four match C{header}.
+    columns = [chunk[i : whole * stride : stride] for i in range(4)]
+    expected = [header[i : i + 1] * whole for i in range(4)]
+    taken = whole
+    if columns != expected:
+        low, high = 0, whole
+        while low < high:
+            middle = (low + high + 1) // 2
+            if all(
+                column[:middle] == want[:middle]
+                for column, want in zip(columns, expected)
+            ):
+                low = middle
+            else:
+                high = middle - 1
+        taken = low
+    records.extend(
+        [
+            chunk[offset + 4 : offset + stride]
+            for offset in range(0, taken * stride, stride)
+        ]
+    )
+    if taken * stride != len(chunk):
+        file.seek(start + taken * stride)
+    return taken
+
 
 class SegmentReader:
     """
@@ -128,6 +185,7 @@ class SegmentReader:
         minSize = self._minMsgSize
         maxSize = self._maxMsgSize
         pos = self.pos
+        runs = True
         try:
             while len(records) < limit and pos + 4 <= end:
                 header = file.read(4)
@@ -138,6 +196,21 @@ class SegmentReader:
                         if len(data) == size:
                             pos += 4 + size
                             append(data)
+                            if runs:
+                                stride = 4 + size
+                                count = min(
+                                    limit - len(records),
+                                    (end - pos) // stride,
+                                    RUN_BYTES // stride,
+                                )
+                                if count >= MIN_RUN:
+                                    taken = _readRun(
+                                        file, header, stride, count, records
+                                    )
+                                    pos += taken * stride
+                                    # A run cut short by a record of another
+                                    # size: read one by one from here on.
+                                    runs = taken == count
                             continue
                 self.behind = True
                 break
