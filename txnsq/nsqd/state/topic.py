@@ -206,16 +206,16 @@ class Topic:
         while memory and limit:
             messages.append(memory.popleft())
             limit -= 1
-        backend = self._backend
-        while limit:
-            record = backend.get()
-            if record is None:
-                break
-            message = Message.decode(record)
-            if self.backendDefers:
-                message.deferMs = self.backendDefers.pop(message.id, 0)
-            messages.append(message)
-            limit -= 1
+        if limit and self._backend.depth():
+            # In batches (runs of records are read in one piece); a bounded
+            # drain asks for what is left of its batch.
+            records = self._backend.getMany(limit if limit > 0 else 1 << 30)
+            restored = Message.decodeMany(records)
+            defers = self.backendDefers
+            if defers:
+                for message in restored:
+                    message.deferMs = defers.pop(message.id, 0)
+            messages += restored
         if messages:
             self._fanOut(messages, now)
         # Nothing moved although the depth says otherwise (an unreadable
