@@ -22,9 +22,9 @@ options configure no TLS at all:
     (L{txnsq.nsqd.options.usesTLS});
   - C{txnsq nsqlookupd}, C{twistd nsqlookupd}: always (nsqlookupd has no
     TLS);
-  - C{txnsq nsq}, C{twistd nsq}: when nsqd uses no TLS and nsqadmin is
-    off (nsqadmin's HTTP client may talk HTTPS, so it keeps TLS);
-  - C{txnsq nsqadmin} and the tools: never.
+  - C{txnsq nsq}, C{twistd nsq}, C{txnsq nsqadmin} and the tools: never
+    (the combined daemon's flag table includes nsqadmin's, whose HTTP
+    client may talk HTTPS).
 
 It does nothing once Twisted's TCP or TLS modules are imported (under
 trial, with C{twistd -r}, or in a program embedding txnsq), since then
