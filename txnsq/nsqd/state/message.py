@@ -168,21 +168,14 @@ class Message:
     def decode(cls, data: bytes) -> Message:
         """
         Rebuild a message from a disk record.
+
+        @raise ValueError: the record is shorter than a message's header
+            (the disk queue's own minimum size rules that out for what
+            L{decodeMany} is given).
         """
-        # Inlined rather than via wire.message.decodeMessage: this runs for
-        # every message read back from disk.
         if len(data) < 26:
             raise ValueError(f"message of {len(data)} bytes is shorter than its header")
-        # Built without __init__: the delivery fields are set when the
-        # message is delivered, before anything reads them.
-        message = _new(cls)
-        message.timestamp, message.attempts = _HEADER.unpack_from(data)
-        message.id = data[10:26]
-        message.body = data[26:]
-        message.deferMs = 0
-        message.owner = None
-        message.shares = 1
-        return message
+        return cls.decodeMany([data])[0]
 
     def __repr__(self) -> str:
         return f"<Message {self.id!r} attempts={self.attempts} {self.body[:20]!r}>"

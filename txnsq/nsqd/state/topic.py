@@ -207,9 +207,11 @@ class Topic:
             messages.append(memory.popleft())
             limit -= 1
         if limit and self._backend.depth():
-            # In batches (runs of records are read in one piece); a bounded
-            # drain asks for what is left of its batch.
-            records = self._backend.getMany(limit if limit > 0 else 1 << 30)
+            # In batches (runs of records are read in one piece): what is
+            # left of a bounded drain's batch, or everything.
+            records = self._backend.getMany(
+                limit if limit > 0 else self._backend.depth()
+            )
             restored = Message.decodeMany(records)
             defers = self.backendDefers
             if defers:
