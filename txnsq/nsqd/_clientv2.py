@@ -15,7 +15,7 @@ Plain Python: no Twisted, so it can be built and checked in tests alone.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Generic, Optional, Protocol, TypeVar, overload
 
 import attrs
 
@@ -139,6 +139,41 @@ class _Upgrades:
 # The upgrades of every client that has none: shared, never written to.
 _NO_UPGRADES = _Upgrades()
 
+_T = TypeVar("_T")
+
+
+class _Upgrade(Generic[_T]):
+    """
+    A field of L{_Upgrades} read and set as an attribute of L{ClientV2}:
+    a client shares L{_NO_UPGRADES} until a value other than the default is
+    set, and then has an object of its own.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+        self._default = getattr(_NO_UPGRADES, name)
+
+    @overload
+    def __get__(self, client: None, owner: type) -> _Upgrade[_T]: ...
+
+    @overload
+    def __get__(self, client: ClientV2, owner: type) -> _T: ...
+
+    def __get__(self, client: ClientV2 | None, owner: type) -> _T | _Upgrade[_T]:
+        if client is None:
+            return self
+        value: _T = getattr(client._upgrades, self._name)
+        return value
+
+    def __set__(self, client: ClientV2, value: _T) -> None:
+        upgrades = client._upgrades
+        if upgrades is _NO_UPGRADES:
+            if value is self._default or value == self._default:
+                # A default set on a client without upgrades changes nothing.
+                return
+            upgrades = client._upgrades = _Upgrades()
+        setattr(upgrades, self._name, value)
+
 
 @attrs.define(eq=False)
 class ClientV2:
@@ -196,98 +231,14 @@ class ClientV2:
 
     # The stream upgrades and the auth server's answer, which most clients
     # never have: one shared object of defaults until one is set (7 slots
-    # less a client).
-
-    def _ownUpgrades(self) -> _Upgrades:
-        upgrades = self._upgrades
-        if upgrades is _NO_UPGRADES:
-            upgrades = self._upgrades = _Upgrades()
-        return upgrades
-
-    @property
-    def tls(self) -> bool:
-        """
-        Whether TLS has started.
-        """
-        return self._upgrades.tls
-
-    @tls.setter
-    def tls(self, value: bool) -> None:
-        if value or self._upgrades is not _NO_UPGRADES:
-            self._ownUpgrades().tls = value
-
-    @property
-    def tlsConnection(self) -> TLSConnection | None:
-        """
-        The TLS connection once TLS has started, for the cipher and version
-        C{/stats} shows.
-        """
-        return self._upgrades.tlsConnection
-
-    @tlsConnection.setter
-    def tlsConnection(self, value: TLSConnection | None) -> None:
-        if value is not None or self._upgrades is not _NO_UPGRADES:
-            self._ownUpgrades().tlsConnection = value
-
-    @property
-    def snappy(self) -> bool:
-        """
-        Whether the stream is snappy-compressed.
-        """
-        return self._upgrades.snappy
-
-    @snappy.setter
-    def snappy(self, value: bool) -> None:
-        if value or self._upgrades is not _NO_UPGRADES:
-            self._ownUpgrades().snappy = value
-
-    @property
-    def deflate(self) -> bool:
-        """
-        Whether the stream is deflate-compressed.
-        """
-        return self._upgrades.deflate
-
-    @deflate.setter
-    def deflate(self, value: bool) -> None:
-        if value or self._upgrades is not _NO_UPGRADES:
-            self._ownUpgrades().deflate = value
-
-    @property
-    def deflateLevel(self) -> int:
-        """
-        The deflate level, when deflate is on.
-        """
-        return self._upgrades.deflateLevel
-
-    @deflateLevel.setter
-    def deflateLevel(self, value: int) -> None:
-        if value or self._upgrades is not _NO_UPGRADES:
-            self._ownUpgrades().deflateLevel = value
-
-    @property
-    def authSecret(self) -> bytes:
-        """
-        The secret AUTH sent.
-        """
-        return self._upgrades.authSecret
-
-    @authSecret.setter
-    def authSecret(self, value: bytes) -> None:
-        if value or self._upgrades is not _NO_UPGRADES:
-            self._ownUpgrades().authSecret = value
-
-    @property
-    def authorizations(self) -> Authorizations | None:
-        """
-        The auth server's latest answer for the secret.
-        """
-        return self._upgrades.authorizations
-
-    @authorizations.setter
-    def authorizations(self, value: Authorizations | None) -> None:
-        if value is not None or self._upgrades is not _NO_UPGRADES:
-            self._ownUpgrades().authorizations = value
+    # less a client).  Not annotated, so not attrs fields.
+    tls = _Upgrade[bool]()
+    tlsConnection = _Upgrade[Optional[TLSConnection]]()
+    snappy = _Upgrade[bool]()
+    deflate = _Upgrade[bool]()
+    deflateLevel = _Upgrade[int]()
+    authSecret = _Upgrade[bytes]()
+    authorizations = _Upgrade[Optional[Authorizations]]()
 
     @classmethod
     def connected(
